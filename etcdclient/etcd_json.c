@@ -455,7 +455,7 @@ sh_err ej_map_grpc(int code, const char *msg)
 		return SH_E_COMPACTED;
 	if (strstr(msg, "lease not found"))
 		return SH_E_LEASE_LOST;
-	if (strstr(msg, "too large"))
+	if (strstr(msg, "too large") || strstr(msg, "larger than max") || code == 8)
 		return SH_E_TOO_LARGE;
 	if (strstr(msg, "authentication failed") || strstr(msg, "permission denied") ||
 	    strstr(msg, "invalid auth token") || strstr(msg, "user name is empty") ||

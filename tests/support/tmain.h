@@ -22,7 +22,7 @@ static inline int t_run(const char *suite, const t_case *cases, int argc, char *
 	for (const t_case *c = cases; c->name; c++)
 		if (argc < 2 || !strcmp(argv[1], c->name))
 			CU_add_test(s, c->name, c->fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_set_mode(getenv("T_VERBOSE") ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	unsigned ran = CU_get_number_of_tests_run();

@@ -49,8 +49,9 @@ static void read_request(int fd, char *out, size_t outlen)
 		if (len >= sizeof(buf) - 1)
 			break;
 	}
-	buf[len] = '\0';
-	snprintf(out, outlen, "%s", buf);
+	size_t n = len < outlen - 1 ? len : outlen - 1;
+	memcpy(out, buf, n);
+	out[n] = '\0';
 }
 
 static void *tresp_loop(void *arg)

@@ -170,6 +170,7 @@ static void test_grpc_error_shapes(void)
 	CU_ASSERT_EQUAL(ej_grpc_error(j, &code, &msg), 0);
 	cJSON_Delete(j);
 	CU_ASSERT_EQUAL(ej_map_grpc(3, "etcdserver: request is too large"), SH_E_TOO_LARGE);
+	CU_ASSERT_EQUAL(ej_map_grpc(8, "grpc: received message larger than max (2097163 vs. 2097152)"), SH_E_TOO_LARGE);
 	CU_ASSERT_EQUAL(ej_map_grpc(5, "etcdserver: requested lease not found"), SH_E_LEASE_LOST);
 }
 

@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/* test_etcd.c - etcd client against real etcd: KV, txn, lease, watch, restart, compaction, auth, TLS */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "etcd.h"
+#include "sh_util.h"
+#include "tmain.h"
+#include "tsupport.h"
+
+static etcd_client *connect_to(const char *eps)
+{
+	etcd_config cfg = {.endpoints = eps, .timeout_ms = 5000};
+	etcd_client *c = NULL;
+	char err[256] = "";
+	sh_err e = etcd_client_new(&cfg, &c, err, sizeof(err));
+	if (e)
+		fprintf(stderr, "client: %s\n", err);
+	CU_ASSERT_EQUAL_FATAL(e, SH_OK);
+	return c;
+}
+
+static etcd_client *shared(void)
+{
+	return connect_to(t_endpoints());
+}
+
+static void put(etcd_client *c, const char *k, const char *v)
+{
+	sh_err e = etcd_put(c, k, v, strlen(v), NULL, NULL, NULL);
+	if (e)
+		fprintf(stderr, "put %s: %s\n", k, etcd_errmsg(c));
+	CU_ASSERT_EQUAL_FATAL(e, SH_OK);
+}
+
+static void test_put_get_range(void)
+{
+	etcd_client *c = shared();
+	const char *p = t_prefix("kv");
+	char k[128];
+	int64_t rev1 = 0, rev;
+	for (int i = 0; i < 5; i++) {
+		snprintf(k, sizeof(k), "%s%d", p, i);
+		char v[16];
+		snprintf(v, sizeof(v), "v%d", i);
+		CU_ASSERT_EQUAL(etcd_put(c, k, v, strlen(v), NULL, &rev, NULL), SH_OK);
+		if (i == 0)
+			rev1 = rev;
+	}
+	/* put with prev_kv returns the old value */
+	snprintf(k, sizeof(k), "%s0", p);
+	etcd_kv prev;
+	CU_ASSERT_EQUAL(etcd_put(c, k, "new\0bin", 7, NULL, NULL, &prev), SH_OK);
+	CU_ASSERT_STRING_EQUAL(prev.value, "v0");
+	etcd_kv_free(&prev);
+	etcd_kv kv;
+	CU_ASSERT_EQUAL(etcd_get(c, k, &kv, NULL), SH_OK);
+	CU_ASSERT_EQUAL(kv.value_len, 7);
+	CU_ASSERT_EQUAL(memcmp(kv.value, "new\0bin", 7), 0);
+	CU_ASSERT_EQUAL(kv.version, 2);
+	etcd_kv_free(&kv);
+	/* historical read at the first revision */
+	etcd_range_opts o = {.revision = rev1};
+	etcd_range_result r;
+	CU_ASSERT_EQUAL(etcd_range(c, k, &o, &r), SH_OK);
+	CU_ASSERT_EQUAL(r.n, 1);
+	CU_ASSERT_STRING_EQUAL(r.kvs[0].value, "v0");
+	etcd_range_result_free(&r);
+	/* prefix, limit, sort descending by key */
+	o = (etcd_range_opts){.prefix = 1, .limit = 2, .sort_order = ETCD_SORT_DESCEND, .sort_target = ETCD_SORT_KEY};
+	CU_ASSERT_EQUAL(etcd_range(c, p, &o, &r), SH_OK);
+	CU_ASSERT_EQUAL(r.n, 2);
+	CU_ASSERT_EQUAL(r.count, 5);
+	CU_ASSERT_TRUE(r.more);
+	snprintf(k, sizeof(k), "%s4", p);
+	CU_ASSERT_STRING_EQUAL(r.kvs[0].key, k);
+	etcd_range_result_free(&r);
+	/* keys only */
+	o = (etcd_range_opts){.prefix = 1, .keys_only = 1};
+	CU_ASSERT_EQUAL(etcd_range(c, p, &o, &r), SH_OK);
+	CU_ASSERT_EQUAL(r.n, 5);
+	CU_ASSERT_EQUAL(r.kvs[1].value_len, 0);
+	etcd_range_result_free(&r);
+	/* count only */
+	o = (etcd_range_opts){.prefix = 1, .count_only = 1};
+	CU_ASSERT_EQUAL(etcd_range(c, p, &o, &r), SH_OK);
+	CU_ASSERT_EQUAL(r.n, 0);
+	CU_ASSERT_EQUAL(r.count, 5);
+	etcd_range_result_free(&r);
+	/* missing key */
+	snprintf(k, sizeof(k), "%smissing", p);
+	CU_ASSERT_EQUAL(etcd_get(c, k, &kv, NULL), SH_E_NOT_FOUND);
+	/* delete the prefix with prev_kv */
+	etcd_delete_opts d = {.prefix = 1, .prev_kv = 1};
+	etcd_delete_result dr;
+	CU_ASSERT_EQUAL(etcd_delete(c, p, &d, &dr), SH_OK);
+	CU_ASSERT_EQUAL(dr.deleted, 5);
+	CU_ASSERT_EQUAL(dr.n, 5);
+	etcd_delete_result_free(&dr);
+	o = (etcd_range_opts){.prefix = 1, .count_only = 1};
+	CU_ASSERT_EQUAL(etcd_range(c, p, &o, &r), SH_OK);
+	CU_ASSERT_EQUAL(r.count, 0);
+	etcd_client_free(c);
+}
+
+static void test_txn(void)
+{
+	etcd_client *c = shared();
+	const char *p = t_prefix("txn");
+	char k[128];
+	snprintf(k, sizeof(k), "%sleader", p);
+	etcd_cmp absent = {.key = k, .target = ETCD_CMP_CREATE, .result = ETCD_CMP_EQUAL, .num = 0};
+	etcd_op put1 = {.kind = ETCD_OP_PUT, .key = k, .value = "one", .value_len = 3};
+	etcd_op get = {.kind = ETCD_OP_RANGE, .key = k};
+	etcd_txn_result r;
+	CU_ASSERT_EQUAL(etcd_txn(c, &absent, 1, &put1, 1, &get, 1, &r), SH_OK);
+	CU_ASSERT_TRUE(r.succeeded);
+	int64_t created = r.revision;
+	etcd_txn_result_free(&r);
+	etcd_op put2 = {.kind = ETCD_OP_PUT, .key = k, .value = "two", .value_len = 3};
+	CU_ASSERT_EQUAL(etcd_txn(c, &absent, 1, &put2, 1, &get, 1, &r), SH_OK);
+	CU_ASSERT_FALSE(r.succeeded);
+	CU_ASSERT_EQUAL(r.n, 1);
+	CU_ASSERT_EQUAL(r.responses[0].range.n, 1);
+	CU_ASSERT_STRING_EQUAL(r.responses[0].range.kvs[0].value, "one");
+	CU_ASSERT_EQUAL(r.responses[0].range.kvs[0].create_revision, created);
+	etcd_txn_result_free(&r);
+	/* value, mod_revision and version compares */
+	etcd_cmp cmps[] = {
+		{.key = k, .target = ETCD_CMP_VALUE, .result = ETCD_CMP_EQUAL, .value = "one", .value_len = 3},
+		{.key = k, .target = ETCD_CMP_MOD, .result = ETCD_CMP_EQUAL, .num = created},
+		{.key = k, .target = ETCD_CMP_VERSION, .result = ETCD_CMP_LESS, .num = 2},
+	};
+	etcd_op del = {.kind = ETCD_OP_DELETE, .key = k, .prev_kv = 1};
+	CU_ASSERT_EQUAL(etcd_txn(c, cmps, 3, &del, 1, NULL, 0, &r), SH_OK);
+	CU_ASSERT_TRUE(r.succeeded);
+	CU_ASSERT_EQUAL(r.responses[0].kind, ETCD_OP_DELETE);
+	CU_ASSERT_EQUAL(r.responses[0].deleted, 1);
+	etcd_txn_result_free(&r);
+	etcd_client_free(c);
+}
+
+static void test_lease(void)
+{
+	etcd_client *c = shared();
+	const char *p = t_prefix("lease");
+	char k[128];
+	snprintf(k, sizeof(k), "%sk", p);
+	int64_t id, ttl, granted;
+	CU_ASSERT_EQUAL_FATAL(etcd_lease_grant(c, 5, &id, &granted), SH_OK);
+	CU_ASSERT_EQUAL(granted, 5);
+	etcd_put_opts po = {.lease = id};
+	CU_ASSERT_EQUAL(etcd_put(c, k, "x", 1, &po, NULL, NULL), SH_OK);
+	CU_ASSERT_EQUAL(etcd_lease_keepalive(c, id, &ttl), SH_OK);
+	CU_ASSERT_EQUAL(ttl, 5);
+	etcd_range_result keys;
+	CU_ASSERT_EQUAL(etcd_lease_ttl(c, id, &ttl, &granted, &keys), SH_OK);
+	CU_ASSERT(ttl > 0 && ttl <= 5);
+	CU_ASSERT_EQUAL(keys.n, 1);
+	if (keys.n)
+		CU_ASSERT_STRING_EQUAL(keys.kvs[0].key, k);
+	etcd_range_result_free(&keys);
+	etcd_kv kv;
+	CU_ASSERT_EQUAL(etcd_get(c, k, &kv, NULL), SH_OK);
+	CU_ASSERT_EQUAL(kv.lease, id);
+	etcd_kv_free(&kv);
+	CU_ASSERT_EQUAL(etcd_lease_revoke(c, id), SH_OK);
+	CU_ASSERT_EQUAL(etcd_get(c, k, &kv, NULL), SH_E_NOT_FOUND);
+	CU_ASSERT_EQUAL(etcd_lease_keepalive(c, id, &ttl), SH_E_LEASE_LOST);
+	CU_ASSERT_EQUAL(etcd_lease_ttl(c, id, &ttl, NULL, NULL), SH_OK);
+	CU_ASSERT_EQUAL(ttl, -1);
+	/* a lease that expires by itself */
+	CU_ASSERT_EQUAL_FATAL(etcd_lease_grant(c, 2, &id, NULL), SH_OK);
+	CU_ASSERT_EQUAL(etcd_put(c, k, "y", 1, &(etcd_put_opts){.lease = id}, NULL, NULL), SH_OK);
+	sleep(3);
+	CU_ASSERT_EQUAL(etcd_get(c, k, &kv, NULL), SH_E_NOT_FOUND);
+	CU_ASSERT_EQUAL(etcd_lease_keepalive(c, id, &ttl), SH_E_LEASE_LOST);
+	/* revoke of an unknown lease */
+	CU_ASSERT_EQUAL(etcd_lease_revoke(c, id), SH_E_LEASE_LOST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(etcd_errmsg(c), "lease not found"));
+	etcd_client_free(c);
+}
+
+static void test_status_and_reuse(void)
+{
+	etcd_client *c = shared();
+	etcd_status st;
+	CU_ASSERT_EQUAL(etcd_status_get(c, &st), SH_OK);
+	CU_ASSERT_EQUAL(strncmp(st.version, "3.", 2), 0);
+	CU_ASSERT(st.revision > 0);
+	CU_ASSERT(st.leader != 0);
+	for (int i = 0; i < 50; i++) {
+		etcd_range_result r;
+		CU_ASSERT_EQUAL(etcd_range(c, "/none", NULL, &r), SH_OK);
+		etcd_range_result_free(&r);
+	}
+	/* one kept-alive connection for 51 requests */
+	CU_ASSERT_EQUAL(etcd_connects(c), 1);
+	etcd_client_free(c);
+}
+
+static void test_too_large(void)
+{
+	/* raise our own limit so etcd's (1.5 MiB) is the one that refuses */
+	etcd_config cfg = {.endpoints = t_endpoints(), .max_value = 8u << 20};
+	etcd_client *c;
+	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
+	size_t n = 2u << 20;
+	char *v = malloc(n);
+	memset(v, 'z', n);
+	CU_ASSERT_EQUAL(etcd_put(c, t_prefix("big"), v, n, NULL, NULL, NULL), SH_E_TOO_LARGE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(etcd_errmsg(c), "refused /v3/kv/put"));
+	free(v);
+	etcd_client_free(c);
+}
+
+static void test_watch_prefix(void)
+{
+	etcd_client *c = shared(), *w_c = shared();
+	const char *p = t_prefix("watch");
+	char pre[128], k[160];
+	snprintf(pre, sizeof(pre), "%s", p);
+	snprintf(k, sizeof(k), "%sa", pre);
+	int64_t rev;
+	CU_ASSERT_EQUAL(etcd_put(c, k, "1", 1, NULL, &rev, NULL), SH_OK);
+	etcd_watch *w;
+	etcd_watch_opts o = {.prefix = 1, .start_revision = rev, .prev_kv = 1};
+	CU_ASSERT_EQUAL_FATAL(etcd_watch_open(w_c, pre, &o, &w), SH_OK);
+	put(c, k, "2");
+	CU_ASSERT_EQUAL(etcd_delete(c, k, NULL, NULL), SH_OK);
+	/* a key outside the prefix is not seen */
+	put(c, "/outside-watch", "x");
+	int seen = 0;
+	const char *want_val[] = {"1", "2", ""};
+	enum etcd_event_type want_type[] = {ETCD_EV_PUT, ETCD_EV_PUT, ETCD_EV_DELETE};
+	while (seen < 3) {
+		etcd_watch_batch b;
+		sh_err e = etcd_watch_next(w, &b, 3000);
+		CU_ASSERT_EQUAL_FATAL(e, SH_OK);
+		for (size_t i = 0; i < b.n && seen < 3; i++, seen++) {
+			CU_ASSERT_STRING_EQUAL(b.events[i].kv.key, k);
+			CU_ASSERT_EQUAL(b.events[i].type, want_type[seen]);
+			CU_ASSERT_STRING_EQUAL(b.events[i].kv.value, want_val[seen]);
+			if (seen == 2) {
+				CU_ASSERT_TRUE(b.events[i].has_prev);
+				CU_ASSERT_STRING_EQUAL(b.events[i].prev_kv.value, "2");
+			}
+		}
+		etcd_watch_batch_free(&b);
+	}
+	etcd_watch_batch b;
+	CU_ASSERT_EQUAL(etcd_watch_next(w, &b, 300), SH_E_TIMEOUT);
+	etcd_watch_close(w);
+	etcd_client_free(c);
+	etcd_client_free(w_c);
+}
+
+static void test_watch_progress(void)
+{
+	/* tests/run.sh starts etcd with a 1 s progress notify interval */
+	etcd_client *c = shared();
+	etcd_watch *w;
+	etcd_watch_opts o = {.progress_notify = 1};
+	CU_ASSERT_EQUAL_FATAL(etcd_watch_open(c, t_prefix("progress"), &o, &w), SH_OK);
+	etcd_watch_batch b;
+	sh_err e = etcd_watch_next(w, &b, 5000);
+	CU_ASSERT_EQUAL(e, SH_OK);
+	CU_ASSERT_TRUE(b.progress);
+	CU_ASSERT(b.revision > 0);
+	CU_ASSERT_EQUAL(etcd_watch_next_revision(w), b.revision + 1);
+	etcd_watch_batch_free(&b);
+	etcd_watch_close(w);
+	etcd_client_free(c);
+}
+
+static void test_compaction_reported(void)
+{
+	etcd_client *c = shared();
+	const char *p = t_prefix("compact");
+	char k[128];
+	snprintf(k, sizeof(k), "%sk", p);
+	int64_t first = 0, rev = 0;
+	for (int i = 0; i < 5; i++) {
+		CU_ASSERT_EQUAL(etcd_put(c, k, "v", 1, NULL, &rev, NULL), SH_OK);
+		if (!i)
+			first = rev;
+	}
+	CU_ASSERT_EQUAL_FATAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s compact %lld >/dev/null", t_endpoints(),
+				   (long long)rev),
+			      0);
+	etcd_watch *w;
+	etcd_watch_opts o = {.start_revision = first};
+	CU_ASSERT_EQUAL_FATAL(etcd_watch_open(c, k, &o, &w), SH_OK);
+	etcd_watch_batch b;
+	CU_ASSERT_EQUAL(etcd_watch_next(w, &b, 3000), SH_E_COMPACTED);
+	CU_ASSERT_EQUAL(b.compact_revision, rev);
+	etcd_watch_close(w);
+	/* a range at a compacted revision too */
+	etcd_range_result r;
+	etcd_range_opts ro = {.revision = first};
+	CU_ASSERT_EQUAL(etcd_range(c, k, &ro, &r), SH_E_COMPACTED);
+	etcd_client_free(c);
+}
+
+static void test_watch_across_restart(void)
+{
+	tetcd e;
+	CU_ASSERT_EQUAL_FATAL(tetcd_start(&e, NULL), 0);
+	etcd_client *c = connect_to(e.endpoint), *wc = connect_to(e.endpoint);
+	etcd_watch *w;
+	etcd_watch_opts o = {.prefix = 1};
+	CU_ASSERT_EQUAL_FATAL(etcd_watch_open(wc, "/r/", &o, &w), SH_OK);
+	etcd_watch_batch b;
+	CU_ASSERT_EQUAL(etcd_watch_next(w, &b, 200), SH_E_TIMEOUT); /* created */
+	const int N = 30;
+	int next = 0; /* next expected sequence number */
+	char k[32], v[32];
+	for (int i = 0; i < N; i++) {
+		if (i == 10 || i == 20) {
+			/* mid-stream restart; writes resume before the watch reconnects */
+			CU_ASSERT_EQUAL_FATAL(tetcd_restart(&e), 0);
+		}
+		snprintf(k, sizeof(k), "/r/%03d", i);
+		snprintf(v, sizeof(v), "%d", i);
+		sh_err pe = etcd_put(c, k, v, strlen(v), NULL, NULL, NULL);
+		for (int tries = 0; pe && tries < 50; tries++) {
+			usleep(100000);
+			pe = etcd_put(c, k, v, strlen(v), NULL, NULL, NULL);
+		}
+		CU_ASSERT_EQUAL_FATAL(pe, SH_OK);
+		/* read only every few writes so events pile up across restarts */
+		if (i % 4 == 3 || i == N - 1) {
+			int64_t until = sh_mono_ns() + 10 * SH_NS_PER_S;
+			while (next <= i && sh_mono_ns() < until) {
+				sh_err we = etcd_watch_next(w, &b, 500);
+				if (we != SH_OK)
+					continue;
+				for (size_t j = 0; j < b.n; j++) {
+					CU_ASSERT_EQUAL(atoi(b.events[j].kv.value), next);
+					next++;
+				}
+				etcd_watch_batch_free(&b);
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(next, N);
+	CU_ASSERT(etcd_watch_reconnects(w) >= 2);
+	CU_ASSERT_EQUAL(etcd_watch_next(w, &b, 300), SH_E_TIMEOUT); /* nothing repeated */
+	etcd_watch_close(w);
+	etcd_client_free(c);
+	etcd_client_free(wc);
+	tetcd_stop(&e);
+}
+
+static void test_failover_real(void)
+{
+	tetcd e;
+	CU_ASSERT_EQUAL_FATAL(tetcd_start(&e, NULL), 0);
+	char eps[256];
+	snprintf(eps, sizeof(eps), "http://127.0.0.1:%d,%s", t_free_port(), e.endpoint);
+	etcd_client *c = connect_to(eps);
+	put(c, "/f", "1");
+	CU_ASSERT_STRING_EQUAL(etcd_current_endpoint(c), e.endpoint);
+	tetcd_kill(&e);
+	etcd_kv kv;
+	sh_err err = etcd_get(c, "/f", &kv, NULL);
+	CU_ASSERT_EQUAL(err, SH_E_UNREACHABLE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(etcd_errmsg(c), "(all 2 endpoints failed)"));
+	etcd_client_free(c);
+	tetcd_stop(&e);
+}
+
+static void test_auth(void)
+{
+	tetcd e;
+	CU_ASSERT_EQUAL_FATAL(tetcd_start(&e, "--auth-token simple --auth-token-ttl 2"), 0);
+	CU_ASSERT_EQUAL_FATAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s user add root:s3cret >/dev/null && "
+				   "ETCDCTL_API=3 etcdctl --endpoints=%s auth enable >/dev/null 2>&1",
+				   e.endpoint, e.endpoint),
+			      0);
+	etcd_config cfg = {.endpoints = e.endpoint, .user = "root", .password = "wrong"};
+	etcd_client *c;
+	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
+	CU_ASSERT_EQUAL(etcd_put(c, "/a", "1", 1, NULL, NULL, NULL), SH_E_AUTH);
+	CU_ASSERT_PTR_NOT_NULL(strstr(etcd_errmsg(c), "etcd authentication as 'root' failed"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(etcd_errmsg(c), "invalid user ID or password"));
+	etcd_client_free(c);
+	/* no credentials at all */
+	c = connect_to(e.endpoint);
+	CU_ASSERT_EQUAL(etcd_put(c, "/a", "1", 1, NULL, NULL, NULL), SH_E_AUTH);
+	etcd_client_free(c);
+	cfg.password = "s3cret";
+	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
+	CU_ASSERT_EQUAL(etcd_put(c, "/a", "1", 1, NULL, NULL, NULL), SH_OK);
+	/* the simple token expires after 2 s: the client re-authenticates by itself */
+	sleep(4);
+	etcd_kv kv;
+	sh_err ge = etcd_get(c, "/a", &kv, NULL);
+	if (ge)
+		fprintf(stderr, "after token expiry: %s\n", etcd_errmsg(c));
+	CU_ASSERT_EQUAL(ge, SH_OK);
+	if (!ge)
+		etcd_kv_free(&kv);
+	/* a watch with auth */
+	etcd_watch *w;
+	CU_ASSERT_EQUAL_FATAL(etcd_watch_open(c, "/a", NULL, &w), SH_OK);
+	etcd_client *c2;
+	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c2, NULL, 0), SH_OK);
+	etcd_watch_batch b;
+	etcd_watch_next(w, &b, 200);
+	CU_ASSERT_EQUAL(etcd_put(c2, "/a", "2", 1, NULL, NULL, NULL), SH_OK);
+	CU_ASSERT_EQUAL(etcd_watch_next(w, &b, 3000), SH_OK);
+	CU_ASSERT_EQUAL(b.n, 1);
+	etcd_watch_batch_free(&b);
+	etcd_watch_close(w);
+	etcd_client_free(c2);
+	etcd_client_free(c);
+	tetcd_stop(&e);
+}
+
+static void test_tls(void)
+{
+	char dir[] = "/tmp/swarmheal-tls-XXXXXX";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	CU_ASSERT_EQUAL_FATAL(
+		t_sh("cd %s && "
+		     "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca "
+		     "-keyout ca.key -out ca.pem 2>/dev/null && "
+		     "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=etcd "
+		     "-keyout server.key -out server.csr 2>/dev/null && "
+		     "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth,clientAuth\\n' > ext && "
+		     "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext "
+		     "-out server.pem 2>/dev/null && "
+		     "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=client "
+		     "-keyout client.key -out client.csr 2>/dev/null && "
+		     "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext "
+		     "-out client.pem 2>/dev/null",
+		     dir),
+		0);
+	char flags[1024], ca[128], cert[128], key[128];
+	snprintf(flags, sizeof(flags),
+		 "--cert-file %s/server.pem --key-file %s/server.key --trusted-ca-file %s/ca.pem --client-cert-auth",
+		 dir, dir, dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/client.pem", dir);
+	snprintf(key, sizeof(key), "%s/client.key", dir);
+	tetcd e;
+	CU_ASSERT_EQUAL_FATAL(tetcd_start(&e, flags), 0);
+	etcd_config cfg = {.endpoints = e.endpoint, .cacert = ca, .cert = cert, .key = key};
+	etcd_client *c;
+	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
+	sh_err pe = etcd_put(c, "/tls", "ok", 2, NULL, NULL, NULL);
+	if (pe)
+		fprintf(stderr, "tls put: %s\n", etcd_errmsg(c));
+	CU_ASSERT_EQUAL(pe, SH_OK);
+	etcd_kv kv;
+	CU_ASSERT_EQUAL(etcd_get(c, "/tls", &kv, NULL), SH_OK);
+	etcd_kv_free(&kv);
+	etcd_client_free(c);
+	/* no client certificate: refused with a clear error, no crash */
+	cfg.cert = cfg.key = NULL;
+	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
+	CU_ASSERT_NOT_EQUAL(etcd_put(c, "/tls", "x", 1, NULL, NULL, NULL), SH_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(etcd_errmsg(c), e.endpoint));
+	etcd_client_free(c);
+	/* wrong CA: the server certificate is not trusted */
+	cfg = (etcd_config){.endpoints = e.endpoint, .cacert = "/etc/ssl/certs/ca-certificates.crt", .cert = cert,
+			    .key = key};
+	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
+	CU_ASSERT_NOT_EQUAL(etcd_put(c, "/tls", "x", 1, NULL, NULL, NULL), SH_OK);
+	etcd_client_free(c);
+	tetcd_stop(&e);
+	t_sh("rm -rf %s", dir);
+}
+
+int main(int argc, char **argv)
+{
+	if (!t_endpoints()) {
+		fprintf(stderr, "SWARMHEAL_TEST_ENDPOINTS not set (tests/run.sh sets it): skipped\n");
+		return 77;
+	}
+	static const t_case cases[] = {
+		{"put_get_range", test_put_get_range},
+		{"txn", test_txn},
+		{"lease", test_lease},
+		{"status_and_reuse", test_status_and_reuse},
+		{"too_large", test_too_large},
+		{"watch_prefix", test_watch_prefix},
+		{"watch_progress", test_watch_progress},
+		{"compaction_reported", test_compaction_reported},
+		{"watch_across_restart", test_watch_across_restart},
+		{"failover_real", test_failover_real},
+		{"auth", test_auth},
+		{"tls", test_tls},
+		{NULL, NULL},
+	};
+	return t_run("etcd_integration", cases, argc, argv);
+}

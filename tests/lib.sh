@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: MIT
+# tests/lib.sh - start and stop the private etcd and dockerd that tests and the quickstart use
+# Sourced by tests/run.sh and deploy/quickstart.sh. Every process it starts records
+# its pid under a state dir, so a later run can clean up what a killed run left.
+
+sh_log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# sh_free_port: print a loopback TCP port nothing listens on
+sh_free_port() {
+	local p
+	while :; do
+		p=$(( 20000 + RANDOM % 30000 ))
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# sh_wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds
+sh_wait_for() {
+	local secs=$1 i=0
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -ge $((secs * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+
+# sh_kill_pidfile FILE: SIGKILL the process (group) named in FILE, wait for it
+sh_kill_pidfile() {
+	local f=$1 pid
+	[ -f "$f" ] || return 0
+	pid=$(cat "$f" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.25
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$f"
+}
+
+# sh_cleanup_dir DIR: stop everything a run recorded under DIR, unmount, remove
+sh_cleanup_dir() {
+	local dir=$1 f m
+	[ -d "$dir" ] || return 0
+	for f in "$dir"/*.pid; do
+		if [ -e "$f" ]; then sh_kill_pidfile "$f"; fi
+	done
+	# containerd shims and task processes started by a private dockerd
+	if [ -d "$dir/docker-exec" ]; then
+		pkill -KILL -f -- "$dir/docker-exec" 2>/dev/null || true
+	fi
+	# unmount deepest first
+	for m in $(awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null || true
+	done
+	rm -rf "$dir" 2>/dev/null || true
+	return 0
+}
+
+# sh_start_etcd DIR PORT: etcd on 127.0.0.1:PORT with data under DIR
+sh_start_etcd() {
+	local dir=$1 port=$2 peer
+	peer=$(sh_free_port)
+	while [ "$peer" = "$port" ]; do peer=$(sh_free_port); done
+	mkdir -p "$dir"
+	etcd --name swarmheal-test --data-dir "$dir/etcd-data" \
+		--listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+		--listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+		--initial-cluster "swarmheal-test=http://127.0.0.1:$peer" \
+		--experimental-watch-progress-notify-interval 1s \
+		>"$dir/etcd.log" 2>&1 &
+	echo $! >"$dir/etcd.pid"
+	if ! sh_wait_for 20 curl -fsS -m 1 -X POST -d '{}' "http://127.0.0.1:$port/v3/maintenance/status"; then
+		sh_log "etcd did not start; last lines of $dir/etcd.log:"
+		tail -5 "$dir/etcd.log" >&2
+		return 1
+	fi
+}
+
+# sh_start_dockerd DIR: a private dockerd (own socket, data root, exec root), in swarm mode
+sh_start_dockerd() {
+	local dir=$1 sock swarmport
+	sock="$dir/docker.sock"
+	mkdir -p "$dir/docker-data" "$dir/docker-exec"
+	dockerd --data-root "$dir/docker-data" --exec-root "$dir/docker-exec" \
+		--pidfile "$dir/dockerd.pidf" -H "unix://$sock" \
+		--iptables=false --ip-masq=false --bridge=none --userland-proxy=false \
+		>"$dir/dockerd.log" 2>&1 &
+	echo $! >"$dir/dockerd.pid"
+	if ! sh_wait_for 30 docker -H "unix://$sock" version; then
+		sh_log "dockerd did not start; last lines of $dir/dockerd.log:"
+		tail -5 "$dir/dockerd.log" >&2
+		return 1
+	fi
+	swarmport=$(sh_free_port)
+	docker -H "unix://$sock" swarm init --advertise-addr 127.0.0.1 \
+		--listen-addr "127.0.0.1:$swarmport" >/dev/null
+	sh_wait_for 30 sh -c "docker -H unix://$sock info --format '{{.Swarm.ControlAvailable}}' | grep -q true"
+}
+
+# sh_busybox_image SOCK NAME: import a busybox-static root filesystem as image NAME
+sh_busybox_image() {
+	local sock=$1 name=$2 root
+	docker -H "unix://$sock" image inspect "$name" >/dev/null 2>&1 && return 0
+	root=$(mktemp -d)
+	mkdir -p "$root/bin"
+	cp /bin/busybox "$root/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
+	done
+	tar -C "$root" -c . | docker -H "unix://$sock" import - "$name" >/dev/null
+	rm -rf "$root"
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/run.sh - install, build, start a private etcd and dockerd, run every suite through ctest
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${SWARMHEAL_TEST_STATE:-/tmp/swarmheal-test}
+. "$ROOT/tests/lib.sh"
+
+if [ "$(id -u)" = 0 ]; then
+	sh "$ROOT/deploy/install-deps.sh"
+else
+	sh "$ROOT/deploy/install-deps.sh" || { echo "run.sh: run as root (it starts dockerd)" >&2; exit 1; }
+fi
+
+# what an earlier run killed midway left behind
+sh_cleanup_dir "$STATE"
+[ -x "$ROOT/tests/lab/lab.sh" ] && "$ROOT/tests/lab/lab.sh" down >/dev/null 2>&1 || true
+mkdir -p "$STATE"
+
+cleanup() {
+	local rc=$?
+	[ -x "$ROOT/tests/lab/lab.sh" ] && "$ROOT/tests/lab/lab.sh" down >/dev/null 2>&1 || true
+	sh_cleanup_dir "$STATE"
+	exit $rc
+}
+trap cleanup EXIT INT TERM
+
+JOBS=$(nproc)
+sh_log "building (build/ and the sanitizer build build-asan/)"
+cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$ROOT/build" -j "$JOBS" >/dev/null
+cmake -S "$ROOT" -B "$ROOT/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSWARMHEAL_SANITIZE=ON >/dev/null
+cmake --build "$ROOT/build-asan" -j "$JOBS" >/dev/null
+
+ETCD_PORT=$(sh_free_port)
+sh_log "starting etcd on 127.0.0.1:$ETCD_PORT"
+sh_start_etcd "$STATE" "$ETCD_PORT"
+sh_log "starting a private dockerd in swarm mode"
+sh_start_dockerd "$STATE"
+sh_busybox_image "$STATE/docker.sock" swarmheal-test-busybox
+
+export SWARMHEAL_TEST_ENDPOINTS="http://127.0.0.1:$ETCD_PORT"
+export SWARMHEAL_TEST_DOCKER_HOST="unix://$STATE/docker.sock"
+export SWARMHEAL_TEST_STATE="$STATE"
+
+rc=0
+sh_log "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	ctest --test-dir "$ROOT/build-asan" -L unit --output-on-failure || rc=1
+sh_log "every suite (unit, integration) on the release build"
+ctest --test-dir "$ROOT/build" --output-on-failure -V || rc=1
+if [ $rc = 0 ]; then sh_log "all suites passed"; else sh_log "some suites failed"; fi
+exit $rc
