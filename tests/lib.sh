@@ -63,20 +63,27 @@ sh_cleanup_dir() {
 	return 0
 }
 
-# sh_start_etcd DIR PORT: etcd on 127.0.0.1:PORT with data under DIR
+# sh_start_etcd DIR PORT [CERTDIR]: etcd on 127.0.0.1:PORT with data under DIR;
+# with CERTDIR (from sh_make_certs) it serves TLS and wants client certificates
 sh_start_etcd() {
-	local dir=$1 port=$2 peer
+	local dir=$1 port=$2 certs=${3:-} peer scheme=http tls=() probe=()
+	if [ -n "$certs" ]; then
+		scheme=https
+		tls=(--cert-file "$certs/server.pem" --key-file "$certs/server.key"
+			--trusted-ca-file "$certs/ca.pem" --client-cert-auth)
+		probe=(--cacert "$certs/ca.pem" --cert "$certs/client.pem" --key "$certs/client.key")
+	fi
 	peer=$(sh_free_port)
 	while [ "$peer" = "$port" ]; do peer=$(sh_free_port); done
 	mkdir -p "$dir"
 	etcd --name swarmheal-test --data-dir "$dir/etcd-data" \
-		--listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+		--listen-client-urls "$scheme://127.0.0.1:$port" --advertise-client-urls "$scheme://127.0.0.1:$port" \
 		--listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
 		--initial-cluster "swarmheal-test=http://127.0.0.1:$peer" \
-		--experimental-watch-progress-notify-interval 1s \
+		--experimental-watch-progress-notify-interval 1s "${tls[@]}" \
 		>"$dir/etcd.log" 2>&1 &
 	echo $! >"$dir/etcd.pid"
-	if ! sh_wait_for 20 curl -fsS -m 1 -X POST -d '{}' "http://127.0.0.1:$port/v3/maintenance/status"; then
+	if ! sh_wait_for 20 curl -fsS -m 1 "${probe[@]}" -X POST -d '{}' "$scheme://127.0.0.1:$port/v3/maintenance/status"; then
 		sh_log "etcd did not start; last lines of $dir/etcd.log:"
 		tail -5 "$dir/etcd.log" >&2
 		return 1
@@ -116,4 +123,22 @@ sh_busybox_image() {
 	done
 	tar -C "$root" -c . | docker -H "unix://$sock" import - "$name" >/dev/null
 	rm -rf "$root"
+}
+
+# sh_make_certs DIR: a test CA, a server certificate for 127.0.0.1/localhost, a client certificate
+sh_make_certs() {
+	local d=$1
+	mkdir -p "$d"
+	(
+		cd "$d"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=swarmheal-test-ca \
+			-keyout ca.key -out ca.pem 2>/dev/null
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >ext
+		for n in server client; do
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$n" \
+				-keyout "$n.key" -out "$n.csr" 2>/dev/null
+			openssl x509 -req -in "$n.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+				-extfile ext -out "$n.pem" 2>/dev/null
+		done
+	)
 }
