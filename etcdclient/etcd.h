@@ -199,6 +199,8 @@ sh_err etcd_watch_open(etcd_client *c, const char *key, const etcd_watch_opts *o
  * after the last one delivered, so no event is lost or repeated.
  */
 sh_err etcd_watch_next(etcd_watch *w, etcd_watch_batch *b, long timeout_ms);
+/* While waiting, also wake (returning SH_E_TIMEOUT early) when fd is readable. -1: none. */
+void etcd_watch_set_wake_fd(etcd_watch *w, int fd);
 /* Revision the watch resumes from after a reconnect. */
 int64_t etcd_watch_next_revision(const etcd_watch *w);
 /* Reconnects made so far. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* etcd_watch.c - streaming watch over the gateway that resumes after lost connections */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct etcd_watch {
 	long reconnects;
 	long streams;        /* streams opened */
 	int too_large;
+	int wake_fd;
 	sh_err last_err;
 	char errbuf[512];
 };
@@ -40,6 +42,11 @@ const char *etcd_watch_errmsg(const etcd_watch *w)
 int64_t etcd_watch_next_revision(const etcd_watch *w)
 {
 	return w->next_rev;
+}
+
+void etcd_watch_set_wake_fd(etcd_watch *w, int fd)
+{
+	w->wake_fd = fd;
 }
 
 long etcd_watch_reconnects(const etcd_watch *w)
@@ -129,6 +136,7 @@ sh_err etcd_watch_open(etcd_client *c, const char *key, const etcd_watch_opts *o
 	w->ep = c->cur;
 	w->next_rev = opts ? opts->start_revision : 0;
 	w->backoff_ms = BACKOFF_MIN_MS;
+	w->wake_fd = -1;
 	if (!w->key || !w->m || (opts && opts->range_end && !w->range_end)) {
 		etcd_watch_close(w);
 		etcd_setf(c, "out of memory opening watch on '%s'", key);
@@ -360,9 +368,17 @@ sh_err etcd_watch_next(etcd_watch *w, etcd_watch_batch *b, long timeout_ms)
 			wait_ms = 200;
 		if (wait_ms < 0)
 			wait_ms = 0;
-		if (w->active)
-			curl_multi_poll(w->m, NULL, 0, (int)wait_ms, NULL);
-		else
+		struct curl_waitfd wfd = {w->wake_fd, CURL_WAIT_POLLIN, 0};
+		if (w->active) {
+			curl_multi_poll(w->m, w->wake_fd >= 0 ? &wfd : NULL, w->wake_fd >= 0 ? 1 : 0, (int)wait_ms, NULL);
+		} else if (w->wake_fd >= 0) {
+			struct pollfd p = {w->wake_fd, POLLIN, 0};
+			poll(&p, 1, (int)wait_ms);
+			wfd.revents = p.revents & POLLIN ? CURL_WAIT_POLLIN : 0;
+		} else {
 			sh_sleep_ms(wait_ms, NULL);
+		}
+		if (wfd.revents)
+			return SH_E_TIMEOUT; /* the caller has something to look at */
 	}
 }

@@ -253,3 +253,103 @@ const char *t_prefix(const char *name)
 	snprintf(buf, sizeof(buf), "/t/%s/%d-%d/", name, (int)getpid(), n++);
 	return buf;
 }
+
+pid_t t_spawn(const char *outfile, const char *fmt, ...)
+{
+	char *cmd;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		char *full;
+		if (asprintf(&full, "exec %s >%s 2>&1", cmd, outfile ? outfile : "/dev/null") < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", full, (char *)NULL);
+		_exit(127);
+	}
+	free(cmd);
+	return pid;
+}
+
+int t_wait_pid(pid_t pid, long timeout_ms, int *status)
+{
+	for (long waited = 0;; waited += 10) {
+		int st;
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid) {
+			if (status)
+				*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			return 1;
+		}
+		if (r < 0)
+			return 1;
+		if (waited >= timeout_ms)
+			return 0;
+		usleep(10000);
+	}
+}
+
+char *t_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return strdup("");
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+		}
+		size_t r = fread(buf + len, 1, cap - len - 1, f);
+		len += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+int t_wait_file(const char *path, const char *needle, long timeout_ms)
+{
+	for (long waited = 0;; waited += 10) {
+		char *s = t_read_file(path);
+		int found = strstr(s, needle) != NULL;
+		free(s);
+		if (found)
+			return 1;
+		if (waited >= timeout_ms)
+			return 0;
+		usleep(10000);
+	}
+}
+
+const char *t_bin(const char *name)
+{
+	static char buf[8][512];
+	static int i;
+	const char *dir = getenv("SWARMHEAL_BIN");
+	char *b = buf[i++ % 8];
+	snprintf(b, 512, "%s/%s", dir ? dir : "build/bin", name);
+	return b;
+}
+
+int t_alive(pid_t pid)
+{
+	char p[64], buf[512];
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}

@@ -41,4 +41,19 @@ const char *t_prefix(const char *name);
 /* Run a shell command, return its exit status (or -1). */
 int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+
+/* ---- processes ---- */
+/* Run "sh -c 'exec CMD'" with stdout+stderr to outfile (may be NULL: /dev/null); own process group. */
+pid_t t_spawn(const char *outfile, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Wait up to timeout_ms for pid; 1 exited (*status shell-style), 0 still running. */
+int t_wait_pid(pid_t pid, long timeout_ms, int *status);
+/* Wait up to timeout_ms until file contains needle; returns 1 found, 0 not. */
+int t_wait_file(const char *path, const char *needle, long timeout_ms);
+/* Whole file as a malloc'd string ("" when missing). */
+char *t_read_file(const char *path);
+/* Path of a built program (SWARMHEAL_BIN/name). */
+const char *t_bin(const char *name);
+/* 1 when pid exists and is not a zombie. */
+int t_alive(pid_t pid);
+
 #endif

@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: MIT */
+/* arbiter-elect - one-shot fenced election for scripts, key-compatible with `etcdctl elect` */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "etcd_concurrency.h"
+#include "etcd_flags.h"
+#include "sh_proc.h"
+#include "sh_util.h"
+
+/* Exit statuses (documented in README.md); otherwise the command's own. */
+enum {
+	EXIT_OK = 0,
+	EXIT_NO_LEADER = 1,   /* --leader: there is none */
+	EXIT_USAGE = 64,      /* bad flags or arguments */
+	EXIT_SOFTWARE = 70,   /* internal error (out of memory, fork failed) */
+	EXIT_ETCD = 69,       /* etcd unreachable, or refused (auth, TLS, errors) */
+	EXIT_TIMEOUT = 75,    /* --timeout passed before we became leader */
+	EXIT_LOST = 76,       /* leadership lost: lease expired, key deleted, etcd gone past the deadline */
+	EXIT_EXEC = 127,      /* the command could not be started */
+};
+
+static const char usage_text[] =
+	"usage: arbiter-elect [options] NAME [-- COMMAND [ARGS...]]\n"
+	"   or: arbiter-elect --leader [options] NAME\n"
+	"   or: arbiter-elect --observe [options] NAME\n"
+	"\n"
+	"Campaign in the election NAME; once leader, print the key and its revision and hold\n"
+	"leadership until SIGINT/SIGTERM, or run COMMAND only while leader.\n"
+	"\n"
+	"  --prefix PREFIX        election prefix; key is PREFIX NAME/LEASEHEX\n"
+	"                         (default /swarmheal/elections/; '' gives etcdctl elect's keys)\n"
+	"  --ttl DUR              session lease TTL, whole seconds >= 2 (default 10s)\n"
+	"  --timeout DUR          give up campaigning after DUR (exit 75)\n"
+	"  --kill-after DUR       after SIGTERM, SIGKILL the command's group after DUR\n"
+	"                         (default 2s, at most half the TTL minus the safety margin)\n"
+	"  --proposal VALUE       value of our key (default HOSTNAME:PID)\n"
+	"  --leader               print the current leader and exit (1 when none)\n"
+	"  --observe              print every leader change until interrupted\n" ETCD_FLAGS_HELP
+	"  --help, --version\n"
+	"\n"
+	"exit: 0 ok, 1 no leader (--leader), 64 usage, 69 etcd unreachable or refused,\n"
+	"      70 internal error, 75 timed out, 76 leadership lost, 127 command not started,\n"
+	"      otherwise the command's status (128+N if it died of signal N)\n";
+
+enum { OPT_PREFIX = 1, OPT_TTL, OPT_TIMEOUT, OPT_KILL_AFTER, OPT_PROPOSAL, OPT_LEADER, OPT_OBSERVE, OPT_HELP, OPT_VERSION };
+
+static const struct option options[] = {
+	{"prefix", required_argument, 0, OPT_PREFIX},
+	{"ttl", required_argument, 0, OPT_TTL},
+	{"timeout", required_argument, 0, OPT_TIMEOUT},
+	{"kill-after", required_argument, 0, OPT_KILL_AFTER},
+	{"proposal", required_argument, 0, OPT_PROPOSAL},
+	{"leader", no_argument, 0, OPT_LEADER},
+	{"observe", no_argument, 0, OPT_OBSERVE},
+	{"help", no_argument, 0, OPT_HELP},
+	{"version", no_argument, 0, OPT_VERSION},
+	ETCD_FLAG_OPTIONS,
+	{0, 0, 0, 0},
+};
+
+static volatile sig_atomic_t got_signal;
+static int wake_pipe[2] = {-1, -1}; /* signals and child exits wake the loop */
+
+static void poke(void)
+{
+	int saved = errno;
+	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "x", 1) < 0)
+		(void)0;
+	errno = saved;
+}
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	poke();
+}
+
+static void on_child(int sig)
+{
+	(void)sig;
+	poke();
+}
+
+static void drain_wake(void)
+{
+	char buf[64];
+	while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "arbiter-elect: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'arbiter-elect --help' for more information.\n");
+	return EXIT_USAGE;
+}
+
+typedef struct opts {
+	const char *prefix, *name, *proposal;
+	int64_t ttl_ms, timeout_ms, kill_after_ms;
+	int kill_after_set, leader, observe;
+	char **cmd;
+	etcd_flags ef;
+} opts;
+
+static int exit_for(sh_err e)
+{
+	switch (e) {
+	case SH_OK:
+		return EXIT_OK;
+	case SH_E_TIMEOUT:
+		return EXIT_TIMEOUT;
+	case SH_E_LEASE_LOST:
+	case SH_E_NOT_LEADER:
+		return EXIT_LOST;
+	case SH_E_NOMEM:
+		return EXIT_SOFTWARE;
+	default:
+		return EXIT_ETCD;
+	}
+}
+
+static void print_leader(const etcd_kv *kv)
+{
+	printf("%s %lld %.*s\n", kv->key, (long long)kv->create_revision, (int)kv->value_len, kv->value);
+	fflush(stdout);
+}
+
+static int do_leader(etcd_client *c, const opts *o)
+{
+	etcd_kv kv;
+	sh_err e = etcd_election_leader(c, o->prefix, o->name, &kv);
+	if (e == SH_E_NOT_FOUND)
+		return EXIT_NO_LEADER;
+	if (e) {
+		fprintf(stderr, "arbiter-elect: %s\n", etcd_errmsg(c));
+		return exit_for(e);
+	}
+	print_leader(&kv);
+	etcd_kv_free(&kv);
+	return EXIT_OK;
+}
+
+static int do_observe(etcd_client *c, const opts *o)
+{
+	char *last = NULL;
+	int64_t last_rev = -1;
+	etcd_watch *w = NULL;
+	char prefix[1024];
+	snprintf(prefix, sizeof(prefix), "%s%s/", o->prefix, o->name);
+	int rc = EXIT_OK;
+	while (!got_signal) {
+		etcd_kv kv;
+		int64_t rev = 0;
+		sh_err e = etcd_election_leader(c, o->prefix, o->name, &kv);
+		if (e && e != SH_E_NOT_FOUND) {
+			fprintf(stderr, "arbiter-elect: %s\n", etcd_errmsg(c));
+			rc = exit_for(e);
+			break;
+		}
+		rev = e ? 0 : kv.create_revision;
+		if (rev != last_rev || (last && e == SH_OK && strcmp(last, kv.key))) {
+			if (e == SH_OK) {
+				print_leader(&kv);
+			} else {
+				printf("(no leader)\n");
+				fflush(stdout);
+			}
+			free(last);
+			last = e ? NULL : strdup(kv.key);
+			last_rev = rev;
+		}
+		if (e == SH_OK)
+			etcd_kv_free(&kv);
+		if (!w) {
+			etcd_watch_opts wo = {.prefix = 1};
+			if ((e = etcd_watch_open(c, prefix, &wo, &w))) {
+				fprintf(stderr, "arbiter-elect: %s\n", etcd_errmsg(c));
+				rc = exit_for(e);
+				break;
+			}
+		}
+		/* wait for any change under the prefix, then re-read the leader */
+		for (;;) {
+			etcd_watch_batch b;
+			e = etcd_watch_next(w, &b, 200);
+			if (got_signal)
+				break;
+			if (e == SH_OK) {
+				int events = b.n > 0;
+				etcd_watch_batch_free(&b);
+				if (events)
+					break;
+			} else if (e == SH_E_COMPACTED) {
+				etcd_watch_close(w);
+				w = NULL;
+				break;
+			} else if (e != SH_E_TIMEOUT) {
+				/* unreachable: keep trying, the watch resumes */
+				sh_sleep_ms(200, &got_signal);
+			}
+		}
+	}
+	etcd_watch_close(w);
+	free(last);
+	return rc;
+}
+
+/* Leadership loop: returns the exit status. */
+static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *o)
+{
+	int64_t margin = o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000;
+	margin *= SH_NS_PER_MS;
+	int64_t kill_after = o->kill_after_ms * SH_NS_PER_MS;
+	sh_watchdog *wd = NULL;
+	pid_t child = 0;
+	int rc = EXIT_OK;
+	const char *lost_reason = NULL;
+	char lease_hex[20], rev[24];
+	snprintf(lease_hex, sizeof(lease_hex), "%llx", (unsigned long long)etcd_session_lease(s));
+	snprintf(rev, sizeof(rev), "%lld", (long long)el->rev);
+
+	if (o->cmd) {
+		wd = sh_watchdog_start(margin);
+		if (!wd) {
+			fprintf(stderr, "arbiter-elect: cannot start watchdog: %s\n", strerror(errno));
+			return EXIT_SOFTWARE;
+		}
+		etcd_session_set_sink(s, &wd->deadline);
+		char *envv[5] = {NULL};
+		if (asprintf(&envv[0], "ARBITER_NAME=%s", o->name) < 0 ||
+		    asprintf(&envv[1], "ARBITER_KEY=%s", el->key) < 0 ||
+		    asprintf(&envv[2], "ARBITER_REVISION=%s", rev) < 0 ||
+		    asprintf(&envv[3], "ARBITER_LEASE=%s", lease_hex) < 0) {
+			sh_watchdog_stop(wd);
+			return EXIT_SOFTWARE;
+		}
+		child = sh_spawn_group(o->cmd, envv);
+		int spawn_errno = errno;
+		for (int i = 0; i < 4; i++)
+			free(envv[i]);
+		if (child < 0) {
+			fprintf(stderr, "arbiter-elect: cannot run '%s': %s\n", o->cmd[0], strerror(spawn_errno));
+			sh_watchdog_stop(wd);
+			return EXIT_EXEC;
+		}
+		atomic_store(&wd->pgid, child);
+	} else {
+		printf("%s %s\n", el->key, rev);
+		fflush(stdout);
+	}
+
+	/* watch our own key: deletion by anyone else ends leadership at once */
+	etcd_watch *w = NULL;
+	etcd_watch_opts wo = {.start_revision = el->rev + 1, .filter_noput = 1};
+	if (etcd_watch_open(c, el->key, &wo, &w) != SH_OK)
+		w = NULL; /* keep going on the session deadline alone; retried below */
+	if (w)
+		etcd_watch_set_wake_fd(w, wake_pipe[0]);
+	int exited = 0;
+	for (;;) {
+		drain_wake();
+		if (got_signal)
+			break;
+		if (child && sh_wait_exit(child, 0)) {
+			exited = 1;
+			break;
+		}
+		int64_t left = etcd_session_deadline(s) - sh_mono_ns();
+		if (!etcd_session_alive(s) || left < margin + kill_after) {
+			lost_reason = "session lease is about to expire without a keepalive";
+			break;
+		}
+		if (!w) {
+			if (etcd_watch_open(c, el->key, &wo, &w) != SH_OK)
+				w = NULL;
+			else
+				etcd_watch_set_wake_fd(w, wake_pipe[0]);
+		}
+		etcd_watch_batch b;
+		sh_err e = w ? etcd_watch_next(w, &b, 50) : SH_E_UNREACHABLE;
+		if (!w)
+			sh_sleep_ms(50, &got_signal);
+		if (e == SH_OK) {
+			int deleted = 0;
+			for (size_t i = 0; i < b.n; i++)
+				deleted |= b.events[i].type == ETCD_EV_DELETE;
+			etcd_watch_batch_free(&b);
+			if (deleted) {
+				lost_reason = "election key was deleted";
+				break;
+			}
+		} else if (e == SH_E_COMPACTED) {
+			/* cannot replay: ask directly */
+			etcd_watch_close(w);
+			w = NULL;
+			if (etcd_election_check(el) == SH_E_NOT_LEADER) {
+				lost_reason = "election key is gone";
+				break;
+			}
+			etcd_kv kv;
+			int64_t now_rev = 0;
+			if (etcd_get(c, "\x01", &kv, &now_rev) == SH_OK)
+				etcd_kv_free(&kv);
+			if (now_rev)
+				wo.start_revision = now_rev + 1;
+		}
+	}
+	etcd_watch_close(w);
+
+	if (child) {
+		if (exited) {
+			atomic_store(&wd->pgid, 0);
+			rc = sh_reap(child);
+			kill(-child, SIGKILL); /* whatever the command left in its group */
+		} else {
+			/* stop the command: SIGTERM to its group, SIGKILL after kill-after,
+			 * and never later than the deadline minus the margin */
+			kill(-child, SIGTERM);
+			kill(-child, SIGCONT);
+			int64_t until = sh_mono_ns() + kill_after;
+			int64_t hard = etcd_session_deadline(s) - margin;
+			if (lost_reason && hard < until)
+				until = hard;
+			long wait_ms = (long)((until - sh_mono_ns()) / SH_NS_PER_MS);
+			if (!sh_wait_exit(child, wait_ms > 0 ? wait_ms : 0))
+				kill(-child, SIGKILL);
+			kill(-child, SIGKILL);
+			atomic_store(&wd->pgid, 0);
+			int st = sh_reap(child);
+			rc = lost_reason ? EXIT_LOST : got_signal ? 128 + got_signal : st;
+		}
+		sh_watchdog_stop(wd);
+	} else if (lost_reason) {
+		rc = EXIT_LOST;
+	}
+	if (lost_reason)
+		fprintf(stderr, "arbiter-elect: leadership of '%s' lost: %s\n", o->name, lost_reason);
+	return rc;
+}
+
+static int parse(int argc, char **argv, opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->prefix = "/swarmheal/elections/";
+	o->ttl_ms = 10000;
+	o->kill_after_ms = 2000;
+	etcd_flags_init(&o->ef);
+	/* split at the first "--": what follows is the command */
+	int nargs = argc;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			nargs = i;
+			if (i + 1 >= argc)
+				return usage_error("%s", "no command after '--'");
+			o->cmd = &argv[i + 1];
+			break;
+		}
+	}
+	char err[256];
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(nargs, argv, ":", options, NULL)) != -1) {
+		int64_t ms;
+		switch (c) {
+		case OPT_PREFIX:
+			o->prefix = optarg;
+			break;
+		case OPT_TTL:
+			if (sh_parse_duration_ms(optarg, &ms))
+				return usage_error("invalid --ttl '%s' (want a duration like 10s)", optarg);
+			if (ms % 1000)
+				return usage_error("--ttl '%s' is not a whole number of seconds", optarg);
+			if (ms < 2000)
+				return usage_error("--ttl '%s' is below etcd's minimum lease TTL of 2s", optarg);
+			o->ttl_ms = ms;
+			break;
+		case OPT_TIMEOUT:
+			if (sh_parse_duration_ms(optarg, &ms) || ms <= 0)
+				return usage_error("invalid --timeout '%s' (want a duration like 30s)", optarg);
+			o->timeout_ms = ms;
+			break;
+		case OPT_KILL_AFTER:
+			if (sh_parse_duration_ms(optarg, &ms))
+				return usage_error("invalid --kill-after '%s' (want a duration like 2s)", optarg);
+			o->kill_after_ms = ms;
+			o->kill_after_set = 1;
+			break;
+		case OPT_PROPOSAL:
+			o->proposal = optarg;
+			break;
+		case OPT_LEADER:
+			o->leader = 1;
+			break;
+		case OPT_OBSERVE:
+			o->observe = 1;
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			return -1;
+		case OPT_VERSION:
+			printf("arbiter-elect %s\n", SWARMHEAL_VERSION);
+			return -1;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		case '?':
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		default:
+			if (etcd_flags_set(&o->ef, c, optarg, err, sizeof(err)))
+				return usage_error("%s", err);
+		}
+	}
+	if (optind >= nargs)
+		return usage_error("%s", "missing election NAME");
+	if (optind + 1 < nargs)
+		return usage_error("unexpected argument '%s' (put the command after '--')", argv[optind + 1]);
+	o->name = argv[optind];
+	if (!*o->name)
+		return usage_error("%s", "election NAME must not be empty");
+	if (strchr(o->name, '/'))
+		return usage_error("election NAME '%s' must not contain '/'", o->name);
+	if (o->leader + o->observe > 1 || ((o->leader || o->observe) && o->cmd))
+		return usage_error("%s", "--leader, --observe and a command exclude each other");
+	int64_t margin = o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000;
+	int64_t max_kill = o->ttl_ms / 2 - margin;
+	if (o->kill_after_ms > max_kill) {
+		if (o->kill_after_set) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "--kill-after must be at most %lldms with --ttl %llds",
+				 (long long)max_kill, (long long)(o->ttl_ms / 1000));
+			return usage_error("%s", msg);
+		}
+		o->kill_after_ms = max_kill;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	opts o;
+	int r = parse(argc, argv, &o);
+	if (r) {
+		etcd_flags_release(&o.ef);
+		return r < 0 ? EXIT_OK : r;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_child;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK)) {
+		fprintf(stderr, "arbiter-elect: cannot create pipe: %s\n", strerror(errno));
+		etcd_flags_release(&o.ef);
+		return EXIT_SOFTWARE;
+	}
+
+	/* every request answers well within a third of the TTL */
+	long req_timeout = (long)(o.ttl_ms / 3);
+	if (!o.ef.cfg.timeout_ms || o.ef.cfg.timeout_ms > req_timeout)
+		o.ef.cfg.timeout_ms = req_timeout;
+	etcd_client *c;
+	char err[512];
+	sh_err e = etcd_client_new(&o.ef.cfg, &c, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "arbiter-elect: %s\n", err);
+		etcd_flags_release(&o.ef);
+		return e == SH_E_INVAL ? EXIT_USAGE : EXIT_SOFTWARE;
+	}
+	int rc;
+	if (o.leader) {
+		rc = do_leader(c, &o);
+		goto out;
+	}
+	if (o.observe) {
+		rc = do_observe(c, &o);
+		goto out;
+	}
+	char proposal[300];
+	if (o.proposal) {
+		snprintf(proposal, sizeof(proposal), "%s", o.proposal);
+	} else {
+		char host[256] = "unknown";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(proposal, sizeof(proposal), "%s:%d", host, (int)getpid());
+	}
+	etcd_session *s;
+	if ((e = etcd_session_new(c, o.ttl_ms / 1000, &s))) {
+		fprintf(stderr, "arbiter-elect: %s\n", etcd_errmsg(c));
+		rc = exit_for(e) == EXIT_LOST ? EXIT_ETCD : exit_for(e);
+		goto out;
+	}
+	etcd_election el;
+	if (etcd_election_init(&el, c, s, o.prefix, o.name)) {
+		etcd_session_close(s, 1);
+		rc = EXIT_SOFTWARE;
+		goto out;
+	}
+	e = etcd_election_campaign(&el, proposal, (long)o.timeout_ms, &got_signal);
+	if (e == SH_OK) {
+		rc = hold(c, s, &el, &o);
+	} else if (e == SH_E_CANCELED) {
+		rc = EXIT_OK;
+	} else {
+		fprintf(stderr, "arbiter-elect: %s\n", el.errbuf);
+		rc = exit_for(e);
+	}
+	/* resign: revoking the lease deletes our key with it in one write, so
+	 * nothing is left behind; if etcd is unreachable the lease ends by its TTL */
+	etcd_session_close(s, 1);
+	etcd_election_release(&el);
+out:
+	etcd_client_free(c);
+	etcd_flags_release(&o.ef);
+	return rc;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/* sh_proc.c - process groups that die with their parent, and the deadline watchdog process */
+#include "sh_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sh_util.h"
+
+static void reset_signals(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++) {
+		if (s == SIGKILL || s == SIGSTOP)
+			continue;
+		signal(s, SIG_DFL);
+	}
+}
+
+pid_t sh_spawn_group(char *const argv[], char *const env[])
+{
+	pid_t parent = getpid();
+	int errpipe[2];
+	if (pipe2(errpipe, O_CLOEXEC))
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(errpipe[0]);
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		reset_signals();
+		for (char *const *e = env; e && *e; e++)
+			putenv(*e);
+		execvp(argv[0], argv);
+		int err = errno;
+		if (write(errpipe[1], &err, sizeof(err)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(errpipe[1]);
+	setpgid(pid, pid);
+	int err = 0;
+	ssize_t n;
+	do
+		n = read(errpipe[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(errpipe[0]);
+	if (n == sizeof(err)) {
+		waitpid(pid, NULL, 0);
+		errno = err;
+		return -1;
+	}
+	return pid;
+}
+
+int sh_wait_exit(pid_t pid, long timeout_ms)
+{
+	int64_t until = sh_mono_ns() + (int64_t)timeout_ms * SH_NS_PER_MS;
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+			return 1;
+		if (errno == ECHILD)
+			return 1;
+		if (sh_mono_ns() >= until)
+			return 0;
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int sh_reap(pid_t pid)
+{
+	int st;
+	pid_t r;
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return 127;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 127;
+}
+
+static volatile sig_atomic_t parent_gone;
+static void on_parent_death(int sig)
+{
+	(void)sig;
+	parent_gone = 1;
+}
+
+static void watchdog_loop(sh_watchdog *w, pid_t parent)
+{
+	for (;;) {
+		int pg = atomic_load(&w->pgid);
+		int64_t dl = atomic_load(&w->deadline);
+		int64_t now = sh_mono_ns();
+		if (parent_gone || getppid() != parent) {
+			if (pg > 0)
+				kill(-pg, SIGKILL);
+			_exit(0);
+		}
+		if (pg > 0 && dl > 0 && now >= dl - atomic_load(&w->margin)) {
+			if (kill(-pg, SIGKILL) == 0)
+				atomic_store(&w->fired, 1);
+		}
+		int64_t sleep_ns = 50 * SH_NS_PER_MS;
+		if (pg > 0 && dl > 0) {
+			int64_t until = dl - atomic_load(&w->margin) - now;
+			if (until < sleep_ns)
+				sleep_ns = until > SH_NS_PER_MS ? until : SH_NS_PER_MS;
+		}
+		struct timespec ts = {(time_t)(sleep_ns / SH_NS_PER_S), (long)(sleep_ns % SH_NS_PER_S)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+sh_watchdog *sh_watchdog_start(int64_t margin_ns)
+{
+	sh_watchdog *w = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	atomic_store(&w->margin, margin_ns);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		munmap(w, sizeof(*w));
+		return NULL;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		reset_signals();
+		signal(SIGTERM, on_parent_death);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		prctl(PR_SET_NAME, "arbiter-watchdog");
+		watchdog_loop(w, parent);
+		_exit(0);
+	}
+	w->pid = pid;
+	return w;
+}
+
+void sh_watchdog_stop(sh_watchdog *w)
+{
+	if (!w)
+		return;
+	atomic_store(&w->pgid, 0);
+	kill(w->pid, SIGKILL);
+	waitpid(w->pid, NULL, 0);
+	munmap(w, sizeof(*w));
+}

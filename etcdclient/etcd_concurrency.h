@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* etcd_concurrency.h - session (lease + keepalive thread), fenced election and mutex, as in clientv3/concurrency */
+#ifndef ETCD_CONCURRENCY_H
+#define ETCD_CONCURRENCY_H
+
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "etcd.h"
+
+/*
+ * Timeliness: every session keeps its lease alive from a thread of its own,
+ * on a client (and connection) of its own, so no slow Engine API call, long
+ * reconcile or full watch buffer on the caller's thread can delay it. The
+ * session's deadline is the send time of the last successful keepalive plus
+ * the TTL etcd granted, on the monotonic clock: never later than etcd's own
+ * expiry, and known without asking etcd (which may be unreachable, or may
+ * have extended the lease after a leader change: etcd-io/etcd#9395).
+ */
+typedef struct etcd_session etcd_session;
+
+/* Grant a lease of ttl_s seconds through c and start keeping it alive. */
+sh_err etcd_session_new(etcd_client *c, int64_t ttl_s, etcd_session **out);
+int64_t etcd_session_lease(const etcd_session *s);
+int64_t etcd_session_ttl(const etcd_session *s);
+/* Monotonic deadline (ns) after which the lease may be gone. */
+int64_t etcd_session_deadline(const etcd_session *s);
+/* 1 while the lease is certainly alive: not revoked, deadline not passed. */
+int etcd_session_alive(const etcd_session *s);
+/* Also store each new deadline here (e.g. shared memory a watchdog reads). */
+void etcd_session_set_sink(etcd_session *s, _Atomic int64_t *sink);
+/* Why the session was lost, if it was. */
+void etcd_session_errmsg(etcd_session *s, char *buf, size_t len);
+/* Stop keeping alive; revoke the lease (through the client that created the
+ * session: call from its thread) when revoke is set. Frees s. */
+void etcd_session_close(etcd_session *s, int revoke);
+
+/* ---- election: the scheme of concurrency.Election and `etcdctl elect` ---- */
+
+/* Pure view of the candidates under a prefix (any order). */
+typedef struct etcd_election_view {
+	int mine_present;    /* my key exists with my create_revision */
+	int leader;          /* ... and it has the lowest create_revision */
+	long predecessor;    /* index of the candidate just before mine, -1 none */
+	long leader_index;   /* index of the current leader, -1 none */
+} etcd_election_view;
+etcd_election_view etcd_election_decide(const etcd_kv *kvs, size_t n, const char *my_key, int64_t my_rev);
+
+typedef struct etcd_election {
+	etcd_client *c;
+	etcd_session *s;
+	char *prefix;   /* "PREFIX NAME/" */
+	char *key;      /* prefix + lease hex */
+	int64_t rev;    /* create_revision of key: the fencing token */
+	int leader;
+	char errbuf[512];
+} etcd_election;
+
+/* Election named name under prefix (key = prefix + name + "/" + lease hex). */
+sh_err etcd_election_init(etcd_election *e, etcd_client *c, etcd_session *s, const char *prefix, const char *name);
+void etcd_election_release(etcd_election *e);
+/*
+ * Campaign with proposal value until leader. Waits on the key just before
+ * ours only; re-checks our key and session before claiming leadership.
+ * timeout_ms <= 0 waits forever. *stop (may be NULL) cancels.
+ * SH_OK leader; SH_E_TIMEOUT; SH_E_CANCELED; SH_E_LEASE_LOST; etcd errors.
+ */
+sh_err etcd_election_campaign(etcd_election *e, const char *value, long timeout_ms, volatile sig_atomic_t *stop);
+/* Delete our key (only if it is still ours). */
+sh_err etcd_election_resign(etcd_election *e);
+/* Is our key still there with our create_revision, and the session alive? SH_E_NOT_LEADER if not. */
+sh_err etcd_election_check(etcd_election *e);
+/*
+ * The fenced write: do then_ops only if our key still exists with our
+ * create_revision (plus extra compares). SH_E_NOT_LEADER when the guard fails.
+ */
+sh_err etcd_election_guarded_txn(etcd_election *e, const etcd_cmp *extra, size_t nextra, const etcd_op *then_ops,
+				 size_t nthen, etcd_txn_result *out);
+/* Current leader under "prefix name/": SH_E_NOT_FOUND when none. */
+sh_err etcd_election_leader(etcd_client *c, const char *prefix, const char *name, etcd_kv *leader);
+
+/* ---- mutex: an election whose proposal is empty ---- */
+typedef etcd_election etcd_mutex;
+#define etcd_mutex_init etcd_election_init
+#define etcd_mutex_release etcd_election_release
+static inline sh_err etcd_mutex_lock(etcd_mutex *m, long timeout_ms, volatile sig_atomic_t *stop)
+{
+	return etcd_election_campaign(m, "", timeout_ms, stop);
+}
+#define etcd_mutex_unlock etcd_election_resign
+
+/* Set the per-request timeout of a client. */
+void etcd_client_set_timeout(etcd_client *c, long timeout_ms);
+
+#endif

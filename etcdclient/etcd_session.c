@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* etcd_session.c - a lease kept alive by a thread of its own, with a locally known deadline */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "etcd_concurrency.h"
+#include "etcd_internal.h"
+
+struct etcd_session {
+	etcd_client *c; /* the thread's own client */
+	etcd_client *owner; /* the creator's client: grant and revoke go through it */
+	int64_t lease, ttl;
+	_Atomic int64_t deadline;
+	atomic_int lost;
+	atomic_int stop;
+	_Atomic(_Atomic int64_t *) sink;
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char errbuf[256];
+};
+
+void etcd_client_set_timeout(etcd_client *c, long timeout_ms)
+{
+	if (timeout_ms > 0) {
+		c->timeout_ms = timeout_ms;
+		if (c->connect_timeout_ms > timeout_ms)
+			c->connect_timeout_ms = timeout_ms;
+	}
+}
+
+int64_t etcd_session_lease(const etcd_session *s)
+{
+	return s->lease;
+}
+
+int64_t etcd_session_ttl(const etcd_session *s)
+{
+	return s->ttl;
+}
+
+int64_t etcd_session_deadline(const etcd_session *s)
+{
+	return atomic_load(&s->deadline);
+}
+
+int etcd_session_alive(const etcd_session *s)
+{
+	return !atomic_load(&s->lost) && sh_mono_ns() < atomic_load(&s->deadline);
+}
+
+void etcd_session_set_sink(etcd_session *s, _Atomic int64_t *sink)
+{
+	if (sink)
+		atomic_store(sink, atomic_load(&s->deadline));
+	atomic_store(&s->sink, sink);
+}
+
+void etcd_session_errmsg(etcd_session *s, char *buf, size_t len)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->errbuf[0] && sh_mono_ns() >= atomic_load(&s->deadline))
+		snprintf(s->errbuf, sizeof(s->errbuf), "lease %llx passed its deadline without a keepalive",
+			 (unsigned long long)s->lease);
+	snprintf(buf, len, "%s", s->errbuf);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void set_deadline(etcd_session *s, int64_t d)
+{
+	atomic_store(&s->deadline, d);
+	_Atomic int64_t *sink = atomic_load(&s->sink);
+	if (sink)
+		atomic_store(sink, d);
+}
+
+static void *session_loop(void *arg)
+{
+	etcd_session *s = arg;
+	int64_t period = s->ttl * SH_NS_PER_S / 3;
+	int64_t next = sh_mono_ns() + period;
+	pthread_mutex_lock(&s->mu);
+	while (!atomic_load(&s->stop)) {
+		struct timespec ts = {(time_t)(next / SH_NS_PER_S), (long)(next % SH_NS_PER_S)};
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (atomic_load(&s->stop))
+			break;
+		int64_t now = sh_mono_ns();
+		if (now < next)
+			continue;
+		if (now >= atomic_load(&s->deadline)) {
+			/* the lease may already be gone on the server: lost for good */
+			snprintf(s->errbuf, sizeof(s->errbuf), "lease %llx passed its deadline without a keepalive (%s)",
+				 (unsigned long long)s->lease, etcd_errmsg(s->c));
+			atomic_store(&s->lost, 1);
+			break;
+		}
+		pthread_mutex_unlock(&s->mu);
+		int64_t sent = sh_mono_ns(), ttl = 0;
+		sh_err e = etcd_lease_keepalive(s->c, s->lease, &ttl);
+		pthread_mutex_lock(&s->mu);
+		if (e == SH_OK) {
+			int64_t d = sent + ttl * SH_NS_PER_S;
+			/* never move the deadline past what the granted TTL allows */
+			if (ttl > s->ttl)
+				d = sent + s->ttl * SH_NS_PER_S;
+			set_deadline(s, d);
+			next = sent + period;
+		} else if (e == SH_E_LEASE_LOST) {
+			snprintf(s->errbuf, sizeof(s->errbuf), "%s", etcd_errmsg(s->c));
+			atomic_store(&s->lost, 1);
+			break;
+		} else {
+			/* retry soon; the deadline tells callers when it is too late */
+			int64_t retry = period / 10;
+			if (retry > 500 * SH_NS_PER_MS)
+				retry = 500 * SH_NS_PER_MS;
+			if (retry < 100 * SH_NS_PER_MS)
+				retry = 100 * SH_NS_PER_MS;
+			next = sh_mono_ns() + retry;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+sh_err etcd_session_new(etcd_client *c, int64_t ttl_s, etcd_session **out)
+{
+	*out = NULL;
+	if (ttl_s < 1) {
+		etcd_setf(c, "session TTL must be at least 1 second");
+		return SH_E_INVAL;
+	}
+	etcd_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return SH_E_NOMEM;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	sh_err e = etcd_client_dup(c, &s->c);
+	if (e) {
+		etcd_setf(c, "out of memory creating session client");
+		goto fail;
+	}
+	/* a keepalive must answer well within a third of the TTL */
+	long ka_timeout = (long)(ttl_s * 1000 / 3);
+	etcd_client_set_timeout(s->c, ka_timeout < c->timeout_ms ? ka_timeout : c->timeout_ms);
+	int64_t sent = sh_mono_ns(), granted = 0;
+	e = etcd_lease_grant(c, ttl_s, &s->lease, &granted);
+	if (e)
+		goto fail;
+	s->ttl = granted > 0 && granted < ttl_s ? granted : ttl_s;
+	s->owner = c;
+	atomic_store(&s->deadline, sent + s->ttl * SH_NS_PER_S);
+	if (pthread_create(&s->thr, NULL, session_loop, s)) {
+		etcd_lease_revoke(c, s->lease);
+		etcd_setf(c, "cannot start session thread");
+		e = SH_E_NOMEM;
+		goto fail;
+	}
+	*out = s;
+	return SH_OK;
+fail:
+	etcd_client_free(s->c);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+	return e;
+}
+
+void etcd_session_close(etcd_session *s, int revoke)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	atomic_store(&s->stop, 1);
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thr, NULL);
+	if (revoke)
+		etcd_lease_revoke(s->owner, s->lease);
+	atomic_store(&s->deadline, 0);
+	etcd_client_free(s->c);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
