@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,44 +28,72 @@ static void reset_signals(void)
 	}
 }
 
+extern char **environ;
+
 pid_t sh_spawn_group(char *const argv[], char *const env[])
 {
-	pid_t parent = getpid();
-	int errpipe[2];
-	if (pipe2(errpipe, O_CLOEXEC))
+	/* the child's environment: ours plus env, built before vfork (the child
+	 * shares our memory until exec and must not allocate) */
+	size_t n = 0, k = 0;
+	while (environ && environ[n])
+		n++;
+	while (env && env[k])
+		k++;
+	char **envp = calloc(n + k + 1, sizeof(char *));
+	if (!envp)
 		return -1;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(errpipe[0]);
-		close(errpipe[1]);
-		return -1;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		int overridden = 0;
+		for (size_t j = 0; j < k && !overridden; j++) {
+			const char *eq = strchr(env[j], '=');
+			size_t nl = eq ? (size_t)(eq - env[j]) + 1 : strlen(env[j]);
+			overridden = !strncmp(environ[i], env[j], nl);
+		}
+		if (!overridden)
+			envp[m++] = environ[i];
 	}
+	for (size_t j = 0; j < k; j++)
+		envp[m++] = env[j];
+	envp[m] = NULL;
+
+	/* block every signal so no handler of ours runs in the vfork child */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t parent = getpid();
+	volatile int child_errno = 0;
+	pid_t pid = vfork();
 	if (pid == 0) {
-		close(errpipe[0]);
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
-		reset_signals();
-		for (char *const *e = env; e && *e; e++)
-			putenv(*e);
-		execvp(argv[0], argv);
-		int err = errno;
-		if (write(errpipe[1], &err, sizeof(err)) < 0)
-			_exit(127);
+		/* default dispositions, empty mask: what the command expects */
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				sigaction(sig, &dfl, NULL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execvpe(argv[0], argv, envp);
+		child_errno = errno;
 		_exit(127);
 	}
-	close(errpipe[1]);
+	int saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	free(envp);
+	if (pid < 0) {
+		errno = saved;
+		return -1;
+	}
 	setpgid(pid, pid);
-	int err = 0;
-	ssize_t n;
-	do
-		n = read(errpipe[0], &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	close(errpipe[0]);
-	if (n == sizeof(err)) {
+	if (child_errno) {
 		waitpid(pid, NULL, 0);
-		errno = err;
+		errno = child_errno;
 		return -1;
 	}
 	return pid;

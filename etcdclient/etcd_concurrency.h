@@ -31,6 +31,10 @@ int etcd_session_alive(const etcd_session *s);
 void etcd_session_set_sink(etcd_session *s, _Atomic int64_t *sink);
 /* Why the session was lost, if it was. */
 void etcd_session_errmsg(etcd_session *s, char *buf, size_t len);
+/* Revoke the lease now from the session's own thread and client, so the
+ * caller can resign (delete its key) at the same moment: etcd commits both
+ * in one round. The session is lost from then on; close it to wait. */
+void etcd_session_revoke_start(etcd_session *s);
 /* Stop keeping alive; revoke the lease (through the client that created the
  * session: call from its thread) when revoke is set. Frees s. */
 void etcd_session_close(etcd_session *s, int revoke);

@@ -16,6 +16,7 @@ struct etcd_session {
 	_Atomic int64_t deadline;
 	atomic_int lost;
 	atomic_int stop;
+	atomic_int revoke_now; /* the thread revokes on its own client, then ends */
 	_Atomic(_Atomic int64_t *) sink;
 	pthread_t thr;
 	pthread_mutex_t mu;
@@ -86,6 +87,13 @@ static void *session_loop(void *arg)
 	while (!atomic_load(&s->stop)) {
 		struct timespec ts = {(time_t)(next / SH_NS_PER_S), (long)(next % SH_NS_PER_S)};
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (atomic_load(&s->revoke_now)) {
+			pthread_mutex_unlock(&s->mu);
+			etcd_lease_revoke(s->c, s->lease);
+			pthread_mutex_lock(&s->mu);
+			atomic_store(&s->lost, 1);
+			break;
+		}
 		if (atomic_load(&s->stop))
 			break;
 		int64_t now = sh_mono_ns();
@@ -174,10 +182,20 @@ fail:
 	return e;
 }
 
+void etcd_session_revoke_start(etcd_session *s)
+{
+	pthread_mutex_lock(&s->mu);
+	atomic_store(&s->revoke_now, 1);
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 void etcd_session_close(etcd_session *s, int revoke)
 {
 	if (!s)
 		return;
+	if (atomic_load(&s->revoke_now))
+		revoke = 0; /* already done by the thread */
 	pthread_mutex_lock(&s->mu);
 	atomic_store(&s->stop, 1);
 	pthread_cond_signal(&s->cv);

@@ -215,12 +215,15 @@ static int do_observe(etcd_client *c, const opts *o)
 }
 
 /* Leadership loop: returns the exit status. */
-static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *o)
+static int64_t margin_ns(const opts *o)
 {
-	int64_t margin = o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000;
-	margin *= SH_NS_PER_MS;
+	return (o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000) * SH_NS_PER_MS;
+}
+
+static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *o, sh_watchdog *wd)
+{
+	int64_t margin = margin_ns(o);
 	int64_t kill_after = o->kill_after_ms * SH_NS_PER_MS;
-	sh_watchdog *wd = NULL;
 	pid_t child = 0;
 	int rc = EXIT_OK;
 	const char *lost_reason = NULL;
@@ -229,27 +232,18 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 	snprintf(rev, sizeof(rev), "%lld", (long long)el->rev);
 
 	if (o->cmd) {
-		wd = sh_watchdog_start(margin);
-		if (!wd) {
-			fprintf(stderr, "arbiter-elect: cannot start watchdog: %s\n", strerror(errno));
-			return EXIT_SOFTWARE;
-		}
-		etcd_session_set_sink(s, &wd->deadline);
 		char *envv[5] = {NULL};
 		if (asprintf(&envv[0], "ARBITER_NAME=%s", o->name) < 0 ||
 		    asprintf(&envv[1], "ARBITER_KEY=%s", el->key) < 0 ||
 		    asprintf(&envv[2], "ARBITER_REVISION=%s", rev) < 0 ||
-		    asprintf(&envv[3], "ARBITER_LEASE=%s", lease_hex) < 0) {
-			sh_watchdog_stop(wd);
+		    asprintf(&envv[3], "ARBITER_LEASE=%s", lease_hex) < 0)
 			return EXIT_SOFTWARE;
-		}
 		child = sh_spawn_group(o->cmd, envv);
 		int spawn_errno = errno;
 		for (int i = 0; i < 4; i++)
 			free(envv[i]);
 		if (child < 0) {
 			fprintf(stderr, "arbiter-elect: cannot run '%s': %s\n", o->cmd[0], strerror(spawn_errno));
-			sh_watchdog_stop(wd);
 			return EXIT_EXEC;
 		}
 		atomic_store(&wd->pgid, child);
@@ -321,6 +315,11 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 			atomic_store(&wd->pgid, 0);
 			rc = sh_reap(child);
 			kill(-child, SIGKILL); /* whatever the command left in its group */
+			if (atomic_load(&wd->fired) || !etcd_session_alive(s)) {
+				/* we were frozen: the watchdog killed the command at the deadline */
+				lost_reason = "the watchdog stopped the command at the lease deadline";
+				rc = EXIT_LOST;
+			}
 		} else {
 			/* stop the command: SIGTERM to its group, SIGKILL after kill-after,
 			 * and never later than the deadline minus the margin */
@@ -338,7 +337,6 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 			int st = sh_reap(child);
 			rc = lost_reason ? EXIT_LOST : got_signal ? 128 + got_signal : st;
 		}
-		sh_watchdog_stop(wd);
 	} else if (lost_reason) {
 		rc = EXIT_LOST;
 	}
@@ -502,24 +500,42 @@ int main(int argc, char **argv)
 		rc = exit_for(e) == EXIT_LOST ? EXIT_ETCD : exit_for(e);
 		goto out;
 	}
+	/* the watchdog runs before we campaign, off the path to the command */
+	sh_watchdog *wd = NULL;
+	if (o.cmd) {
+		if (!(wd = sh_watchdog_start(margin_ns(&o)))) {
+			fprintf(stderr, "arbiter-elect: cannot start watchdog: %s\n", strerror(errno));
+			etcd_session_close(s, 1);
+			rc = EXIT_SOFTWARE;
+			goto out;
+		}
+		etcd_session_set_sink(s, &wd->deadline);
+	}
 	etcd_election el;
 	if (etcd_election_init(&el, c, s, o.prefix, o.name)) {
+		sh_watchdog_stop(wd);
 		etcd_session_close(s, 1);
 		rc = EXIT_SOFTWARE;
 		goto out;
 	}
 	e = etcd_election_campaign(&el, proposal, (long)o.timeout_ms, &got_signal);
 	if (e == SH_OK) {
-		rc = hold(c, s, &el, &o);
+		rc = hold(c, s, &el, &o, wd);
 	} else if (e == SH_E_CANCELED) {
 		rc = EXIT_OK;
 	} else {
 		fprintf(stderr, "arbiter-elect: %s\n", el.errbuf);
 		rc = exit_for(e);
 	}
-	/* resign: revoking the lease deletes our key with it in one write, so
-	 * nothing is left behind; if etcd is unreachable the lease ends by its TTL */
-	etcd_session_close(s, 1);
+	/* resign and revoke at once: the key delete (what a waiter watches) and the
+	 * revoke go out together on two connections; if etcd is unreachable the
+	 * lease ends by its TTL and takes the key with it */
+	int had_key = el.rev != 0;
+	etcd_session_revoke_start(s);
+	if (had_key)
+		etcd_election_resign(&el);
+	etcd_session_close(s, 0);
+	sh_watchdog_stop(wd);
 	etcd_election_release(&el);
 out:
 	etcd_client_free(c);
