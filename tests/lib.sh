@@ -116,7 +116,8 @@ sh_busybox_image() {
 	local sock=$1 name=$2 root
 	docker -H "unix://$sock" image inspect "$name" >/dev/null 2>&1 && return 0
 	root=$(mktemp -d)
-	mkdir -p "$root/bin"
+	mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev" "$root/var/run"
+	chmod 1777 "$root/tmp"
 	cp /bin/busybox "$root/bin/busybox"
 	for a in $(/bin/busybox --list); do
 		[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"

@@ -39,6 +39,10 @@ sh_log "starting a private dockerd in swarm mode"
 sh_start_dockerd "$STATE"
 sh_busybox_image "$STATE/docker.sock" swarmheal-test-busybox
 
+sh_log "bringing up the lab: a 3-node swarm in network namespaces"
+"$ROOT/tests/lab/lab.sh" up 3
+export SWARMHEAL_LAB="$ROOT/tests/lab/lab.sh"
+
 export SWARMHEAL_TEST_ENDPOINTS="http://127.0.0.1:$ETCD_PORT"
 export SWARMHEAL_TEST_DOCKER_HOST="unix://$STATE/docker.sock"
 export SWARMHEAL_TEST_STATE="$STATE"

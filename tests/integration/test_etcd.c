@@ -187,7 +187,10 @@ static void test_status_and_reuse(void)
 {
 	etcd_client *c = shared();
 	etcd_status st;
-	CU_ASSERT_EQUAL(etcd_status_get(c, &st), SH_OK);
+	sh_err se = etcd_status_get(c, &st);
+	if (se)
+		fprintf(stderr, "status: %s\n", etcd_errmsg(c));
+	CU_ASSERT_EQUAL(se, SH_OK);
 	CU_ASSERT_EQUAL(strncmp(st.version, "3.", 2), 0);
 	CU_ASSERT(st.revision > 0);
 	CU_ASSERT(st.leader != 0);

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+/* dock_api.c - Engine API calls: info, swarm, nodes, services, tasks, containers, decoded into plain structs */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dock_internal.h"
+
+#define MAX_RETRIES 5
+
+static sh_err bad_id(dock_client *c, const char *what, const char *id)
+{
+	dock_setf(c, "invalid %s '%s'", what, id ? id : "");
+	return SH_E_INVAL;
+}
+
+static sh_err malformed(dock_client *c, const char *what)
+{
+	dock_setf(c, "malformed %s answer from engine at '%s'", what, c->host);
+	return SH_E_PROTO;
+}
+
+sh_err dock_ping(dock_client *c)
+{
+	/* answers "OK" as text: success is the status */
+	return dock_call(c, "GET", "/_ping", NULL, "ping", NULL);
+}
+
+sh_err dock_info_get(dock_client *c, dock_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *j;
+	sh_err e = dock_call(c, "GET", "/info", NULL, "info query", &j);
+	if (e)
+		return e;
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return malformed(c, "info");
+	}
+	jcopy(out->node_id, sizeof(out->node_id), j, "Swarm.NodeID");
+	jcopy(out->node_addr, sizeof(out->node_addr), j, "Swarm.NodeAddr");
+	jcopy(out->local_node_state, sizeof(out->local_node_state), j, "Swarm.LocalNodeState");
+	jcopy(out->name, sizeof(out->name), j, "Name");
+	jcopy(out->server_version, sizeof(out->server_version), j, "ServerVersion");
+	out->control_available = cJSON_IsTrue(jpath(j, "Swarm.ControlAvailable"));
+	cJSON_Delete(j);
+	return SH_OK;
+}
+
+sh_err dock_swarm_inspect(dock_client *c, dock_swarm *out)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *j;
+	sh_err e = dock_call(c, "GET", "/swarm", NULL, "swarm inspect", &j);
+	if (e)
+		return e;
+	const cJSON *spec = jpath(j, "Spec");
+	if (!cJSON_IsObject(spec)) {
+		cJSON_Delete(j);
+		return malformed(c, "swarm inspect");
+	}
+	jcopy(out->id, sizeof(out->id), j, "ID");
+	out->version = jint(j, "Version.Index", 0);
+	jcopy(out->worker_token, sizeof(out->worker_token), j, "JoinTokens.Worker");
+	jcopy(out->manager_token, sizeof(out->manager_token), j, "JoinTokens.Manager");
+	out->spec = jdup(spec);
+	cJSON_Delete(j);
+	return out->spec ? SH_OK : SH_E_NOMEM;
+}
+
+sh_err dock_swarm_update(dock_client *c, const dock_swarm *sw, const cJSON *spec, int rotate)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/swarm/update?version=%lld%s%s", (long long)sw->version,
+		 rotate & DOCK_ROTATE_WORKER_TOKEN ? "&rotateWorkerToken=true" : "",
+		 rotate & DOCK_ROTATE_MANAGER_TOKEN ? "&rotateManagerToken=true" : "");
+	return dock_call(c, "POST", path, spec ? spec : sw->spec, "swarm update", NULL);
+}
+
+sh_err dock_swarm_init(dock_client *c, const char *listen_addr, const char *advertise_addr, int force_new_cluster,
+		       char *node_id, size_t node_id_len)
+{
+	cJSON *req = cJSON_CreateObject();
+	if (!req)
+		return SH_E_NOMEM;
+	cJSON_AddStringToObject(req, "ListenAddr", listen_addr ? listen_addr : "0.0.0.0:2377");
+	if (advertise_addr)
+		cJSON_AddStringToObject(req, "AdvertiseAddr", advertise_addr);
+	cJSON_AddBoolToObject(req, "ForceNewCluster", force_new_cluster);
+	cJSON *j;
+	sh_err e = dock_call(c, "POST", "/swarm/init", req, "swarm init", &j);
+	cJSON_Delete(req);
+	if (e)
+		return e;
+	if (node_id)
+		snprintf(node_id, node_id_len, "%s", cJSON_IsString(j) ? j->valuestring : "");
+	cJSON_Delete(j);
+	return SH_OK;
+}
+
+void dock_swarm_free(dock_swarm *s)
+{
+	if (s) {
+		cJSON_Delete(s->spec);
+		s->spec = NULL;
+	}
+}
+
+int dock_decode_node(const cJSON *j, dock_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	const cJSON *spec = jpath(j, "Spec");
+	if (!cJSON_IsObject(j) || !cJSON_IsString(jpath(j, "ID")) || !cJSON_IsObject(spec) ||
+	    !cJSON_IsNumber(jpath(j, "Version.Index")))
+		return -1;
+	jcopy(n->id, sizeof(n->id), j, "ID");
+	n->version = jint(j, "Version.Index", 0);
+	jcopy(n->hostname, sizeof(n->hostname), j, "Description.Hostname");
+	jcopy(n->role, sizeof(n->role), j, "Spec.Role");
+	jcopy(n->availability, sizeof(n->availability), j, "Spec.Availability");
+	jcopy(n->state, sizeof(n->state), j, "Status.State");
+	jcopy(n->addr, sizeof(n->addr), j, "Status.Addr");
+	jcopy(n->reachability, sizeof(n->reachability), j, "ManagerStatus.Reachability");
+	n->leader = cJSON_IsTrue(jpath(j, "ManagerStatus.Leader"));
+	n->spec = jdup(spec);
+	if (!n->spec)
+		return -1;
+	n->labels = cJSON_GetObjectItemCaseSensitive(n->spec, "Labels");
+	return 0;
+}
+
+const char *dock_node_label(const dock_node *n, const char *key)
+{
+	const cJSON *v = cJSON_IsObject(n->labels) ? cJSON_GetObjectItemCaseSensitive(n->labels, key) : NULL;
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void dock_node_free(dock_node *n)
+{
+	if (n) {
+		cJSON_Delete(n->spec);
+		n->spec = n->labels = NULL;
+	}
+}
+
+void dock_node_list_free(dock_node_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		dock_node_free(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Decode a JSON array with a per-item decoder into a malloc'd vector. */
+#define DECODE_LIST(c, j, what, type, decode, free_one, out)                     \
+	do {                                                                     \
+		if (!cJSON_IsArray(j)) {                                         \
+			cJSON_Delete(j);                                         \
+			return malformed(c, what);                               \
+		}                                                                \
+		int cnt_ = cJSON_GetArraySize(j);                                \
+		(out)->v = cnt_ ? calloc((size_t)cnt_, sizeof(type)) : NULL;     \
+		(out)->n = 0;                                                    \
+		const cJSON *it_;                                                \
+		cJSON_ArrayForEach(it_, j)                                       \
+		{                                                                \
+			if (!(out)->v || decode(it_, &(out)->v[(out)->n])) {     \
+				for (size_t k_ = 0; k_ < (out)->n; k_++)         \
+					free_one(&(out)->v[k_]);                 \
+				free((out)->v);                                  \
+				(out)->v = NULL;                                 \
+				(out)->n = 0;                                    \
+				cJSON_Delete(j);                                 \
+				return malformed(c, what);                       \
+			}                                                        \
+			(out)->n++;                                              \
+		}                                                                \
+		cJSON_Delete(j);                                                 \
+	} while (0)
+
+sh_err dock_nodes_list(dock_client *c, dock_node_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *j;
+	sh_err e = dock_call(c, "GET", "/nodes", NULL, "node list", &j);
+	if (e)
+		return e;
+	DECODE_LIST(c, j, "node list", dock_node, dock_decode_node, dock_node_free, out);
+	return SH_OK;
+}
+
+sh_err dock_node_inspect(dock_client *c, const char *id, dock_node *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!dock_id_ok(id))
+		return bad_id(c, "node ID", id);
+	char path[256];
+	snprintf(path, sizeof(path), "/nodes/%s", id);
+	cJSON *j;
+	sh_err e = dock_call(c, "GET", path, NULL, "node inspect", &j);
+	if (e)
+		return e;
+	int bad = dock_decode_node(j, out);
+	cJSON_Delete(j);
+	return bad ? malformed(c, "node inspect") : SH_OK;
+}
+
+sh_err dock_node_update(dock_client *c, const char *id, dock_node_mutate_fn mutate, void *ud)
+{
+	for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
+		dock_node n;
+		sh_err e = dock_node_inspect(c, id, &n);
+		if (e)
+			return e;
+		int r = mutate(&n, n.spec, ud);
+		if (r <= 0) {
+			dock_node_free(&n);
+			if (r == 0) {
+				dock_setf(c, "node update of '%s' no longer needed", id);
+				return SH_E_CANCELED;
+			}
+			dock_setf(c, "node update of '%s' refused by the caller", id);
+			return SH_E_INVAL;
+		}
+		char path[256];
+		snprintf(path, sizeof(path), "/nodes/%s/update?version=%lld", id, (long long)n.version);
+		e = dock_call(c, "POST", path, n.spec, "node update", NULL);
+		dock_node_free(&n);
+		if (e != SH_E_CONFLICT)
+			return e;
+		/* out of sequence: the node changed underneath; re-read and re-decide */
+	}
+	return SH_E_CONFLICT;
+}
+
+static int set_availability(dock_node *n, cJSON *spec, void *ud)
+{
+	(void)n;
+	const char *avail = ud;
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "Availability");
+	return cJSON_AddStringToObject(spec, "Availability", avail) ? 1 : -1;
+}
+
+sh_err dock_node_set_availability(dock_client *c, const char *id, const char *availability)
+{
+	if (strcmp(availability, "active") && strcmp(availability, "pause") && strcmp(availability, "drain")) {
+		dock_setf(c, "invalid availability '%s' (want active, pause or drain)", availability);
+		return SH_E_INVAL;
+	}
+	return dock_node_update(c, id, set_availability, (void *)availability);
+}
+
+int dock_decode_service(const cJSON *j, dock_service *s)
+{
+	memset(s, 0, sizeof(*s));
+	const cJSON *spec = jpath(j, "Spec");
+	if (!cJSON_IsObject(j) || !cJSON_IsString(jpath(j, "ID")) || !cJSON_IsObject(spec) ||
+	    !cJSON_IsNumber(jpath(j, "Version.Index")))
+		return -1;
+	jcopy(s->id, sizeof(s->id), j, "ID");
+	jcopy(s->name, sizeof(s->name), j, "Spec.Name");
+	s->version = jint(j, "Version.Index", 0);
+	jcopy(s->update_state, sizeof(s->update_state), j, "UpdateStatus.State");
+	jcopy(s->update_message, sizeof(s->update_message), j, "UpdateStatus.Message");
+	s->replicas = cJSON_IsObject(jpath(spec, "Mode.Global")) ? -1 : jint(spec, "Mode.Replicated.Replicas", 1);
+	s->spec = jdup(spec);
+	const cJSON *prev = jpath(j, "PreviousSpec");
+	s->previous_spec = cJSON_IsObject(prev) ? jdup(prev) : NULL;
+	return s->spec ? 0 : -1;
+}
+
+void dock_service_free(dock_service *s)
+{
+	if (s) {
+		cJSON_Delete(s->spec);
+		cJSON_Delete(s->previous_spec);
+		s->spec = s->previous_spec = NULL;
+	}
+}
+
+void dock_service_list_free(dock_service_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		dock_service_free(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+sh_err dock_services_list(dock_client *c, dock_service_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *j;
+	sh_err e = dock_call(c, "GET", "/services", NULL, "service list", &j);
+	if (e)
+		return e;
+	DECODE_LIST(c, j, "service list", dock_service, dock_decode_service, dock_service_free, out);
+	return SH_OK;
+}
+
+sh_err dock_service_inspect(dock_client *c, const char *id, dock_service *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!dock_id_ok(id))
+		return bad_id(c, "service ID", id);
+	char path[256];
+	snprintf(path, sizeof(path), "/services/%s", id);
+	cJSON *j;
+	sh_err e = dock_call(c, "GET", path, NULL, "service inspect", &j);
+	if (e)
+		return e;
+	int bad = dock_decode_service(j, out);
+	cJSON_Delete(j);
+	return bad ? malformed(c, "service inspect") : SH_OK;
+}
+
+sh_err dock_service_update(dock_client *c, const char *id, int64_t version, const cJSON *spec)
+{
+	if (!dock_id_ok(id))
+		return bad_id(c, "service ID", id);
+	char path[256];
+	snprintf(path, sizeof(path), "/services/%s/update?version=%lld", id, (long long)version);
+	return dock_call(c, "POST", path, spec, "service update", NULL);
+}
+
+sh_err dock_service_rollback(dock_client *c, const char *id)
+{
+	for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
+		dock_service s;
+		sh_err e = dock_service_inspect(c, id, &s);
+		if (e)
+			return e;
+		if (!s.previous_spec) {
+			dock_service_free(&s);
+			dock_setf(c, "service '%s' has no previous spec to roll back to", id);
+			return SH_E_NOT_FOUND;
+		}
+		char path[256];
+		snprintf(path, sizeof(path), "/services/%s/update?version=%lld&rollback=previous", id,
+			 (long long)s.version);
+		e = dock_call(c, "POST", path, s.spec, "service rollback", NULL);
+		dock_service_free(&s);
+		if (e != SH_E_CONFLICT)
+			return e;
+	}
+	return SH_E_CONFLICT;
+}
+
+sh_err dock_service_create(dock_client *c, const cJSON *spec, char *id, size_t idlen)
+{
+	cJSON *j;
+	sh_err e = dock_call(c, "POST", "/services/create", spec, "service create", &j);
+	if (e)
+		return e;
+	if (id)
+		jcopy(id, idlen, j, "ID");
+	cJSON_Delete(j);
+	return SH_OK;
+}
+
+sh_err dock_service_remove(dock_client *c, const char *id)
+{
+	if (!dock_id_ok(id))
+		return bad_id(c, "service ID", id);
+	char path[256];
+	snprintf(path, sizeof(path), "/services/%s", id);
+	return dock_call(c, "DELETE", path, NULL, "service remove", NULL);
+}
+
+int dock_decode_task(const cJSON *j, dock_task *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (!cJSON_IsObject(j) || !cJSON_IsString(jpath(j, "ID")))
+		return -1;
+	jcopy(t->id, sizeof(t->id), j, "ID");
+	jcopy(t->service_id, sizeof(t->service_id), j, "ServiceID");
+	jcopy(t->node_id, sizeof(t->node_id), j, "NodeID");
+	jcopy(t->desired_state, sizeof(t->desired_state), j, "DesiredState");
+	jcopy(t->state, sizeof(t->state), j, "Status.State");
+	jcopy(t->message, sizeof(t->message), j, "Status.Message");
+	jcopy(t->err, sizeof(t->err), j, "Status.Err");
+	jcopy(t->container_id, sizeof(t->container_id), j, "Status.ContainerStatus.ContainerID");
+	t->slot = jint(j, "Slot", 0);
+	t->version = jint(j, "Version.Index", 0);
+	return 0;
+}
+
+static void task_free_one(dock_task *t)
+{
+	(void)t;
+}
+
+void dock_task_list_free(dock_task_list *l)
+{
+	if (l) {
+		free(l->v);
+		l->v = NULL;
+		l->n = 0;
+	}
+}
+
+static sh_err filtered_path(dock_client *c, const char *base, const char *filters_json, const char *extra, char *path,
+			    size_t len)
+{
+	if (filters_json) {
+		cJSON *f = cJSON_Parse(filters_json);
+		int ok = cJSON_IsObject(f);
+		cJSON_Delete(f);
+		if (!ok) {
+			dock_setf(c, "invalid filters '%s' (want a JSON object of arrays)", filters_json);
+			return SH_E_INVAL;
+		}
+		char enc[1500];
+		urlencode(enc, sizeof(enc), filters_json);
+		snprintf(path, len, "%s?filters=%s%s", base, enc, extra ? extra : "");
+	} else {
+		snprintf(path, len, "%s%s%s", base, extra ? "?" : "", extra ? extra + 1 : "");
+	}
+	return SH_OK;
+}
+
+sh_err dock_tasks_list(dock_client *c, const char *filters_json, dock_task_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	char path[2048];
+	sh_err e = filtered_path(c, "/tasks", filters_json, NULL, path, sizeof(path));
+	if (e)
+		return e;
+	cJSON *j;
+	if ((e = dock_call(c, "GET", path, NULL, "task list", &j)))
+		return e;
+	DECODE_LIST(c, j, "task list", dock_task, dock_decode_task, task_free_one, out);
+	return SH_OK;
+}
+
+int dock_decode_container(const cJSON *j, dock_container *ct)
+{
+	memset(ct, 0, sizeof(*ct));
+	if (!cJSON_IsObject(j) || !cJSON_IsString(jpath(j, "Id")))
+		return -1;
+	jcopy(ct->id, sizeof(ct->id), j, "Id");
+	jcopy(ct->image, sizeof(ct->image), j, "Image");
+	const cJSON *names = jpath(j, "Names");
+	if (cJSON_IsArray(names) && cJSON_IsString(cJSON_GetArrayItem(names, 0)))
+		snprintf(ct->name, sizeof(ct->name), "%s", cJSON_GetArrayItem(names, 0)->valuestring);
+	else
+		jcopy(ct->name, sizeof(ct->name), j, "Name");
+	/* list: State is a string; inspect: an object */
+	const cJSON *st = jpath(j, "State");
+	if (cJSON_IsString(st)) {
+		snprintf(ct->state, sizeof(ct->state), "%s", st->valuestring);
+		const cJSON *status = jpath(j, "Status");
+		if (cJSON_IsString(status)) {
+			const char *h = strstr(status->valuestring, "(health: starting)") ? "starting"
+					: strstr(status->valuestring, "(healthy)")       ? "healthy"
+					: strstr(status->valuestring, "(unhealthy)")     ? "unhealthy"
+											 : "";
+			snprintf(ct->health, sizeof(ct->health), "%s", h);
+		}
+		ct->labels = jdup(jpath(j, "Labels"));
+	} else {
+		jcopy(ct->state, sizeof(ct->state), j, "State.Status");
+		jcopy(ct->health, sizeof(ct->health), j, "State.Health.Status");
+		ct->failing_streak = (int)jint(j, "State.Health.FailingStreak", 0);
+		ct->started_at_ns = jtime(j, "State.StartedAt");
+		ct->health_start_period_ns = jint(j, "Config.Healthcheck.StartPeriod", 0);
+		ct->labels = jdup(jpath(j, "Config.Labels"));
+	}
+	return 0;
+}
+
+void dock_container_free(dock_container *ct)
+{
+	if (ct) {
+		cJSON_Delete(ct->labels);
+		ct->labels = NULL;
+	}
+}
+
+void dock_container_list_free(dock_container_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		dock_container_free(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+sh_err dock_containers_list(dock_client *c, const char *filters_json, int all, dock_container_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	char path[2048];
+	sh_err e = filtered_path(c, "/containers/json", filters_json, all ? "&all=1" : NULL, path, sizeof(path));
+	if (e)
+		return e;
+	cJSON *j;
+	if ((e = dock_call(c, "GET", path, NULL, "container list", &j)))
+		return e;
+	DECODE_LIST(c, j, "container list", dock_container, dock_decode_container, dock_container_free, out);
+	return SH_OK;
+}
+
+sh_err dock_container_inspect(dock_client *c, const char *id, dock_container *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!dock_id_ok(id))
+		return bad_id(c, "container ID", id);
+	char path[256];
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	cJSON *j;
+	sh_err e = dock_call(c, "GET", path, NULL, "container inspect", &j);
+	if (e)
+		return e;
+	int bad = dock_decode_container(j, out);
+	cJSON_Delete(j);
+	return bad ? malformed(c, "container inspect") : SH_OK;
+}
+
+sh_err dock_container_kill(dock_client *c, const char *id, const char *signal)
+{
+	if (!dock_id_ok(id))
+		return bad_id(c, "container ID", id);
+	if (signal && !dock_id_ok(signal))
+		return bad_id(c, "signal", signal);
+	char path[256];
+	snprintf(path, sizeof(path), "/containers/%s/kill%s%s", id, signal ? "?signal=" : "", signal ? signal : "");
+	return dock_call(c, "POST", path, NULL, "container kill", NULL);
+}
+
+sh_err dock_container_restart(dock_client *c, const char *id, int timeout_s)
+{
+	if (!dock_id_ok(id))
+		return bad_id(c, "container ID", id);
+	char path[256];
+	snprintf(path, sizeof(path), "/containers/%s/restart?t=%d", id, timeout_s);
+	return dock_call(c, "POST", path, NULL, "container restart", NULL);
+}
