@@ -154,7 +154,8 @@ sh_err etcd_lease_ttl(etcd_client *c, int64_t id, int64_t *ttl, int64_t *granted
 /* ---- maintenance, auth ---- */
 typedef struct etcd_status {
 	char version[32];
-	int64_t db_size, leader, member_id, raft_index, raft_term, revision;
+	int64_t db_size, raft_index, raft_term, revision;
+	uint64_t leader, member_id; /* member IDs are uint64: half of them do not fit an int64 */
 } etcd_status;
 sh_err etcd_status_get(etcd_client *c, etcd_status *st);
 /* (Re)authenticate with the configured user/password now. */

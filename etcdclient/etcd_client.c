@@ -739,9 +739,9 @@ sh_err etcd_status_get(etcd_client *c, etcd_status *st)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(resp, "version");
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(resp, "header");
 	int bad = !cJSON_IsString(v) || ej_i64(resp, "dbSize", &st->db_size) ||
-		  ej_i64(resp, "leader", &st->leader) || ej_i64(resp, "raftIndex", &st->raft_index) ||
+		  ej_u64(resp, "leader", &st->leader) || ej_i64(resp, "raftIndex", &st->raft_index) ||
 		  ej_i64(resp, "raftTerm", &st->raft_term) || !cJSON_IsObject(h) ||
-		  ej_i64(h, "revision", &st->revision) || ej_i64(h, "member_id", &st->member_id);
+		  ej_i64(h, "revision", &st->revision) || ej_u64(h, "member_id", &st->member_id);
 	if (!bad)
 		snprintf(st->version, sizeof(st->version), "%s", v->valuestring);
 	cJSON_Delete(resp);

@@ -12,6 +12,8 @@
 /* int64 field that may arrive as a JSON string or number; absent is 0.
  * Returns -1 when present but not an integer. */
 int ej_i64(const cJSON *obj, const char *name, int64_t *v);
+/* uint64 field (member and cluster IDs). */
+int ej_u64(const cJSON *obj, const char *name, uint64_t *v);
 /* base64 field decoded; absent gives "" with length 0. -1 on invalid base64 or no memory. */
 int ej_bytes(const cJSON *obj, const char *name, char **out, size_t *len);
 /* Add base64 of data as a string field. -1 on no memory. */

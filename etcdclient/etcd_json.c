@@ -21,6 +21,27 @@ int ej_i64(const cJSON *obj, const char *name, int64_t *v)
 	return -1;
 }
 
+int ej_u64(const cJSON *obj, const char *name, uint64_t *v)
+{
+	*v = 0;
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (!f || cJSON_IsNull(f))
+		return 0;
+	if (cJSON_IsNumber(f) && f->valuedouble >= 0) {
+		*v = (uint64_t)f->valuedouble;
+		return 0;
+	}
+	if (!cJSON_IsString(f) || !*f->valuestring || *f->valuestring == '-')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(f->valuestring, &end, 10);
+	if (errno || *end)
+		return -1;
+	*v = x;
+	return 0;
+}
+
 int ej_bytes(const cJSON *obj, const char *name, char **out, size_t *len)
 {
 	const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);

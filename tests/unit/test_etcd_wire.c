@@ -61,6 +61,18 @@ static void test_decode_kv_malformed(void)
 	}
 }
 
+static void test_uint64_ids(void)
+{
+	cJSON *j = J("{\"leader\":\"17390862719018254413\",\"bad\":\"-1\"}");
+	uint64_t v;
+	CU_ASSERT_EQUAL(ej_u64(j, "leader", &v), 0);
+	CU_ASSERT_EQUAL(v, UINT64_C(17390862719018254413));
+	CU_ASSERT_EQUAL(ej_u64(j, "bad", &v), -1);
+	int64_t i;
+	CU_ASSERT_EQUAL(ej_i64(j, "leader", &i), -1); /* does not fit: never silently wrong */
+	cJSON_Delete(j);
+}
+
 static void test_decode_range(void)
 {
 	cJSON *j = J("{\"header\":{\"revision\":\"42\"},\"kvs\":[{\"key\":\"YQ==\",\"value\":\"MQ==\"},"
@@ -460,6 +472,7 @@ int main(int argc, char **argv)
 		{"decode_kv_int64_strings", test_decode_kv_int64_strings},
 		{"decode_kv_zero_values_omitted", test_decode_kv_zero_values_omitted},
 		{"decode_kv_malformed", test_decode_kv_malformed},
+		{"uint64_ids", test_uint64_ids},
 		{"decode_range", test_decode_range},
 		{"decode_txn", test_decode_txn},
 		{"decode_watch", test_decode_watch},

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* test_drain.c - every rule of the node-drain decision on plain structs */
+#include <stdio.h>
+#include <string.h>
+
+#include "drain.h"
+#include "tmain.h"
+
+#define S INT64_C(1000000000)
+#define NOW (INT64_C(1000) * S)
+
+static drain_policy pol = {.grace_ns = 0, .restore_after_ns = 30 * S};
+
+static drain_node healthy(const char *id)
+{
+	return (drain_node){.id = id, .swarm_state = "ready", .availability = "active", .hb_present = 1,
+			    .hb_engine_up = 1, .healthy_since_ns = NOW - 100 * S};
+}
+
+static drain_node dead_hb(const char *id)
+{
+	drain_node n = healthy(id);
+	n.hb_present = 0;
+	n.unhealthy_since_ns = NOW - 1 * S;
+	n.healthy_since_ns = 0;
+	return n;
+}
+
+static size_t decide(const drain_policy *p, drain_node *n, size_t cnt, drain_action *a)
+{
+	return drain_decide(p, n, cnt, NULL, 0, NOW, a, 16);
+}
+
+static void test_dead_heartbeat_drained(void)
+{
+	drain_node n[3] = {healthy("a"), healthy("b"), dead_hb("c")};
+	drain_action a[16];
+	size_t k = decide(&pol, n, 3, a);
+	CU_ASSERT_EQUAL_FATAL(k, 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	CU_ASSERT_EQUAL(a[0].new_state, DRAIN_DRAINED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "heartbeat key is gone"));
+}
+
+static void test_engine_down_and_swarm_down(void)
+{
+	drain_node n[3] = {healthy("a"), healthy("b"), healthy("c")};
+	n[2].hb_engine_up = 0;
+	n[2].unhealthy_since_ns = NOW;
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "engine down"));
+	n[2] = healthy("c");
+	n[2].swarm_state = "down";
+	n[2].unhealthy_since_ns = NOW;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "swarm reports it down"));
+}
+
+static void test_unknown_alone_is_not_death(void)
+{
+	/* after a Swarm leader change every node shows unknown; heartbeats are fine */
+	drain_node n[3] = {healthy("a"), healthy("b"), healthy("c")};
+	for (int i = 0; i < 3; i++)
+		n[i].swarm_state = "unknown";
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	CU_ASSERT_FALSE(drain_node_dead(&n[0]));
+}
+
+static void test_grace(void)
+{
+	drain_policy p = pol;
+	p.grace_ns = 5 * S;
+	drain_node n[3] = {healthy("a"), healthy("b"), dead_hb("c")};
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&p, n, 3, a), 0); /* dead for 1 s only */
+	n[2].unhealthy_since_ns = NOW - 6 * S;
+	CU_ASSERT_EQUAL(decide(&p, n, 3, a), 1);
+}
+
+static void test_partition_guard(void)
+{
+	/* two of three dead: suspect our own partition, drain nothing, say why */
+	drain_node n[3] = {healthy("a"), dead_hb("b"), dead_hb("c")};
+	drain_action a[16];
+	size_t k = decide(&pol, n, 3, a);
+	CU_ASSERT_EQUAL(k, 2);
+	for (size_t i = 0; i < k; i++) {
+		CU_ASSERT_EQUAL(a[i].kind, DRAIN_ACT_REFUSE);
+		CU_ASSERT_PTR_NOT_NULL(strstr(a[i].reason, "suspecting our own partition"));
+	}
+	/* zones: every node of 2 of 3 zones dead, though only 2 of 6 nodes */
+	drain_node z[6] = {healthy("a1"), healthy("a2"), dead_hb("b1"), healthy("b2"), dead_hb("c1"), healthy("c2")};
+	const char *zn[6] = {"a", "a", "b", "b", "c", "c"};
+	for (int i = 0; i < 6; i++)
+		z[i].zone = zn[i];
+	drain_policy p = pol;
+	p.max_drained = 3;
+	k = decide(&p, z, 6, a);
+	CU_ASSERT_EQUAL(k, 2); /* b1 and c1: zones b and c still have a live node */
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	z[3] = dead_hb("b2");
+	z[5] = dead_hb("c2");
+	z[3].zone = "b";
+	z[5].zone = "c";
+	k = decide(&p, z, 6, a);
+	CU_ASSERT_EQUAL(k, 4);
+	for (size_t i = 0; i < k; i++)
+		CU_ASSERT_EQUAL(a[i].kind, DRAIN_ACT_REFUSE);
+}
+
+static void test_budget(void)
+{
+	/* 9 nodes: default limit 3; one already drained by us */
+	drain_node n[9];
+	char ids[9][4];
+	for (int i = 0; i < 9; i++) {
+		snprintf(ids[i], 4, "n%d", i);
+		n[i] = healthy(ids[i]);
+	}
+	n[0].state = DRAIN_DRAINED;
+	n[0].availability = "drain";
+	n[0].hb_present = 0;
+	n[0].healthy_since_ns = 0;
+	for (int i = 1; i <= 3; i++)
+		n[i] = dead_hb(ids[i]);
+	drain_action a[16];
+	size_t k = decide(&pol, n, 9, a);
+	CU_ASSERT_EQUAL(k, 3);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[1].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[2].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[2].reason, "the limit is 3"));
+}
+
+static void test_human_drain_and_reactivation(void)
+{
+	drain_node n[3] = {healthy("a"), healthy("b"), healthy("c")};
+	/* a person drained c: never undone, even when healthy */
+	n[2].availability = "drain";
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	/* we drained c, a person set it active while still dead: hands off */
+	n[2] = dead_hb("c");
+	n[2].state = DRAIN_DRAINED;
+	n[2].availability = "active";
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_FORGET);
+	CU_ASSERT_EQUAL(a[0].new_state, DRAIN_HUMAN_ACTIVE);
+	/* next pass: still dead, state says a person took over: no re-drain */
+	n[2].state = DRAIN_HUMAN_ACTIVE;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	/* healthy for restore-after: back under our care */
+	n[2] = healthy("c");
+	n[2].state = DRAIN_HUMAN_ACTIVE;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].new_state, DRAIN_NONE);
+}
+
+static void test_restore_and_flap_holdoff(void)
+{
+	drain_node n[3] = {healthy("a"), healthy("b"), healthy("c")};
+	n[2].state = DRAIN_DRAINED;
+	n[2].availability = "drain";
+	n[2].healthy_since_ns = NOW - 20 * S;
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0); /* healthy 20 s < 30 s */
+	n[2].healthy_since_ns = NOW - 31 * S;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_RESTORE);
+	/* it fails again 10 s after the restore: a flap */
+	n[2] = dead_hb("c");
+	n[2].state = DRAIN_RESTORED;
+	n[2].since_ns = NOW - 10 * S;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].flaps, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "failed again soon"));
+	/* with one flap, restore needs 60 s; two flaps 120 s */
+	n[2] = healthy("c");
+	n[2].state = DRAIN_DRAINED;
+	n[2].availability = "drain";
+	n[2].flaps = 1;
+	n[2].healthy_since_ns = NOW - 45 * S;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	n[2].healthy_since_ns = NOW - 61 * S;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 1);
+	n[2].flaps = 2;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	/* a failure long after a restore is not a flap */
+	n[2] = dead_hb("c");
+	n[2].state = DRAIN_RESTORED;
+	n[2].flaps = 2;
+	n[2].since_ns = NOW - 600 * S;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].flaps, 0);
+}
+
+static void test_manual_request_min_available(void)
+{
+	drain_node n[3] = {healthy("a"), healthy("b"), healthy("c")};
+	n[1].requested = 1;
+	const char *tasks[] = {"a", "b", "c"};
+	drain_service s = {.name = "web", .min_available = "3", .replicas = 3, .task_nodes = tasks, .ntasks = 3};
+	drain_action a[16];
+	size_t k = drain_decide(&pol, n, 3, &s, 1, NOW, a, 16);
+	CU_ASSERT_EQUAL(k, 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "below its min-available 3"));
+	/* capacity returns: a fourth task elsewhere */
+	const char *tasks2[] = {"a", "b", "c", "a"};
+	s.task_nodes = tasks2;
+	s.ntasks = 4;
+	k = drain_decide(&pol, n, 3, &s, 1, NOW, a, 16);
+	CU_ASSERT_EQUAL(k, 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_STRING_EQUAL(a[0].reason, "manual request");
+	/* percentages round up */
+	CU_ASSERT_EQUAL(drain_min_available("50%", 3), 2);
+	CU_ASSERT_EQUAL(drain_min_available("100%", 4), 4);
+	CU_ASSERT_EQUAL(drain_min_available("2", 9), 2);
+	CU_ASSERT_EQUAL(drain_min_available("x", 3), -1);
+	CU_ASSERT_EQUAL(drain_min_available("150%", 3), -1);
+	s.min_available = "lots";
+	k = drain_decide(&pol, n, 3, &s, 1, NOW, a, 16);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "malformed swarmheal.min-available"));
+}
+
+static void test_read_only(void)
+{
+	drain_policy p = pol;
+	p.read_only = 1;
+	drain_node n[3] = {healthy("a"), healthy("b"), dead_hb("c")};
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&p, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "read-only"));
+}
+
+static void test_states_roundtrip(void)
+{
+	enum drain_state s;
+	CU_ASSERT_EQUAL(drain_state_parse("drained", &s), 0);
+	CU_ASSERT_EQUAL(s, DRAIN_DRAINED);
+	CU_ASSERT_EQUAL(drain_state_parse(drain_state_name(DRAIN_HUMAN_ACTIVE), &s), 0);
+	CU_ASSERT_EQUAL(s, DRAIN_HUMAN_ACTIVE);
+	CU_ASSERT_EQUAL(drain_state_parse("bogus", &s), -1);
+}
+
+int main(int argc, char **argv)
+{
+	static const t_case cases[] = {
+		{"dead_heartbeat_drained", test_dead_heartbeat_drained},
+		{"engine_down_and_swarm_down", test_engine_down_and_swarm_down},
+		{"unknown_alone_is_not_death", test_unknown_alone_is_not_death},
+		{"grace", test_grace},
+		{"partition_guard", test_partition_guard},
+		{"budget", test_budget},
+		{"human_drain_and_reactivation", test_human_drain_and_reactivation},
+		{"restore_and_flap_holdoff", test_restore_and_flap_holdoff},
+		{"manual_request_min_available", test_manual_request_min_available},
+		{"read_only", test_read_only},
+		{"states_roundtrip", test_states_roundtrip},
+		{NULL, NULL},
+	};
+	return t_run("drain", cases, argc, argv);
+}
