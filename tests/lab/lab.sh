@@ -57,7 +57,12 @@ start_engine() {
 	local i=$1 d
 	d=$(ndir "$i")
 	mkdir -p "$d/data" "$d/exec"
-	rm -f "$d/docker.sock" "$d/dockerd.pidf"
+	# what a killed engine left: its containerd's pid file and socket make the next start wait
+	if [ ! -f "$d/dockerd.pid" ] || ! kill -0 "$(cat "$d/dockerd.pid")" 2>/dev/null; then
+		kill_node "$i"
+		rm -f "$d/exec/containerd/containerd.pid" "$d/exec/containerd/"*.sock* "$d/dockerd.pidf"
+	fi
+	rm -f "$d/docker.sock"
 	nsenter --net="/var/run/netns/$(ns "$i")" unshare --uts sh -c 'hostname "$0" && exec "$@"' "lab-n$i" dockerd \
 		--data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pidf" \
 		-H "$(sock "$i")" --bip "172.30.$i.1/24" --iptables=false --ip-masq=false \

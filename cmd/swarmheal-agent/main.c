@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* swarmheal-agent - keeps this node's heartbeat key alive in etcd, with the facts the drain controller reads */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "etcd_flags.h"
+#include "sh_util.h"
+
+enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_ETCD = 69, EXIT_ENGINE = 74 };
+
+static const char usage_text[] =
+	"usage: swarmheal-agent [options]\n"
+	"\n"
+	"Keep PREFIX/nodes/NODEID alive in etcd on a lease of --ttl, with hostname, zone, address\n"
+	"and the engine's state (GET /_ping every --interval). The node ID comes from the engine.\n"
+	"\n"
+	"  --ttl DUR              heartbeat lease TTL, whole seconds >= 2 (default 3s)\n"
+	"  --interval DUR         engine ping period (default 1s)\n"
+	"  --zone NAME            zone of this node (default: the node label 'zone', when readable)\n"
+	"  --prefix PREFIX        key prefix (default /swarmheal)\n"
+	"  --docker-host HOST     engine (env DOCKER_HOST; default unix:///var/run/docker.sock)\n"
+	"  --docker-tls-ca FILE --docker-tls-cert FILE --docker-tls-key FILE\n" ETCD_FLAGS_HELP
+	"  --help, --version\n"
+	"\n"
+	"exit: 0 stopped by SIGINT/SIGTERM, 64 usage, 69 etcd unreachable or refused at start,\n"
+	"      74 the engine never told its node ID\n";
+
+enum { O_TTL = 1, O_INTERVAL, O_ZONE, O_PREFIX, O_DHOST, O_DCA, O_DCERT, O_DKEY, O_HELP, O_VERSION };
+static const struct option options[] = {
+	{"ttl", required_argument, 0, O_TTL},
+	{"interval", required_argument, 0, O_INTERVAL},
+	{"zone", required_argument, 0, O_ZONE},
+	{"prefix", required_argument, 0, O_PREFIX},
+	{"docker-host", required_argument, 0, O_DHOST},
+	{"docker-tls-ca", required_argument, 0, O_DCA},
+	{"docker-tls-cert", required_argument, 0, O_DCERT},
+	{"docker-tls-key", required_argument, 0, O_DKEY},
+	{"help", no_argument, 0, O_HELP},
+	{"version", no_argument, 0, O_VERSION},
+	ETCD_FLAG_OPTIONS,
+	{0, 0, 0, 0},
+};
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig)
+{
+	stop = sig;
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "swarmheal-agent: ");
+	fprintf(stderr, msg, arg);
+	fprintf(stderr, "\nTry 'swarmheal-agent --help' for more information.\n");
+	return EXIT_USAGE;
+}
+
+static char *heartbeat_json(const dock_info *info, const char *zone, int engine_up)
+{
+	char ts[40];
+	sh_rfc3339(sh_real_ns(), ts, sizeof(ts));
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "node_id", info->node_id);
+	cJSON_AddStringToObject(j, "hostname", info->name);
+	cJSON_AddStringToObject(j, "zone", zone ? zone : "");
+	cJSON_AddStringToObject(j, "addr", info->node_addr);
+	cJSON_AddStringToObject(j, "engine", engine_up ? "up" : "down");
+	cJSON_AddStringToObject(j, "ts", ts);
+	char *s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	int64_t ttl_ms = 3000, interval_ms = 1000;
+	const char *zone = NULL, *prefix = "/swarmheal";
+	dock_config dcfg = {0};
+	etcd_flags ef;
+	etcd_flags_init(&ef);
+	char err[512];
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		switch (c) {
+		case O_TTL:
+			if (sh_parse_duration_ms(optarg, &ttl_ms) || ttl_ms % 1000 || ttl_ms < 2000)
+				return usage_error("invalid --ttl '%s' (whole seconds, at least 2s)", optarg);
+			break;
+		case O_INTERVAL:
+			if (sh_parse_duration_ms(optarg, &interval_ms) || interval_ms < 100)
+				return usage_error("invalid --interval '%s' (at least 100ms)", optarg);
+			break;
+		case O_ZONE:
+			zone = optarg;
+			break;
+		case O_PREFIX:
+			prefix = optarg;
+			break;
+		case O_DHOST:
+			dcfg.host = optarg;
+			break;
+		case O_DCA:
+			dcfg.tls_ca = optarg;
+			break;
+		case O_DCERT:
+			dcfg.tls_cert = optarg;
+			break;
+		case O_DKEY:
+			dcfg.tls_key = optarg;
+			break;
+		case O_HELP:
+			fputs(usage_text, stdout);
+			etcd_flags_release(&ef);
+			return EXIT_OK;
+		case O_VERSION:
+			printf("swarmheal-agent %s\n", SWARMHEAL_VERSION);
+			etcd_flags_release(&ef);
+			return EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		case '?':
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		default:
+			if (etcd_flags_set(&ef, c, optarg, err, sizeof(err)))
+				return usage_error("%s", err);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!ef.cfg.timeout_ms || ef.cfg.timeout_ms > ttl_ms / 3)
+		ef.cfg.timeout_ms = (long)(ttl_ms / 3);
+	etcd_client *etcd;
+	if (etcd_client_new(&ef.cfg, &etcd, err, sizeof(err))) {
+		fprintf(stderr, "swarmheal-agent: %s\n", err);
+		return EXIT_USAGE;
+	}
+	dcfg.timeout_ms = interval_ms < 2000 ? (long)interval_ms : 2000;
+	dock_client *dock;
+	if (dock_client_new(&dcfg, &dock, err, sizeof(err))) {
+		fprintf(stderr, "swarmheal-agent: %s\n", err);
+		etcd_client_free(etcd);
+		return EXIT_USAGE;
+	}
+	/* the node ID: wait for the engine (it may start after us), up to a minute */
+	dock_info info;
+	int tries = 0;
+	while (!stop && dock_info_get(dock, &info) != SH_OK) {
+		if (tries++ % 10 == 0)
+			ctl_log("warn", "agent", "waiting for the engine | error=\"%s\"", dock_errmsg(dock));
+		if (tries > 60) {
+			fprintf(stderr, "swarmheal-agent: %s\n", dock_errmsg(dock));
+			dock_client_free(dock);
+			etcd_client_free(etcd);
+			return EXIT_ENGINE;
+		}
+		sh_sleep_ms(1000, &stop);
+	}
+	int rc = EXIT_OK;
+	if (!stop && !info.node_id[0]) {
+		fprintf(stderr, "swarmheal-agent: engine at '%s' is not part of a swarm (no Swarm.NodeID)\n",
+			dock_host(dock));
+		rc = EXIT_ENGINE;
+		stop = 1;
+	}
+	char zbuf[128] = "";
+	if (!zone && info.control_available) {
+		dock_node n;
+		if (dock_node_inspect(dock, info.node_id, &n) == SH_OK) {
+			const char *z = dock_node_label(&n, "zone");
+			snprintf(zbuf, sizeof(zbuf), "%s", z ? z : "");
+			dock_node_free(&n);
+		}
+		zone = zbuf;
+	}
+	char key[512];
+	snprintf(key, sizeof(key), "%s/nodes/%s", prefix, info.node_id);
+	etcd_session *s = NULL;
+	int engine_up = 1, last_put_up = -1, first = 1;
+	while (!stop) {
+		if (!s || !etcd_session_alive(s)) {
+			if (s) {
+				ctl_log("warn", "agent", "heartbeat lease lost, starting a new one | node=%s", info.node_id);
+				etcd_session_close(s, 0);
+				s = NULL;
+			}
+			sh_err e = etcd_session_new(etcd, ttl_ms / 1000, &s);
+			if (e) {
+				if (first) {
+					fprintf(stderr, "swarmheal-agent: %s\n", etcd_errmsg(etcd));
+					rc = EXIT_ETCD;
+					break;
+				}
+				ctl_log("error", "agent", "cannot grant heartbeat lease | error=\"%s\"", etcd_errmsg(etcd));
+				sh_sleep_ms(500, &stop);
+				continue;
+			}
+			last_put_up = -1;
+		}
+		if (last_put_up != engine_up) {
+			char *v = heartbeat_json(&info, zone, engine_up);
+			etcd_put_opts po = {.lease = etcd_session_lease(s)};
+			sh_err e = v ? etcd_put(etcd, key, v, strlen(v), &po, NULL, NULL) : SH_E_NOMEM;
+			free(v);
+			if (e == SH_OK) {
+				ctl_log("info", "agent", "heartbeat written | node=%s engine=%s key=%s", info.node_id,
+					engine_up ? "up" : "down", key);
+				last_put_up = engine_up;
+				first = 0;
+			} else {
+				ctl_log("error", "agent", "cannot write heartbeat | error=\"%s\"", etcd_errmsg(etcd));
+				if (first) {
+					fprintf(stderr, "swarmheal-agent: %s\n", etcd_errmsg(etcd));
+					rc = e == SH_E_AUTH ? EXIT_ETCD : EXIT_ETCD;
+					break;
+				}
+			}
+		}
+		sh_sleep_ms(interval_ms, &stop);
+		if (stop)
+			break;
+		int up = dock_ping(dock) == SH_OK;
+		if (up != engine_up)
+			ctl_log(up ? "info" : "warn", "agent", "engine %s | node=%s error=\"%s\"", up ? "answers again" : "stopped answering",
+				info.node_id, up ? "" : dock_errmsg(dock));
+		engine_up = up;
+	}
+	if (s)
+		etcd_session_close(s, 1); /* the key goes with the lease */
+	dock_client_free(dock);
+	etcd_client_free(etcd);
+	etcd_flags_release(&ef);
+	return rc;
+}
