@@ -39,7 +39,7 @@ node_pids() {
 	done
 	[ -f "$(ndir "$i")/dockerd.pid" ] && cat "$(ndir "$i")/dockerd.pid"
 	# containerd and shims started by this node's engine
-	pgrep -f -- "$(ndir "$i")/" 2>/dev/null || true
+	pgrep -f -- "$(ndir "$i")/(exec|data)" 2>/dev/null || true
 }
 
 kill_node() {
