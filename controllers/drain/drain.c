@@ -88,9 +88,55 @@ static void act(drain_action *out, size_t max, size_t *k, enum drain_kind kind, 
 	va_end(ap);
 }
 
+/* node id -> index, open addressing (FNV-1a): tasks name their node by id */
+typedef struct node_index {
+	long *slot;
+	size_t mask;
+	const drain_node *nodes;
+} node_index;
+
+static uint64_t fnv(const char *s)
+{
+	uint64_t h = UINT64_C(1469598103934665603);
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * UINT64_C(1099511628211);
+	return h;
+}
+
+static int index_build(node_index *ix, const drain_node *nodes, size_t n)
+{
+	size_t cap = 16;
+	while (cap < n * 2)
+		cap *= 2;
+	ix->slot = malloc(cap * sizeof(long));
+	if (!ix->slot)
+		return -1;
+	for (size_t i = 0; i < cap; i++)
+		ix->slot[i] = -1;
+	ix->mask = cap - 1;
+	ix->nodes = nodes;
+	for (size_t i = 0; i < n; i++) {
+		size_t h = (size_t)fnv(nodes[i].id) & ix->mask;
+		while (ix->slot[h] >= 0)
+			h = (h + 1) & ix->mask;
+		ix->slot[h] = (long)i;
+	}
+	return 0;
+}
+
+static long index_find(const node_index *ix, const char *id)
+{
+	if (!id || !ix->slot)
+		return -1;
+	for (size_t h = (size_t)fnv(id) & ix->mask; ix->slot[h] >= 0; h = (h + 1) & ix->mask)
+		if (!strcmp(ix->nodes[ix->slot[h]].id, id))
+			return ix->slot[h];
+	return -1;
+}
+
 /* Would draining node `target` leave every labelled service its minimum? */
-static int budget_ok(const drain_node *nodes, size_t n, const drain_service *svcs, size_t nsvc, size_t target,
-		     char *why, size_t wlen)
+static int budget_ok(const drain_node *nodes, const node_index *ix, const drain_service *svcs, size_t nsvc,
+		     size_t target, char *why, size_t wlen)
 {
 	for (size_t s = 0; s < nsvc; s++) {
 		int min = drain_min_available(svcs[s].min_available, svcs[s].replicas);
@@ -101,15 +147,13 @@ static int budget_ok(const drain_node *nodes, size_t n, const drain_service *svc
 		}
 		int left = 0;
 		for (size_t t = 0; t < svcs[s].ntasks; t++) {
-			const char *on = svcs[s].task_nodes[t];
-			if (eq(on, nodes[target].id))
+			long on = index_find(ix, svcs[s].task_nodes[t]);
+			if (on == (long)target)
 				continue;
 			/* tasks on dead or drained nodes do not count */
-			int counts = 1;
-			for (size_t i = 0; i < n; i++)
-				if (eq(on, nodes[i].id) && (drain_node_dead(&nodes[i]) || eq(nodes[i].availability, "drain")))
-					counts = 0;
-			left += counts;
+			if (on >= 0 && (drain_node_dead(&nodes[on]) || eq(nodes[on].availability, "drain")))
+				continue;
+			left++;
 		}
 		if (left < min) {
 			snprintf(why, wlen, "service '%s' would keep %d running tasks, below its min-available %d",
@@ -157,6 +201,8 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 		zones_down += zone_dead[j] == zone_total[j];
 	int partition = dead * 2 > n || (nz > 1 && zones_down * 2 > nz);
 
+	node_index ix = {0};
+	int have_index = nsvc > 0 && index_build(&ix, nodes, n) == 0;
 	int drained_by_us = 0;
 	for (size_t i = 0; i < n; i++)
 		drained_by_us += nodes[i].state == DRAIN_DRAINED && eq(nodes[i].availability, "drain");
@@ -215,7 +261,12 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 							       : "swarm reports it disconnected");
 		} else if (nd->requested && !is_dead) {
 			char bwhy[200];
-			if (!budget_ok(nodes, n, svcs, nsvc, i, bwhy, sizeof(bwhy))) {
+			if (nsvc && !have_index) {
+				act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
+				    "manual drain of node %s refused: out of memory checking budgets", nd->id);
+				continue;
+			}
+			if (nsvc && !budget_ok(nodes, &ix, svcs, nsvc, i, bwhy, sizeof(bwhy))) {
 				act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
 				    "manual drain of node %s refused: %s", nd->id, bwhy);
 				continue;
@@ -251,5 +302,6 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 		act(out, max, &k, DRAIN_ACT_DRAIN, i, DRAIN_DRAINED, flaps, "%s%s", why,
 		    flaps ? " (failed again soon after a restore)" : "");
 	}
+	free(ix.slot);
 	return k;
 }
