@@ -21,6 +21,10 @@ for b in "$ROOT"/bench/bench_*.sh; do
 	name=$(basename "$b" .sh)
 	case "$only" in all | "$name") echo "== $name"; bash "$b" ;; esac
 done
+if [ "$only" = all ] || [ "$only" = bench_drain ]; then
+	echo "== bench_drain"
+	"$ROOT/build/bin/bench_drain" 5000 20000
+fi
 if [ "$only" = all ] || [ "$only" = bench_etcd ]; then
 	echo "== bench_etcd (plain HTTP)"
 	"$ROOT/build/bin/bench_etcd" "$EP" 1000
