@@ -11,10 +11,10 @@ int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? (size_t)atol(argv[1]) : 5000, ntasks = argc > 2 ? (size_t)atol(argv[2]) : 20000;
 	drain_node *nodes = calloc(n, sizeof(*nodes));
-	char (*ids)[24] = calloc(n, 24);
+	char (*ids)[32] = calloc(n, 32);
 	static const char *zones[] = {"a", "b", "c"};
 	for (size_t i = 0; i < n; i++) {
-		snprintf(ids[i], 24, "node%zu", i);
+		snprintf(ids[i], 32, "node%zu", i);
 		nodes[i] = (drain_node){.id = ids[i], .zone = zones[i % 3], .swarm_state = "ready", .availability = "active",
 					.hb_present = 1, .hb_engine_up = 1, .healthy_since_ns = 1};
 	}
