@@ -214,6 +214,58 @@ static void test_manual_request_min_available(void)
 	teardown_round();
 }
 
+static pid_t start_daemon(const char *log)
+{
+	return t_spawn(log, "%s --endpoints %s --docker-host %s --prefix %s --restore-after 60s --ttl 3s --max-drained 2 --metrics-addr ''",
+		       t_bin("swarmheald"), eps, socks[1], prefix);
+}
+
+static void test_two_replicas_failover(void)
+{
+	lab_healthy();
+	snprintf(prefix, sizeof(prefix), "/td-ha-%d", (int)getpid());
+	for (int i = 1; i <= 3; i++)
+		start_agent(i);
+	sleep(1);
+	pid_t a = start_daemon("/tmp/swarmheal-drain-ha-a.log");
+	sleep(1);
+	pid_t b = start_daemon("/tmp/swarmheal-drain-ha-b.log");
+	sleep(1);
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-ha-a.log", "msg=\"leading\"", 100));
+	CU_ASSERT_FALSE(t_wait_file("/tmp/swarmheal-drain-ha-b.log", "msg=\"leading\"", 0));
+	/* a previous leader recorded its intent to drain node 2 and died before the engine call */
+	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s put %s/drain/state/%s "
+			     "'{\"state\":\"draining\",\"reason\":\"heartbeat key is gone\",\"flaps\":0}' >/dev/null",
+			     eps, prefix, ids[2]),
+			0);
+	/* the leader dies too (SIGKILL: no resign); node 3 dies at the same moment */
+	kill(a, SIGKILL);
+	t_wait_pid(a, 2000, NULL);
+	int64_t t0 = sh_mono_ns();
+	stop_agent(3, SIGKILL);
+	CU_ASSERT_EQUAL(t_sh("%s kill 3", lab), 0);
+	/* the standby takes over once the leader's lease (3 s) ends, finishes node 2's drain, drains node 3 */
+	CU_ASSERT_TRUE(wait_availability(3, "drain", 10000));
+	fprintf(stderr, "standby drained the dead worker %.2f s after the leader was killed (leader ttl 3 s)\n",
+		(double)(sh_mono_ns() - t0) / 1e9);
+	CU_ASSERT_TRUE(wait_availability(2, "drain", 5000));
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-ha-b.log", "msg=\"leading\"", 100));
+	CU_ASSERT_EQUAL(actions_matching("finishing a drain a previous leader started\",\"result\":\"ok\""), 1);
+	/* exactly one successful drain per node */
+	char needle[200];
+	snprintf(needle, sizeof(needle), "\"kind\":\"drain\",\"target\":\"%s\",\"reason\":\"heartbeat key is gone\",\"result\":\"ok\"", ids[3]);
+	CU_ASSERT_EQUAL(actions_matching(needle), 1);
+	kill(b, SIGTERM);
+	int st;
+	CU_ASSERT_TRUE(t_wait_pid(b, 10000, &st));
+	CU_ASSERT_EQUAL(st, 0);
+	for (int i = 1; i <= 3; i++)
+		stop_agent(i, SIGTERM);
+	lab_healthy();
+	for (int i = 1; i <= 3; i++)
+		t_sh("docker -H %s node update --availability active %s >/dev/null 2>&1", socks[1], ids[i]);
+}
+
 static void test_bad_flags(void)
 {
 	int st;
@@ -252,6 +304,7 @@ int main(int argc, char **argv)
 		{"engine_stop_drained_from_agent_report", test_engine_stop_drained_from_agent_report},
 		{"manual_request_min_available", test_manual_request_min_available},
 		{"partition_nothing_drained", test_partition_nothing_drained},
+		{"two_replicas_failover", test_two_replicas_failover},
 		{NULL, NULL},
 	};
 	return t_run("drain_lab", cases, argc, argv);
