@@ -34,6 +34,7 @@ const char *dock_api_version(dock_client *c);
 /* ---- info, ping, swarm ---- */
 typedef struct dock_info {
 	char node_id[64], node_addr[64], local_node_state[32], name[256], server_version[64];
+	char docker_root_dir[512];
 	int control_available;
 } dock_info;
 sh_err dock_info_get(dock_client *c, dock_info *out);
@@ -128,6 +129,7 @@ void dock_task_list_free(dock_task_list *l);
 typedef struct dock_container {
 	char id[80], name[256], image[256], state[32], health[32];
 	int64_t started_at_ns, health_start_period_ns;
+	int64_t restart_count;
 	int failing_streak;
 	cJSON *labels; /* owned */
 } dock_container;

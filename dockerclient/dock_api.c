@@ -42,6 +42,7 @@ sh_err dock_info_get(dock_client *c, dock_info *out)
 	jcopy(out->local_node_state, sizeof(out->local_node_state), j, "Swarm.LocalNodeState");
 	jcopy(out->name, sizeof(out->name), j, "Name");
 	jcopy(out->server_version, sizeof(out->server_version), j, "ServerVersion");
+	jcopy(out->docker_root_dir, sizeof(out->docker_root_dir), j, "DockerRootDir");
 	out->control_available = cJSON_IsTrue(jpath(j, "Swarm.ControlAvailable"));
 	cJSON_Delete(j);
 	return SH_OK;
@@ -469,6 +470,7 @@ int dock_decode_container(const cJSON *j, dock_container *ct)
 		ct->failing_streak = (int)jint(j, "State.Health.FailingStreak", 0);
 		ct->started_at_ns = jtime(j, "State.StartedAt");
 		ct->health_start_period_ns = jint(j, "Config.Healthcheck.StartPeriod", 0);
+		ct->restart_count = jint(j, "RestartCount", 0);
 		ct->labels = jdup(jpath(j, "Config.Labels"));
 	}
 	return 0;

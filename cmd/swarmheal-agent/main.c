@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "ctl.h"
 #include "etcd_flags.h"
 #include "sh_util.h"
@@ -23,6 +26,9 @@ static const char usage_text[] =
 	"  --ttl DUR              heartbeat lease TTL, whole seconds >= 2 (default 3s)\n"
 	"  --interval DUR         engine ping period (default 1s)\n"
 	"  --zone NAME            zone of this node (default: the node label 'zone', when readable)\n"
+	"  --autoheal             restart standalone containers labelled autoheal=true that turn\n"
+	"                         unhealthy (after their health start period)\n"
+	"  --autoheal-stop-timeout DUR  stop timeout of such a restart (default 10s)\n"
 	"  --prefix PREFIX        key prefix (default /swarmheal)\n"
 	"  --docker-host HOST     engine (env DOCKER_HOST; default unix:///var/run/docker.sock)\n"
 	"  --docker-tls-ca FILE --docker-tls-cert FILE --docker-tls-key FILE\n" ETCD_FLAGS_HELP
@@ -31,11 +37,13 @@ static const char usage_text[] =
 	"exit: 0 stopped by SIGINT/SIGTERM, 64 usage, 69 etcd unreachable or refused at start,\n"
 	"      74 the engine never told its node ID\n";
 
-enum { O_TTL = 1, O_INTERVAL, O_ZONE, O_PREFIX, O_DHOST, O_DCA, O_DCERT, O_DKEY, O_HELP, O_VERSION };
+enum { O_TTL = 1, O_INTERVAL, O_ZONE, O_PREFIX, O_DHOST, O_DCA, O_DCERT, O_DKEY, O_HELP, O_VERSION, O_AUTOHEAL, O_AH_STOP };
 static const struct option options[] = {
 	{"ttl", required_argument, 0, O_TTL},
 	{"interval", required_argument, 0, O_INTERVAL},
 	{"zone", required_argument, 0, O_ZONE},
+	{"autoheal", no_argument, 0, O_AUTOHEAL},
+	{"autoheal-stop-timeout", required_argument, 0, O_AH_STOP},
 	{"prefix", required_argument, 0, O_PREFIX},
 	{"docker-host", required_argument, 0, O_DHOST},
 	{"docker-tls-ca", required_argument, 0, O_DCA},
@@ -61,6 +69,66 @@ static int usage_error(const char *msg, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* not_after of the node's Swarm certificate under the engine's root dir; 0 when unreadable */
+static int64_t swarm_cert_expiry(const dock_info *info)
+{
+	char path[700];
+	snprintf(path, sizeof(path), "%s/swarm/certificates/swarm-node.crt", info->docker_root_dir);
+	FILE *f = info->docker_root_dir[0] ? fopen(path, "r") : NULL;
+	if (!f)
+		return 0;
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!x)
+		return 0;
+	struct tm tm;
+	int64_t t = 0;
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+		t = (int64_t)timegm(&tm) * SH_NS_PER_S;
+	X509_free(x);
+	return t;
+}
+
+/* restart containers labelled autoheal=true that are unhealthy past their start period; record each */
+static void autoheal(dock_client *dock, etcd_client *etcd, const char *prefix, const dock_info *info, int stop_timeout_s)
+{
+	dock_container_list l;
+	if (dock_containers_list(dock, "{\"label\":[\"autoheal=true\"],\"health\":[\"unhealthy\"]}", 0, &l))
+		return;
+	for (size_t i = 0; i < l.n; i++) {
+		dock_container ct;
+		if (dock_container_inspect(dock, l.v[i].id, &ct))
+			continue;
+		int64_t now = sh_real_ns();
+		int due = !strcmp(ct.health, "unhealthy") && now - ct.started_at_ns >= ct.health_start_period_ns;
+		char reason[300];
+		snprintf(reason, sizeof(reason), "container %s is unhealthy (failing streak %d)", ct.name, ct.failing_streak);
+		dock_container_free(&ct);
+		if (!due)
+			continue;
+		sh_err e = dock_container_restart(dock, l.v[i].id, stop_timeout_s);
+		char ts[40], key[600];
+		sh_rfc3339(now, ts, sizeof(ts));
+		snprintf(key, sizeof(key), "%s/actions/%019lld-agent-restart-%.12s", prefix, (long long)now, l.v[i].id);
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "ts", ts);
+		cJSON_AddStringToObject(j, "controller", "agent");
+		cJSON_AddStringToObject(j, "kind", "restart");
+		cJSON_AddStringToObject(j, "target", l.v[i].id);
+		cJSON_AddStringToObject(j, "node", info->node_id);
+		cJSON_AddStringToObject(j, "reason", reason);
+		cJSON_AddStringToObject(j, "result", e ? dock_errmsg(dock) : "ok");
+		char *v = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+		if (v && etcd_put(etcd, key, v, strlen(v), NULL, NULL, NULL))
+			ctl_log("error", "agent", "cannot record autoheal restart | error=\"%s\"", etcd_errmsg(etcd));
+		free(v);
+		ctl_log(e ? "error" : "info", "agent", "autoheal restart: %s | container=%.12s result=\"%s\"", reason,
+			l.v[i].id, e ? dock_errmsg(dock) : "ok");
+	}
+	dock_container_list_free(&l);
+}
+
 static char *heartbeat_json(const dock_info *info, const char *zone, int engine_up)
 {
 	char ts[40];
@@ -72,6 +140,12 @@ static char *heartbeat_json(const dock_info *info, const char *zone, int engine_
 	cJSON_AddStringToObject(j, "addr", info->node_addr);
 	cJSON_AddStringToObject(j, "engine", engine_up ? "up" : "down");
 	cJSON_AddStringToObject(j, "ts", ts);
+	int64_t exp = swarm_cert_expiry(info);
+	if (exp) {
+		char es[40];
+		sh_rfc3339(exp, es, sizeof(es));
+		cJSON_AddStringToObject(j, "cert_not_after", es);
+	}
 	char *s = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	return s;
@@ -79,7 +153,8 @@ static char *heartbeat_json(const dock_info *info, const char *zone, int engine_
 
 int main(int argc, char **argv)
 {
-	int64_t ttl_ms = 3000, interval_ms = 1000;
+	int64_t ttl_ms = 3000, interval_ms = 1000, ah_stop_ms = 10000;
+	int do_autoheal = 0;
 	const char *zone = NULL, *prefix = "/swarmheal";
 	dock_config dcfg = {0};
 	etcd_flags ef;
@@ -99,6 +174,13 @@ int main(int argc, char **argv)
 			break;
 		case O_ZONE:
 			zone = optarg;
+			break;
+		case O_AUTOHEAL:
+			do_autoheal = 1;
+			break;
+		case O_AH_STOP:
+			if (sh_parse_duration_ms(optarg, &ah_stop_ms))
+				return usage_error("invalid --autoheal-stop-timeout '%s'", optarg);
 			break;
 		case O_PREFIX:
 			prefix = optarg;
@@ -147,9 +229,18 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	dcfg.timeout_ms = interval_ms < 2000 ? (long)interval_ms : 2000;
-	dock_client *dock;
+	dock_client *dock, *heal = NULL;
 	if (dock_client_new(&dcfg, &dock, err, sizeof(err))) {
 		fprintf(stderr, "swarmheal-agent: %s\n", err);
+		etcd_client_free(etcd);
+		return EXIT_USAGE;
+	}
+	/* restarts wait for the stop timeout: their own client, with room for it */
+	dock_config hcfg = dcfg;
+	hcfg.timeout_ms = (long)ah_stop_ms + 15000;
+	if (do_autoheal && dock_client_new(&hcfg, &heal, err, sizeof(err))) {
+		fprintf(stderr, "swarmheal-agent: %s\n", err);
+		dock_client_free(dock);
 		etcd_client_free(etcd);
 		return EXIT_USAGE;
 	}
@@ -231,6 +322,8 @@ int main(int argc, char **argv)
 		if (stop)
 			break;
 		int up = dock_ping(dock) == SH_OK;
+		if (up && do_autoheal)
+			autoheal(heal, etcd, prefix, &info, (int)((ah_stop_ms + 999) / 1000));
 		if (up != engine_up)
 			ctl_log(up ? "info" : "warn", "agent", "engine %s | node=%s error=\"%s\"", up ? "answers again" : "stopped answering",
 				info.node_id, up ? "" : dock_errmsg(dock));
@@ -238,6 +331,7 @@ int main(int argc, char **argv)
 	}
 	if (s)
 		etcd_session_close(s, 1); /* the key goes with the lease */
+	dock_client_free(heal);
 	dock_client_free(dock);
 	etcd_client_free(etcd);
 	etcd_flags_release(&ef);

@@ -266,6 +266,55 @@ static void test_two_replicas_failover(void)
 		t_sh("docker -H %s node update --availability active %s >/dev/null 2>&1", socks[1], ids[i]);
 }
 
+static void test_agent_heartbeat_and_autoheal(void)
+{
+	lab_healthy();
+	snprintf(prefix, sizeof(prefix), "/td-agent-%d", (int)getpid());
+	t_sh("docker -H %s rm -f ah >/dev/null 2>&1", socks[2]);
+	CU_ASSERT_EQUAL_FATAL(t_sh("docker -H %s run -d --name ah --label autoheal=true --health-cmd 'test -f /tmp/ok' "
+				   "--health-interval 1s --health-retries 1 swarmheal-test-busybox sh -c 'sleep 1000' >/dev/null",
+				   socks[2]),
+			      0);
+	char before[64], cmd[600];
+	snprintf(cmd, sizeof(cmd), "docker -H %s inspect ah --format '{{.State.StartedAt}}'", socks[2]);
+	popen_line(cmd, before, sizeof(before));
+	pid_t ag = t_spawn("/tmp/swarmheal-agent-ah.log", "%s --endpoints %s --docker-host %s --prefix %s --autoheal --autoheal-stop-timeout 1s",
+			   t_bin("swarmheal-agent"), eps, socks[2], prefix);
+	/* the heartbeat: engine up, hostname from the engine, the node's Swarm certificate expiry */
+	char hb[2048];
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s --print-value-only", eps, prefix, ids[2]);
+	for (int t = 0; t < 50; t++) {
+		popen_line(cmd, hb, sizeof(hb));
+		if (hb[0])
+			break;
+		usleep(100000);
+	}
+	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"engine\":\"up\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"hostname\":\"lab-n2\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"cert_not_after\":\"20"));
+	/* the unhealthy container is restarted, and the restart is recorded */
+	int restarted = 0;
+	for (int t = 0; t < 150 && !restarted; t++) {
+		char now[64];
+		snprintf(cmd, sizeof(cmd), "docker -H %s inspect ah --format '{{.State.StartedAt}}'", socks[2]);
+		popen_line(cmd, now, sizeof(now));
+		restarted = now[0] && strcmp(now, before);
+		usleep(100000);
+	}
+	CU_ASSERT_TRUE(restarted);
+	CU_ASSERT(actions_matching("\"kind\":\"restart\"") >= 1);
+	CU_ASSERT(actions_matching("\"result\":\"ok\"") >= 1);
+	kill(ag, SIGTERM);
+	int st;
+	CU_ASSERT_TRUE(t_wait_pid(ag, 10000, &st));
+	CU_ASSERT_EQUAL(st, 0);
+	/* SIGTERM revoked the lease: the heartbeat is gone */
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s --print-value-only", eps, prefix, ids[2]);
+	popen_line(cmd, hb, sizeof(hb));
+	CU_ASSERT_STRING_EQUAL(hb, "");
+	t_sh("docker -H %s rm -f ah >/dev/null 2>&1", socks[2]);
+}
+
 static void test_bad_flags(void)
 {
 	int st;
@@ -300,6 +349,7 @@ int main(int argc, char **argv)
 	}
 	static const t_case cases[] = {
 		{"bad_flags", test_bad_flags},
+		{"agent_heartbeat_and_autoheal", test_agent_heartbeat_and_autoheal},
 		{"kill_worker_drained_then_restored", test_kill_worker_drained_then_restored},
 		{"engine_stop_drained_from_agent_report", test_engine_stop_drained_from_agent_report},
 		{"manual_request_min_available", test_manual_request_min_available},
