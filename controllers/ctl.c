@@ -130,8 +130,8 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 			 "swarmheal_actions_total{kind=\"restore\",result=\"failed\"} %ld\n"
 			 "swarmheal_actions_total{kind=\"refuse\",result=\"refused\"} %ld\n"
 			 "swarmheal_actions_total{kind=\"would\",result=\"dry-run\"} %ld\n"
-			 "# HELP swarmheal_queue_depth Keys waiting (whole-cluster reconcile: 0 or 1).\n# TYPE swarmheal_queue_depth gauge\n"
-			 "swarmheal_queue_depth 0\n"
+			 "# HELP swarmheal_queue_depth Nodes waiting for an engine action (rate limit or backoff).\n# TYPE swarmheal_queue_depth gauge\n"
+			 "swarmheal_queue_depth %ld\n"
 			 "# HELP swarmheal_leader 1 while this replica leads its controller.\n# TYPE swarmheal_leader gauge\n"
 			 "swarmheal_leader %d\n"
 			 "# HELP swarmheal_etcd_request_seconds_avg Mean etcd write latency.\n# TYPE swarmheal_etcd_request_seconds_avg gauge\n"
@@ -140,7 +140,8 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 			 "swarmheal_engine_request_seconds_avg %.6f\n",
 			 atomic_load(&m->reconciles), atomic_load(&m->reconcile_errors), atomic_load(&m->drains_ok),
 			 atomic_load(&m->drains_failed), atomic_load(&m->restores_ok), atomic_load(&m->restores_failed),
-			 atomic_load(&m->refusals), atomic_load(&m->dry_runs), atomic_load(&m->leader),
+			 atomic_load(&m->refusals), atomic_load(&m->dry_runs), atomic_load(&m->queue_depth),
+			 atomic_load(&m->leader),
 			 ec ? (double)atomic_load(&m->etcd_ns_total) / ec / 1e9 : 0.0,
 			 dc ? (double)atomic_load(&m->engine_ns_total) / dc / 1e9 : 0.0);
 	} else {

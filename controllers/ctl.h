@@ -17,6 +17,7 @@ typedef struct ctl_metrics {
 	atomic_long reconciles, reconcile_errors;
 	atomic_long drains_ok, drains_failed, restores_ok, restores_failed, refusals, dry_runs;
 	atomic_int leader, ready;
+	atomic_long queue_depth;
 	atomic_long etcd_ns_total, etcd_calls, engine_ns_total, engine_calls;
 } ctl_metrics;
 

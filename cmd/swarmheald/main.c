@@ -28,6 +28,8 @@ static const char usage_text[] =
 	"  --drain-grace DUR      how long a node must look dead before it is drained (default 0s)\n"
 	"  --restore-after DUR    healthy time before a drained node goes back to active (default 30s)\n"
 	"  --max-drained N        nodes drained by swarmheal at once (default a third, at least 1)\n"
+	"  --config FILE          name=value lines (dry-run, resync, drain-grace, restore-after,\n"
+	"                         max-drained) read at start and again on SIGHUP\n"
 	"  --prefix PREFIX        key prefix (default /swarmheal)\n"
 	"  --docker-host HOST     a manager's engine (env DOCKER_HOST; default unix:///var/run/docker.sock)\n"
 	"  --docker-tls-ca FILE --docker-tls-cert FILE --docker-tls-key FILE\n" ETCD_FLAGS_HELP
@@ -38,7 +40,7 @@ static const char usage_text[] =
 
 enum {
 	O_CONTROLLERS = 1, O_DRY, O_METRICS, O_TTL, O_RESYNC, O_GRACE, O_RESTORE, O_MAXD, O_PREFIX,
-	O_DHOST, O_DCA, O_DCERT, O_DKEY, O_HELP, O_VERSION
+	O_DHOST, O_DCA, O_DCERT, O_DKEY, O_HELP, O_VERSION, O_CONFIG
 };
 static const struct option options[] = {
 	{"controllers", required_argument, 0, O_CONTROLLERS},
@@ -50,6 +52,7 @@ static const struct option options[] = {
 	{"restore-after", required_argument, 0, O_RESTORE},
 	{"max-drained", required_argument, 0, O_MAXD},
 	{"prefix", required_argument, 0, O_PREFIX},
+	{"config", required_argument, 0, O_CONFIG},
 	{"docker-host", required_argument, 0, O_DHOST},
 	{"docker-tls-ca", required_argument, 0, O_DCA},
 	{"docker-tls-cert", required_argument, 0, O_DCERT},
@@ -60,10 +63,78 @@ static const struct option options[] = {
 	{0, 0, 0, 0},
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, reload;
 static void on_signal(int sig)
 {
 	stop = sig;
+}
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload = 1;
+}
+
+/*
+ * --config FILE: one "name=value" per line with the long flag names the
+ * controller can change while running (dry-run, resync, drain-grace,
+ * restore-after, max-drained); '#' starts a comment. Read at start and on
+ * SIGHUP; a bad file changes nothing and says which line is wrong.
+ */
+static int load_config(const char *path, drain_ctl *d, int64_t *resync_ms)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		ctl_log("error", "drain", "cannot read config | file=%s", path);
+		return -1;
+	}
+	drain_policy pol = d->pol;
+	int dry = d->x.dry_run;
+	int64_t resync = *resync_ms;
+	char line[512];
+	int lineno = 0, bad = 0;
+	while (!bad && fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *p = line + strspn(line, " \t");
+		p[strcspn(p, "\r\n")] = '\0';
+		if (!*p)
+			continue;
+		char *eq = strchr(p, '=');
+		if (!eq) {
+			bad = lineno;
+			break;
+		}
+		*eq = '\0';
+		char *name = p, *val = eq + 1;
+		name[strcspn(name, " \t")] = '\0';
+		val += strspn(val, " \t");
+		val[strcspn(val, " \t")] = '\0';
+		int64_t ms;
+		char *end;
+		if (!strcmp(name, "dry-run"))
+			dry = !strcmp(val, "true") || !strcmp(val, "1");
+		else if (!strcmp(name, "resync") && !sh_parse_duration_ms(val, &ms) && ms >= 100)
+			resync = ms;
+		else if (!strcmp(name, "drain-grace") && !sh_parse_duration_ms(val, &ms))
+			pol.grace_ns = ms * SH_NS_PER_MS;
+		else if (!strcmp(name, "restore-after") && !sh_parse_duration_ms(val, &ms))
+			pol.restore_after_ns = ms * SH_NS_PER_MS;
+		else if (!strcmp(name, "max-drained") && (pol.max_drained = (int)strtol(val, &end, 10)) >= 1 && !*end)
+			;
+		else
+			bad = lineno;
+	}
+	fclose(f);
+	if (bad) {
+		ctl_log("error", "drain", "config not applied: bad line | file=%s line=%d", path, bad);
+		return -1;
+	}
+	d->pol = pol;
+	d->x.dry_run = dry;
+	*resync_ms = resync;
+	return 0;
 }
 
 static int usage_error(const char *msg, const char *arg)
@@ -80,6 +151,7 @@ int main(int argc, char **argv)
 	int64_t ttl_ms = 5000, resync_ms = 1000, grace_ms = 0, restore_ms = 30000;
 	long max_drained = 0;
 	int dry_run = 0;
+	const char *config_file = NULL;
 	dock_config dcfg = {0};
 	etcd_flags ef;
 	etcd_flags_init(&ef);
@@ -122,6 +194,9 @@ int main(int argc, char **argv)
 		case O_PREFIX:
 			prefix = optarg;
 			break;
+		case O_CONFIG:
+			config_file = optarg;
+			break;
 		case O_DHOST:
 			dcfg.host = optarg;
 			break;
@@ -159,6 +234,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	struct sigaction sh = {.sa_handler = on_hup};
+	sigaction(SIGHUP, &sh, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (!ef.cfg.timeout_ms || ef.cfg.timeout_ms > ttl_ms / 3)
@@ -188,6 +265,14 @@ int main(int argc, char **argv)
 		.pol = {.grace_ns = grace_ms * SH_NS_PER_MS, .restore_after_ns = restore_ms * SH_NS_PER_MS,
 			.max_drained = (int)max_drained},
 	};
+	if (config_file && load_config(config_file, &d, &resync_ms)) {
+		fprintf(stderr, "swarmheald: invalid --config '%s' (see the log line above)\n", config_file);
+		ctl_metrics_stop(msrv);
+		dock_client_free(dock);
+		etcd_client_free(etcd);
+		etcd_flags_release(&ef);
+		return EXIT_USAGE;
+	}
 	char eprefix[300];
 	snprintf(eprefix, sizeof(eprefix), "%s/elections/", prefix);
 	int rc = EXIT_OK, first = 1;
@@ -223,6 +308,10 @@ int main(int argc, char **argv)
 			etcd_watch *w = NULL;
 			etcd_watch_opts wo = {.prefix = 1};
 			etcd_watch_open(etcd, wpre, &wo, &w);
+			/* Swarm's own node events (manager only) also trigger a pass */
+			dock_events *dev = NULL;
+			if (dock_events_open(dock, "{\"type\":[\"node\"]}", 0, &dev))
+				ctl_log("warn", "drain", "no engine event stream, resync only | error=\"%s\"", dock_errmsg(dock));
 			int64_t last = 0;
 			int dirty = 1;
 			while (!stop) {
@@ -240,6 +329,17 @@ int main(int argc, char **argv)
 						ctl_log("warn", "drain", "no longer leader: stopped acting | key=%s", el.key);
 						break;
 					}
+				}
+				if (reload) {
+					reload = 0;
+					if (config_file && load_config(config_file, &d, &resync_ms) == 0)
+						ctl_log("info", "drain", "configuration reloaded | file=%s", config_file);
+					dirty = 1;
+				}
+				dock_event dv;
+				while (dev && dock_events_next(dev, &dv, 0) == SH_OK) {
+					dirty = 1;
+					dock_event_free(&dv);
 				}
 				etcd_watch_batch b;
 				sh_err we = w ? etcd_watch_next(w, &b, 100) : SH_E_TIMEOUT;
@@ -259,6 +359,7 @@ int main(int argc, char **argv)
 				}
 			}
 			etcd_watch_close(w);
+			dock_events_close(dev);
 			d.x.el = NULL;
 			atomic_store(&metrics.leader, 0);
 		} else if (e != SH_E_CANCELED) {

@@ -26,6 +26,8 @@ static drain_mem *mem_for(drain_ctl *d, const char *id)
 
 void drain_ctl_release(drain_ctl *d)
 {
+	ctl_queue_free(d->q);
+	d->q = NULL;
 	free(d->mem);
 	d->mem = NULL;
 	d->nmem = 0;
@@ -280,39 +282,64 @@ sh_err drain_reconcile(drain_ctl *d)
 	}
 	drain_action acts[64];
 	size_t na = e == SH_OK ? drain_decide(&pol, nodes, n, svcs, nsvc, now, acts, 64) : 0;
+	if (!d->q)
+		d->q = ctl_queue_new(SH_NS_PER_S, 60 * SH_NS_PER_S, 10, 20);
+	/* records first; engine actions go through the queue (one per node, backoff, rate) */
 	for (size_t a = 0; a < na && e == SH_OK; a++) {
 		drain_action *ac = &acts[a];
 		drain_node *x = &nodes[ac->node];
 		drain_mem *m = mem_for(d, x->id);
-		switch (ac->kind) {
-		case DRAIN_ACT_DRAIN:
-			/* a manual request stays: the node stays drained until it is removed */
-			e = act_availability(d, x->id, "drain", "drain", ac->reason, "drained", ps[ac->node].raw, ac->flaps);
-			break;
-		case DRAIN_ACT_RESTORE:
-			e = act_availability(d, x->id, "active", "restore", ac->reason, "restored", ps[ac->node].raw,
-					     ac->flaps);
-			break;
-		case DRAIN_ACT_FORGET: {
+		if (ac->kind == DRAIN_ACT_DRAIN || ac->kind == DRAIN_ACT_RESTORE) {
+			if (d->q && ctl_queue_backing_off(d->q, x->id, now))
+				continue; /* an engine call for this node failed recently: wait */
+			if (d->q)
+				ctl_queue_add(d->q, x->id, now);
+			continue;
+		}
+		if (ac->kind == DRAIN_ACT_FORGET) {
 			char skey[300];
 			snprintf(skey, sizeof(skey), "%s/drain/state/%s", d->x.prefix, x->id);
 			char *sj = state_json(drain_state_name(ac->new_state), ac->reason, ac->flaps, d->x.el ? d->x.el->rev : 0);
 			e = d->x.dry_run ? SH_OK : ctl_record(&d->x, "hands-off", x->id, ac->reason, "recorded", skey, sj);
 			free(sj);
-			break;
-		}
-		case DRAIN_ACT_REFUSE:
+			if (m)
+				m->last_note[0] = '\0';
+		} else if (ac->kind == DRAIN_ACT_REFUSE) {
 			if (m && !strcmp(m->last_note, ac->reason))
-				break; /* already recorded this episode */
+				continue; /* already recorded this episode */
 			if (m)
 				snprintf(m->last_note, sizeof(m->last_note), "%s", ac->reason);
 			atomic_fetch_add(&d->x.m->refusals, 1);
 			e = ctl_record(&d->x, "refuse", x->id, ac->reason, "refused", NULL, NULL);
-			break;
 		}
-		if (ac->kind != DRAIN_ACT_REFUSE && m)
-			m->last_note[0] = '\0';
 	}
+	char key[64];
+	while (e == SH_OK && d->q && ctl_queue_get(d->q, sh_mono_ns(), key, sizeof(key))) {
+		drain_action *ac = NULL;
+		for (size_t a = 0; a < na && !ac; a++)
+			if ((acts[a].kind == DRAIN_ACT_DRAIN || acts[a].kind == DRAIN_ACT_RESTORE) &&
+			    !strcmp(nodes[acts[a].node].id, key))
+				ac = &acts[a];
+		if (!ac) {
+			ctl_queue_done(d->q, key, sh_mono_ns(), 1); /* no longer needed */
+			continue;
+		}
+		drain_node *x = &nodes[ac->node];
+		drain_mem *m = mem_for(d, x->id);
+		long failed_before = atomic_load(&d->x.m->drains_failed) + atomic_load(&d->x.m->restores_failed);
+		if (ac->kind == DRAIN_ACT_DRAIN)
+			/* a manual request stays: the node stays drained until it is removed */
+			e = act_availability(d, x->id, "drain", "drain", ac->reason, "drained", ps[ac->node].raw, ac->flaps);
+		else
+			e = act_availability(d, x->id, "active", "restore", ac->reason, "restored", ps[ac->node].raw,
+					     ac->flaps);
+		int ok = atomic_load(&d->x.m->drains_failed) + atomic_load(&d->x.m->restores_failed) == failed_before;
+		ctl_queue_done(d->q, key, sh_mono_ns(), e == SH_OK && ok);
+		if (m && !d->x.dry_run)
+			m->last_note[0] = '\0'; /* a dry run keeps its note: one "would" record per episode */
+	}
+	if (d->q)
+		atomic_store(&d->x.m->queue_depth, (long)ctl_queue_len(d->q));
 	for (size_t s = 0; s < nsvc; s++) {
 		free(svcs[s].task_nodes);
 		dock_task_list_free(&tls[s]);

@@ -4,6 +4,7 @@
 #define DRAIN_CTL_H
 
 #include "ctl.h"
+#include "ctl_queue.h"
 #include "drain.h"
 
 typedef struct drain_mem {
@@ -17,6 +18,7 @@ typedef struct drain_ctl {
 	drain_policy pol;
 	drain_mem *mem;
 	size_t nmem;
+	ctl_queue *q; /* engine actions per node: backoff after failures, global rate limit */
 } drain_ctl;
 
 /* One level-triggered pass over every node. SH_E_NOT_LEADER: stop acting. */

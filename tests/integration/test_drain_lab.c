@@ -315,6 +315,57 @@ static void test_agent_heartbeat_and_autoheal(void)
 	t_sh("docker -H %s rm -f ah >/dev/null 2>&1", socks[2]);
 }
 
+static void test_dry_run_then_sighup(void)
+{
+	const char *cfg = "/tmp/swarmheal-drain-test.conf";
+	FILE *f = fopen(cfg, "w");
+	fprintf(f, "# start careful\ndry-run = true\nrestore-after = 2s\n");
+	fclose(f);
+	lab_healthy();
+	snprintf(prefix, sizeof(prefix), "/td-dry-%d", (int)getpid());
+	for (int i = 1; i <= 3; i++)
+		start_agent(i);
+	sleep(1);
+	pid_t dm = t_spawn("/tmp/swarmheal-drain-dry.log", "%s --endpoints %s --docker-host %s --prefix %s --config %s --metrics-addr 127.0.0.1:19474",
+			   t_bin("swarmheald"), eps, socks[1], prefix, cfg);
+	sleep(1);
+	stop_agent(3, SIGKILL);
+	CU_ASSERT_EQUAL(t_sh("%s stop 3", lab), 0);
+	sleep(4);
+	char a[32];
+	availability(3, a, sizeof(a));
+	CU_ASSERT_STRING_EQUAL(a, "active"); /* dry run: decided, recorded, not done */
+	CU_ASSERT_EQUAL(actions_matching("\"kind\":\"would-drain\""), 1);
+	CU_ASSERT_EQUAL(t_sh("curl -s 127.0.0.1:19474/metrics | grep -q 'swarmheal_actions_total{kind=\"would\",result=\"dry-run\"} 1'"), 0);
+	CU_ASSERT_EQUAL(t_sh("curl -sf 127.0.0.1:19474/readyz >/dev/null && curl -sf 127.0.0.1:19474/healthz >/dev/null"), 0);
+	/* a bad file on SIGHUP changes nothing */
+	f = fopen(cfg, "w");
+	fprintf(f, "dry-run = false\nrestore-after = soon\n");
+	fclose(f);
+	kill(dm, SIGHUP);
+	sleep(2);
+	availability(3, a, sizeof(a));
+	CU_ASSERT_STRING_EQUAL(a, "active");
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-dry.log", "config not applied: bad line", 100));
+	/* a good one applies at once */
+	f = fopen(cfg, "w");
+	fprintf(f, "dry-run = false\nrestore-after = 2s\n");
+	fclose(f);
+	kill(dm, SIGHUP);
+	CU_ASSERT_TRUE(wait_availability(3, "drain", 5000));
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-dry.log", "configuration reloaded", 100));
+	kill(dm, SIGTERM);
+	int st;
+	CU_ASSERT_TRUE(t_wait_pid(dm, 10000, &st));
+	CU_ASSERT_EQUAL(st, 0);
+	for (int i = 1; i <= 3; i++)
+		stop_agent(i, SIGTERM);
+	lab_healthy();
+	for (int i = 1; i <= 3; i++)
+		t_sh("docker -H %s node update --availability active %s >/dev/null 2>&1", socks[1], ids[i]);
+	unlink(cfg);
+}
+
 static void test_bad_flags(void)
 {
 	int st;
@@ -330,6 +381,15 @@ static void test_bad_flags(void)
 	CU_ASSERT_TRUE(t_wait_pid(p, 10000, &st));
 	CU_ASSERT_EQUAL(st, 69);
 	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-flags.log", "cannot reach etcd at 'http://127.0.0.1:1'", 100));
+	FILE *f = fopen("/tmp/swarmheal-drain-bad.conf", "w");
+	fprintf(f, "max-drained = many\n");
+	fclose(f);
+	p = t_spawn("/tmp/swarmheal-drain-flags.log", "%s --config /tmp/swarmheal-drain-bad.conf --metrics-addr ''",
+		    t_bin("swarmheald"));
+	CU_ASSERT_TRUE(t_wait_pid(p, 5000, &st));
+	CU_ASSERT_EQUAL(st, 64);
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-flags.log", "line=1", 100));
+	unlink("/tmp/swarmheal-drain-bad.conf");
 }
 
 int main(int argc, char **argv)
@@ -355,6 +415,7 @@ int main(int argc, char **argv)
 		{"manual_request_min_available", test_manual_request_min_available},
 		{"partition_nothing_drained", test_partition_nothing_drained},
 		{"two_replicas_failover", test_two_replicas_failover},
+		{"dry_run_then_sighup", test_dry_run_then_sighup},
 		{NULL, NULL},
 	};
 	return t_run("drain_lab", cases, argc, argv);
