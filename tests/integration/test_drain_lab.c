@@ -366,6 +366,35 @@ static void test_dry_run_then_sighup(void)
 	unlink(cfg);
 }
 
+static double restore_time(void)
+{
+	int64_t t0 = sh_mono_ns();
+	start_agent(3);
+	if (!wait_availability(3, "active", 30000))
+		return -1;
+	return (double)(sh_mono_ns() - t0) / 1e9;
+}
+
+static void test_flap_holdoff_grows(void)
+{
+	setup_round("flap");
+	/* first failure: drained, restored after restore-after (2 s) */
+	stop_agent(3, SIGKILL);
+	CU_ASSERT_TRUE(wait_availability(3, "drain", 8000));
+	double first = restore_time();
+	/* fails again right after the restore: a flap, drained again, restore waits twice as long */
+	stop_agent(3, SIGKILL);
+	CU_ASSERT_TRUE(wait_availability(3, "drain", 8000));
+	double second = restore_time();
+	fprintf(stderr, "flapping node: restored %.1f s after recovery the first time, %.1f s the second (restore-after 2 s)\n",
+		first, second);
+	CU_ASSERT(first > 1.5 && first < 4.5);
+	CU_ASSERT(second >= 3.8);
+	CU_ASSERT(second > first + 1.5);
+	CU_ASSERT(actions_matching("failed again soon after a restore") >= 1);
+	teardown_round();
+}
+
 static void test_bad_flags(void)
 {
 	int st;
@@ -416,6 +445,7 @@ int main(int argc, char **argv)
 		{"partition_nothing_drained", test_partition_nothing_drained},
 		{"two_replicas_failover", test_two_replicas_failover},
 		{"dry_run_then_sighup", test_dry_run_then_sighup},
+		{"flap_holdoff_grows", test_flap_holdoff_grows},
 		{NULL, NULL},
 	};
 	return t_run("drain_lab", cases, argc, argv);
