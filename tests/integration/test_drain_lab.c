@@ -419,6 +419,20 @@ static void test_bad_flags(void)
 	CU_ASSERT_EQUAL(st, 64);
 	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-flags.log", "line=1", 100));
 	unlink("/tmp/swarmheal-drain-bad.conf");
+	/* the daemons under valgrind: a real run ended by SIGTERM leaks nothing */
+	const char *vg = "valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99";
+	p = t_spawn("/tmp/swarmheal-drain-vg.log", "%s %s --endpoints %s --docker-host %s --prefix /td-vg-%d --metrics-addr 127.0.0.1:19476",
+		    vg, t_bin("swarmheald"), eps, socks[1], (int)getpid());
+	sleep(4);
+	kill(p, SIGTERM);
+	CU_ASSERT_TRUE(t_wait_pid(p, 20000, &st));
+	CU_ASSERT_EQUAL(st, 0);
+	p = t_spawn("/tmp/swarmheal-agent-vg.log", "%s %s --endpoints %s --docker-host %s --prefix /td-vg-%d", vg,
+		    t_bin("swarmheal-agent"), eps, socks[2], (int)getpid());
+	sleep(3);
+	kill(p, SIGTERM);
+	CU_ASSERT_TRUE(t_wait_pid(p, 20000, &st));
+	CU_ASSERT_EQUAL(st, 0);
 }
 
 int main(int argc, char **argv)
