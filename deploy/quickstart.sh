@@ -22,8 +22,10 @@ sh_log "etcd: $SWARMHEAL_ENDPOINTS (data in $STATE)"
 # a swarm manager: DOCKER_HOST or the machine's engine if it is one, else a private engine
 manager_ok() { docker -H "$1" info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null | grep -q true; }
 DH=${DOCKER_HOST:-unix:///var/run/docker.sock}
+DRY=""
 if manager_ok "$DH"; then
-	sh_log "using the swarm manager at $DH"
+	sh_log "using the swarm manager at $DH (swarmheald runs with --dry-run there: it records, never drains)"
+	DRY="--dry-run"
 else
 	sh_log "no swarm manager at $DH: starting a private single-node swarm engine"
 	sh_start_dockerd "$STATE"
@@ -41,11 +43,27 @@ second=$!
 "$BIN/arbiter-elect" --leader quickstart | sed 's/^/current leader: /'
 wait "$first" "$second"
 
+# the node agent and the drain controller, in the background
+sh_log "starting swarmheal-agent and swarmheald (drain controller)"
+"$BIN/swarmheal-agent" --docker-host "$DOCKER_HOST" >"$STATE/agent.log" 2>&1 &
+echo $! >"$STATE/agent.pid"
+METRICS=127.0.0.1:$(sh_free_port)
+"$BIN/swarmheald" --docker-host "$DOCKER_HOST" --metrics-addr "$METRICS" $DRY >"$STATE/swarmheald.log" 2>&1 &
+echo $! >"$STATE/swarmheald.pid"
+sh_wait_for 10 curl -sf "http://$METRICS/readyz" || true
+sleep 2
+
 echo
 echo "status:"
 echo "  etcd      $SWARMHEAL_ENDPOINTS  $(curl -s -X POST -d '{}' "$SWARMHEAL_ENDPOINTS/v3/maintenance/status" | sed -n 's/.*"version":"\([^"]*\)".*/version \1/p')"
 echo "  swarm     $DOCKER_HOST  $(docker info --format 'node {{.Swarm.NodeID}} state {{.Swarm.LocalNodeState}} manager {{.Swarm.ControlAvailable}}')"
 echo "  elections $("$BIN/arbiter-elect" --leader quickstart >/dev/null 2>&1 && echo 'quickstart: held' || echo 'quickstart: no leader (all resigned)')"
+echo "            controller.drain: $("$BIN/arbiter-elect" --leader controller.drain 2>/dev/null || echo 'no leader')"
+echo "  heartbeats"
+curl -s -X POST -d "{\"key\":\"$(printf /swarmheal/nodes/ | base64)\",\"range_end\":\"$(printf /swarmheal/nodes0 | base64)\"}" \
+	"$SWARMHEAL_ENDPOINTS/v3/kv/range" | grep -o '"value":"[^"]*"' | cut -d'"' -f4 | base64 -d 2>/dev/null | sed 's/^/    /; s/}/}\n/g' | sed '/^$/d'
+echo "  metrics   http://$METRICS/metrics: $(curl -s "http://$METRICS/metrics" | grep -E '^swarmheal_(leader|reconciles_total) ' | tr '\n' ' ')"
+echo "  logs      $STATE/agent.log $STATE/swarmheald.log"
 echo
-echo "etcd and the engine keep running; stop them with:"
+echo "etcd, the engine, the agent and swarmheald keep running; stop them all with:"
 echo "  bash -c '. $ROOT/tests/lib.sh && sh_cleanup_dir $STATE'"
