@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "ctl.h"
+#include "dock_flags.h"
 #include "etcd_flags.h"
 #include "sh_util.h"
 
@@ -30,14 +31,13 @@ static const char usage_text[] =
 	"                         unhealthy (after their health start period)\n"
 	"  --autoheal-stop-timeout DUR  stop timeout of such a restart (default 10s)\n"
 	"  --prefix PREFIX        key prefix (default /swarmheal)\n"
-	"  --docker-host HOST     engine (env DOCKER_HOST; default unix:///var/run/docker.sock)\n"
-	"  --docker-tls-ca FILE --docker-tls-cert FILE --docker-tls-key FILE\n" ETCD_FLAGS_HELP
+	DOCK_FLAGS_HELP ETCD_FLAGS_HELP
 	"  --help, --version\n"
 	"\n"
 	"exit: 0 stopped by SIGINT/SIGTERM, 64 usage, 69 etcd unreachable or refused at start,\n"
 	"      74 the engine never told its node ID\n";
 
-enum { O_TTL = 1, O_INTERVAL, O_ZONE, O_PREFIX, O_DHOST, O_DCA, O_DCERT, O_DKEY, O_HELP, O_VERSION, O_AUTOHEAL, O_AH_STOP };
+enum { O_TTL = 1, O_INTERVAL, O_ZONE, O_PREFIX, O_HELP, O_VERSION, O_AUTOHEAL, O_AH_STOP };
 static const struct option options[] = {
 	{"ttl", required_argument, 0, O_TTL},
 	{"interval", required_argument, 0, O_INTERVAL},
@@ -45,13 +45,10 @@ static const struct option options[] = {
 	{"autoheal", no_argument, 0, O_AUTOHEAL},
 	{"autoheal-stop-timeout", required_argument, 0, O_AH_STOP},
 	{"prefix", required_argument, 0, O_PREFIX},
-	{"docker-host", required_argument, 0, O_DHOST},
-	{"docker-tls-ca", required_argument, 0, O_DCA},
-	{"docker-tls-cert", required_argument, 0, O_DCERT},
-	{"docker-tls-key", required_argument, 0, O_DKEY},
 	{"help", no_argument, 0, O_HELP},
 	{"version", no_argument, 0, O_VERSION},
 	ETCD_FLAG_OPTIONS,
+	DOCK_FLAG_OPTIONS,
 	{0, 0, 0, 0},
 };
 
@@ -185,18 +182,6 @@ int main(int argc, char **argv)
 		case O_PREFIX:
 			prefix = optarg;
 			break;
-		case O_DHOST:
-			dcfg.host = optarg;
-			break;
-		case O_DCA:
-			dcfg.tls_ca = optarg;
-			break;
-		case O_DCERT:
-			dcfg.tls_cert = optarg;
-			break;
-		case O_DKEY:
-			dcfg.tls_key = optarg;
-			break;
 		case O_HELP:
 			fputs(usage_text, stdout);
 			etcd_flags_release(&ef);
@@ -210,7 +195,7 @@ int main(int argc, char **argv)
 		case '?':
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		default:
-			if (etcd_flags_set(&ef, c, optarg, err, sizeof(err)))
+			if (!dock_flags_set(&dcfg, c, optarg) && etcd_flags_set(&ef, c, optarg, err, sizeof(err)))
 				return usage_error("%s", err);
 		}
 	}

@@ -9,6 +9,7 @@
 
 #include "ctl.h"
 #include "drain_ctl.h"
+#include "dock_flags.h"
 #include "etcd_flags.h"
 #include "sh_util.h"
 
@@ -19,6 +20,7 @@ static const char usage_text[] =
 	"\n"
 	"Run the chosen controllers. For each, only the replica elected under\n"
 	"PREFIX/elections/controller.NAME/ acts; the others stand by and take over.\n"
+	"--docker-host must name a Swarm manager's engine.\n"
 	"\n"
 	"  --controllers LIST     comma list; built so far: drain (default drain)\n"
 	"  --dry-run              decide and record \"would-...\" actions, change nothing\n"
@@ -31,8 +33,7 @@ static const char usage_text[] =
 	"  --config FILE          name=value lines (dry-run, resync, drain-grace, restore-after,\n"
 	"                         max-drained) read at start and again on SIGHUP\n"
 	"  --prefix PREFIX        key prefix (default /swarmheal)\n"
-	"  --docker-host HOST     a manager's engine (env DOCKER_HOST; default unix:///var/run/docker.sock)\n"
-	"  --docker-tls-ca FILE --docker-tls-cert FILE --docker-tls-key FILE\n" ETCD_FLAGS_HELP
+	DOCK_FLAGS_HELP ETCD_FLAGS_HELP
 	"  --help, --version\n"
 	"\n"
 	"exit: 0 stopped by SIGTERM/SIGINT (resigned), 64 usage, 69 etcd unreachable or refused at start,\n"
@@ -40,7 +41,7 @@ static const char usage_text[] =
 
 enum {
 	O_CONTROLLERS = 1, O_DRY, O_METRICS, O_TTL, O_RESYNC, O_GRACE, O_RESTORE, O_MAXD, O_PREFIX,
-	O_DHOST, O_DCA, O_DCERT, O_DKEY, O_HELP, O_VERSION, O_CONFIG
+	O_HELP, O_VERSION, O_CONFIG
 };
 static const struct option options[] = {
 	{"controllers", required_argument, 0, O_CONTROLLERS},
@@ -53,13 +54,10 @@ static const struct option options[] = {
 	{"max-drained", required_argument, 0, O_MAXD},
 	{"prefix", required_argument, 0, O_PREFIX},
 	{"config", required_argument, 0, O_CONFIG},
-	{"docker-host", required_argument, 0, O_DHOST},
-	{"docker-tls-ca", required_argument, 0, O_DCA},
-	{"docker-tls-cert", required_argument, 0, O_DCERT},
-	{"docker-tls-key", required_argument, 0, O_DKEY},
 	{"help", no_argument, 0, O_HELP},
 	{"version", no_argument, 0, O_VERSION},
 	ETCD_FLAG_OPTIONS,
+	DOCK_FLAG_OPTIONS,
 	{0, 0, 0, 0},
 };
 
@@ -197,18 +195,6 @@ int main(int argc, char **argv)
 		case O_CONFIG:
 			config_file = optarg;
 			break;
-		case O_DHOST:
-			dcfg.host = optarg;
-			break;
-		case O_DCA:
-			dcfg.tls_ca = optarg;
-			break;
-		case O_DCERT:
-			dcfg.tls_cert = optarg;
-			break;
-		case O_DKEY:
-			dcfg.tls_key = optarg;
-			break;
 		case O_HELP:
 			fputs(usage_text, stdout);
 			etcd_flags_release(&ef);
@@ -222,7 +208,7 @@ int main(int argc, char **argv)
 		case '?':
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		default:
-			if (etcd_flags_set(&ef, c, optarg, err, sizeof(err)))
+			if (!dock_flags_set(&dcfg, c, optarg) && etcd_flags_set(&ef, c, optarg, err, sizeof(err)))
 				return usage_error("%s", err);
 		}
 	}
