@@ -294,3 +294,14 @@ char *sh_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
+
+int sh_usage_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	va_end(ap);
+	return 64;
+}

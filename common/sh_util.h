@@ -43,6 +43,9 @@ int sh_parse_i64(const char *s, int64_t *v);
 /* Sleep for ms milliseconds, resuming after signals unless *stop becomes set. */
 void sh_sleep_ms(int64_t ms, volatile int *stop);
 
+/* Print "PROG: MESSAGE" and "Try 'PROG --help' ..." on stderr, git-style; returns 64 (EX_USAGE). */
+int sh_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* strdup that tolerates NULL. */
 char *sh_strdup(const char *s);
 

@@ -95,13 +95,7 @@ static void drain_wake(void)
 		;
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "arbiter-elect: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'arbiter-elect --help' for more information.\n");
-	return EXIT_USAGE;
-}
+#define usage_error(...) sh_usage_error("arbiter-elect", __VA_ARGS__)
 
 typedef struct opts {
 	const char *prefix, *name, *proposal;

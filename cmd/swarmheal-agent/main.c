@@ -58,13 +58,7 @@ static void on_signal(int sig)
 	stop = sig;
 }
 
-static int usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "swarmheal-agent: ");
-	fprintf(stderr, msg, arg);
-	fprintf(stderr, "\nTry 'swarmheal-agent --help' for more information.\n");
-	return EXIT_USAGE;
-}
+#define usage_error(...) sh_usage_error("swarmheal-agent", __VA_ARGS__)
 
 /* not_after of the node's Swarm certificate under the engine's root dir; 0 when unreadable */
 static int64_t swarm_cert_expiry(const dock_info *info)

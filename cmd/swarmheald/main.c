@@ -135,13 +135,7 @@ static int load_config(const char *path, drain_ctl *d, int64_t *resync_ms)
 	return 0;
 }
 
-static int usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "swarmheald: ");
-	fprintf(stderr, msg, arg);
-	fprintf(stderr, "\nTry 'swarmheald --help' for more information.\n");
-	return EXIT_USAGE;
-}
+#define usage_error(...) sh_usage_error("swarmheald", __VA_ARGS__)
 
 int main(int argc, char **argv)
 {
