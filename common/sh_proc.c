@@ -16,16 +16,19 @@
 
 #include "sh_util.h"
 
+/* Default dispositions, then an empty mask (in this order, so no handler of
+ * ours can run in between). Safe in a vfork child: only system calls. */
 static void reset_signals(void)
 {
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &dfl, NULL);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++) {
-		if (s == SIGKILL || s == SIGSTOP)
-			continue;
-		signal(s, SIG_DFL);
-	}
 }
 
 extern char **environ;
@@ -69,16 +72,7 @@ pid_t sh_spawn_group(char *const argv[], char *const env[])
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
-		/* default dispositions, empty mask: what the command expects */
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		for (int sig = 1; sig < NSIG; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				sigaction(sig, &dfl, NULL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		reset_signals(); /* what the command expects */
 		execvpe(argv[0], argv, envp);
 		child_errno = errno;
 		_exit(127);
