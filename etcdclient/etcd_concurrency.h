@@ -72,8 +72,9 @@ void etcd_election_release(etcd_election *e);
 sh_err etcd_election_campaign(etcd_election *e, const char *value, long timeout_ms, volatile sig_atomic_t *stop);
 /* Delete our key (only if it is still ours). */
 sh_err etcd_election_resign(etcd_election *e);
-/* Is our key still there with our create_revision, and the session alive? SH_E_NOT_LEADER if not. */
-sh_err etcd_election_check(etcd_election *e);
+/* Is our key still there with our create_revision, and the session alive? SH_E_NOT_LEADER if not.
+ * revision (may be NULL): the store revision of that read. */
+sh_err etcd_election_check(etcd_election *e, int64_t *revision);
 /*
  * The fenced write: do then_ops only if our key still exists with our
  * create_revision (plus extra compares). SH_E_NOT_LEADER when the guard fails.

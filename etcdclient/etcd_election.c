@@ -226,7 +226,7 @@ sh_err etcd_election_campaign(etcd_election *e, const char *value, long timeout_
 	}
 }
 
-sh_err etcd_election_check(etcd_election *e)
+sh_err etcd_election_check(etcd_election *e, int64_t *revision)
 {
 	if (!etcd_session_alive(e->s)) {
 		e->leader = 0;
@@ -234,7 +234,7 @@ sh_err etcd_election_check(etcd_election *e)
 		return SH_E_NOT_LEADER;
 	}
 	etcd_kv kv;
-	sh_err err = etcd_get(e->c, e->key, &kv, NULL);
+	sh_err err = etcd_get(e->c, e->key, &kv, revision);
 	if (err == SH_E_NOT_FOUND) {
 		e->leader = 0;
 		eset(e, "election key '%s' is gone%s", e->key, "");

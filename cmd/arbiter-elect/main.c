@@ -290,14 +290,12 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 			/* cannot replay: ask directly */
 			etcd_watch_close(w);
 			w = NULL;
-			if (etcd_election_check(el) == SH_E_NOT_LEADER) {
+			int64_t now_rev = 0;
+			if (etcd_election_check(el, &now_rev) == SH_E_NOT_LEADER) {
 				lost_reason = "election key is gone";
 				break;
 			}
-			etcd_kv kv;
-			int64_t now_rev = 0;
-			if (etcd_get(c, "\x01", &kv, &now_rev) == SH_OK)
-				etcd_kv_free(&kv);
+			/* watch on from the revision of that read */
 			if (now_rev)
 				wo.start_revision = now_rev + 1;
 		}
