@@ -89,15 +89,44 @@ static void lab_healthy(void)
 	}
 }
 
-static void setup_round_flags(const char *name, const char *extra)
+static void activate_all(void)
+{
+	for (int i = 1; i <= 3; i++)
+		t_sh("docker -H %s node update --availability active %s >/dev/null 2>&1", socks[1], ids[i]);
+}
+
+/* a healthy lab, a fresh key prefix, an agent on every node */
+static void start_agents_round(const char *name)
 {
 	lab_healthy();
 	snprintf(prefix, sizeof(prefix), "/td-%s-%d", name, (int)getpid());
-	for (int i = 1; i <= 3; i++) {
-		t_sh("docker -H %s node update --availability active %s >/dev/null 2>&1", socks[1], ids[i]);
+	activate_all();
+	for (int i = 1; i <= 3; i++)
 		start_agent(i);
-	}
 	sleep(1); /* heartbeats written before the controller looks */
+}
+
+/* SIGTERM a swarmheald: it resigns and exits 0 */
+static void stop_daemon(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	int st = -1;
+	CU_ASSERT_TRUE(t_wait_pid(pid, 10000, &st));
+	CU_ASSERT_EQUAL(st, 0);
+}
+
+/* agents stopped, every engine up, every link healed, every node active */
+static void end_round(void)
+{
+	for (int i = 1; i <= 3; i++)
+		stop_agent(i, SIGTERM);
+	lab_healthy();
+	activate_all();
+}
+
+static void setup_round_flags(const char *name, const char *extra)
+{
+	start_agents_round(name);
 	char logf[128];
 	snprintf(logf, sizeof(logf), "/tmp/swarmheal-drain-%s.log", name);
 	daemon_pid = t_spawn(logf,
@@ -113,15 +142,8 @@ static void setup_round(const char *name)
 
 static void teardown_round(void)
 {
-	kill(daemon_pid, SIGTERM);
-	int st = -1;
-	CU_ASSERT_TRUE(t_wait_pid(daemon_pid, 10000, &st));
-	CU_ASSERT_EQUAL(st, 0);
-	for (int i = 1; i <= 3; i++)
-		stop_agent(i, SIGTERM);
-	t_sh("%s heal 2 >/dev/null 2>&1; %s heal 3 >/dev/null 2>&1", lab, lab);
-	for (int i = 1; i <= 3; i++)
-		t_sh("docker -H %s node update --availability active %s >/dev/null 2>&1", socks[1], ids[i]);
+	stop_daemon(daemon_pid);
+	end_round();
 }
 
 static void test_kill_worker_drained_then_restored(void)
@@ -222,11 +244,7 @@ static pid_t start_daemon(const char *log)
 
 static void test_two_replicas_failover(void)
 {
-	lab_healthy();
-	snprintf(prefix, sizeof(prefix), "/td-ha-%d", (int)getpid());
-	for (int i = 1; i <= 3; i++)
-		start_agent(i);
-	sleep(1);
+	start_agents_round("ha");
 	pid_t a = start_daemon("/tmp/swarmheal-drain-ha-a.log");
 	sleep(1);
 	pid_t b = start_daemon("/tmp/swarmheal-drain-ha-b.log");
@@ -255,15 +273,8 @@ static void test_two_replicas_failover(void)
 	char needle[200];
 	snprintf(needle, sizeof(needle), "\"kind\":\"drain\",\"target\":\"%s\",\"reason\":\"heartbeat key is gone\",\"result\":\"ok\"", ids[3]);
 	CU_ASSERT_EQUAL(actions_matching(needle), 1);
-	kill(b, SIGTERM);
-	int st;
-	CU_ASSERT_TRUE(t_wait_pid(b, 10000, &st));
-	CU_ASSERT_EQUAL(st, 0);
-	for (int i = 1; i <= 3; i++)
-		stop_agent(i, SIGTERM);
-	lab_healthy();
-	for (int i = 1; i <= 3; i++)
-		t_sh("docker -H %s node update --availability active %s >/dev/null 2>&1", socks[1], ids[i]);
+	stop_daemon(b);
+	end_round();
 }
 
 static void test_agent_heartbeat_and_autoheal(void)
@@ -321,11 +332,7 @@ static void test_dry_run_then_sighup(void)
 	FILE *f = fopen(cfg, "w");
 	fprintf(f, "# start careful\ndry-run = true\nrestore-after = 2s\n");
 	fclose(f);
-	lab_healthy();
-	snprintf(prefix, sizeof(prefix), "/td-dry-%d", (int)getpid());
-	for (int i = 1; i <= 3; i++)
-		start_agent(i);
-	sleep(1);
+	start_agents_round("dry");
 	pid_t dm = t_spawn("/tmp/swarmheal-drain-dry.log", "%s --endpoints %s --docker-host %s --prefix %s --config %s --metrics-addr 127.0.0.1:19474",
 			   t_bin("swarmheald"), eps, socks[1], prefix, cfg);
 	sleep(1);
@@ -354,15 +361,8 @@ static void test_dry_run_then_sighup(void)
 	kill(dm, SIGHUP);
 	CU_ASSERT_TRUE(wait_availability(3, "drain", 5000));
 	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-dry.log", "configuration reloaded", 100));
-	kill(dm, SIGTERM);
-	int st;
-	CU_ASSERT_TRUE(t_wait_pid(dm, 10000, &st));
-	CU_ASSERT_EQUAL(st, 0);
-	for (int i = 1; i <= 3; i++)
-		stop_agent(i, SIGTERM);
-	lab_healthy();
-	for (int i = 1; i <= 3; i++)
-		t_sh("docker -H %s node update --availability active %s >/dev/null 2>&1", socks[1], ids[i]);
+	stop_daemon(dm);
+	end_round();
 	unlink(cfg);
 }
 
