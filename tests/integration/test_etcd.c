@@ -327,11 +327,17 @@ static void test_watch_across_restart(void)
 		}
 		snprintf(k, sizeof(k), "/r/%03d", i);
 		snprintf(v, sizeof(v), "%d", i);
-		sh_err pe = etcd_put(c, k, v, strlen(v), NULL, NULL, NULL);
+		/* create-if-absent: a retry after an answer lost to the restart (the put
+		 * may have been applied) must not write the key twice */
+		etcd_cmp absent = {.key = k, .target = ETCD_CMP_CREATE, .result = ETCD_CMP_EQUAL, .num = 0};
+		etcd_op put1 = {.kind = ETCD_OP_PUT, .key = k, .value = v, .value_len = strlen(v)};
+		sh_err pe = etcd_txn(c, &absent, 1, &put1, 1, NULL, 0, NULL);
 		for (int tries = 0; pe && tries < 50; tries++) {
 			usleep(100000);
-			pe = etcd_put(c, k, v, strlen(v), NULL, NULL, NULL);
+			pe = etcd_txn(c, &absent, 1, &put1, 1, NULL, 0, NULL);
 		}
+		if (pe)
+			fprintf(stderr, "write %d: %s\n", i, etcd_errmsg(c));
 		CU_ASSERT_EQUAL_FATAL(pe, SH_OK);
 		/* read only every few writes so events pile up across restarts */
 		if (i % 4 == 3 || i == N - 1) {
@@ -341,7 +347,11 @@ static void test_watch_across_restart(void)
 				if (we != SH_OK)
 					continue;
 				for (size_t j = 0; j < b.n; j++) {
-					CU_ASSERT_EQUAL(atoi(b.events[j].kv.value), next);
+					int got = atoi(b.events[j].kv.value);
+					if (got != next)
+						fprintf(stderr, "watch across restart: event %d (revision %lld) where %d was due\n",
+							got, (long long)b.events[j].kv.mod_revision, next);
+					CU_ASSERT_EQUAL(got, next);
 					next++;
 				}
 				etcd_watch_batch_free(&b);
