@@ -22,7 +22,8 @@
 	X(CANCELED, 14, "canceled")                                      \
 	X(IO, 15, "input/output error")                                  \
 	X(NOT_LEADER, 16, "not the leader")                              \
-	X(UNAVAILABLE, 17, "server unavailable")
+	X(UNAVAILABLE, 17, "server unavailable")                        \
+	X(MALFORMED, 18, "malformed record")
 
 typedef enum {
 #define SH_ERR_ENUM(name, num, desc) SH_E_##name = num,
