@@ -62,8 +62,8 @@ sh_err rec_arbiter_mode_parse(const char *json, size_t len, rec_arbiter_mode *ou
 		snprintf(why, wlen, "field 'zones' is not an array");
 		bad = 1;
 	}
-	const cJSON *it;
-	cJSON_ArrayForEach(it, bad ? (const cJSON *)NULL : z)
+	const cJSON *it, *arr = bad ? NULL : z;
+	cJSON_ArrayForEach(it, arr)
 	{
 		if (!cJSON_IsString(it) || strlen(it->valuestring) >= 64) {
 			snprintf(why, wlen, "field 'zones' holds a non-string or over-long zone");
