@@ -1,345 +1,412 @@
 /* SPDX-License-Identifier: MIT */
-/* drain_ctl.c - node-drain controller shell: gather observed state, decide, act through the engine, record in etcd */
+/* drain_ctl.c - node-drain controller shell: observe (I/O) -> snapshot (pure) -> drain_decide (pure) -> worker per node */
 #include "drain_ctl.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sh_index.h"
 #include "sh_util.h"
 
-static drain_mem *mem_for(drain_ctl *d, const char *id)
-{
-	for (size_t i = 0; i < d->nmem; i++)
-		if (!strcmp(d->mem[i].id, id))
-			return &d->mem[i];
-	drain_mem *nm = realloc(d->mem, (d->nmem + 1) * sizeof(*nm));
-	if (!nm)
-		return NULL;
-	d->mem = nm;
-	drain_mem *m = &d->mem[d->nmem++];
-	memset(m, 0, sizeof(*m));
-	snprintf(m->id, sizeof(m->id), "%s", id);
-	return m;
-}
+/* ---- snapshot (pure) ---- */
 
-void drain_ctl_release(drain_ctl *d)
-{
-	ctl_queue_free(d->q);
-	d->q = NULL;
-	free(d->mem);
-	d->mem = NULL;
-	d->nmem = 0;
-}
-
-/* the part of a key after the last '/' */
 static const char *leaf(const etcd_kv *kv)
 {
 	const char *s = strrchr(kv->key, '/');
 	return s ? s + 1 : kv->key;
 }
 
-static sh_err range_prefix(drain_ctl *d, const char *sub, etcd_range_result *r)
+int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const etcd_range_result *st,
+		   const etcd_range_result *rq, const char *const *prev_ids, const drain_mem *prev_mem, size_t nprev,
+		   int64_t now, int64_t now_real, drain_node *out, drain_persisted *ps, drain_mem *mem,
+		   char (*zones)[64], char (*bad)[160])
 {
-	char p[300];
-	snprintf(p, sizeof(p), "%s/%s/", d->x.prefix, sub);
-	etcd_range_opts o = {.prefix = 1};
-	sh_err e = etcd_range(d->x.etcd, p, &o, r);
-	if (e)
-		ctl_log("error", d->x.name, "cannot read %s | error=\"%s\"", p, etcd_errmsg(d->x.etcd));
-	return e;
+	size_t n = nl->n;
+	const char **ids = calloc(n ? n : 1, sizeof(*ids));
+	if (!ids)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = nl->v[i].id;
+	sh_index ix, px = {0};
+	if (sh_index_build(&ix, ids, n) || sh_index_build(&px, prev_ids, nprev)) {
+		sh_index_free(&ix);
+		free(ids);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const dock_node *dn = &nl->v[i];
+		memset(&out[i], 0, sizeof(out[i]));
+		memset(&ps[i], 0, sizeof(ps[i]));
+		bad[i][0] = '\0';
+		zones[i][0] = '\0';
+		out[i].id = dn->id;
+		out[i].hostname = dn->hostname;
+		out[i].swarm_state = dn->state;
+		out[i].availability = dn->availability;
+		out[i].zone = dock_node_label(dn, "zone");
+		long p = sh_index_find(&px, dn->id);
+		if (p >= 0)
+			mem[i] = prev_mem[p];
+		else
+			memset(&mem[i], 0, sizeof(mem[i]));
+	}
+	for (size_t k = 0; k < hb->n; k++) {
+		long i = sh_index_find(&ix, leaf(&hb->kvs[k]));
+		if (i < 0)
+			continue;
+		drain_node *x = &out[i];
+		x->hb_present = 1;
+		x->hb_engine_up = 1;
+		cJSON *j = cJSON_ParseWithLength(hb->kvs[k].value, hb->kvs[k].value_len);
+		const cJSON *eng = cJSON_GetObjectItemCaseSensitive(j, "engine");
+		const cJSON *hz = cJSON_GetObjectItemCaseSensitive(j, "zone");
+		if (!cJSON_IsObject(j) || !cJSON_IsString(eng))
+			snprintf(bad[i], 160, "heartbeat %s, taken as engine up",
+				 cJSON_IsObject(j) ? "without an engine state" : "is not a JSON object");
+		else
+			x->hb_engine_up = strcmp(eng->valuestring, "down") != 0;
+		if (!x->zone && cJSON_IsString(hz) && *hz->valuestring) {
+			snprintf(zones[i], 64, "%s", hz->valuestring);
+			x->zone = zones[i];
+		}
+		cJSON_Delete(j);
+	}
+	for (size_t k = 0; k < st->n; k++) {
+		long i = sh_index_find(&ix, leaf(&st->kvs[k]));
+		if (i < 0)
+			continue;
+		drain_node *x = &out[i];
+		rec_drain_state r;
+		char why[140];
+		ps[i].raw = st->kvs[k].value;
+		if (rec_drain_state_parse(st->kvs[k].value, st->kvs[k].value_len, &r, why, sizeof(why))) {
+			/* never forget a drain we may have made: count it as ours, touch nothing */
+			ps[i].unreadable = 1;
+			x->state = DRAIN_DRAINED;
+			snprintf(bad[i], 160, "drain state %s", why);
+			continue;
+		}
+		if (!strcmp(r.state, "draining")) {
+			ps[i].pending = 1;
+			x->state = DRAIN_DRAINED;
+		} else if (!strcmp(r.state, "restoring")) {
+			ps[i].pending = 2;
+			x->state = DRAIN_DRAINED;
+		} else {
+			drain_state_parse(r.state, &x->state);
+		}
+		x->flaps = (int)r.flaps;
+		x->since_ns = r.since_ns ? now - (now_real - r.since_ns) : now;
+	}
+	for (size_t k = 0; k < rq->n; k++) {
+		long i = sh_index_find(&ix, leaf(&rq->kvs[k]));
+		if (i >= 0)
+			out[i].requested = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!out[i].since_ns)
+			out[i].since_ns = now;
+		if (drain_node_dead(&out[i])) {
+			if (!mem[i].unhealthy_since)
+				mem[i].unhealthy_since = now;
+			mem[i].healthy_since = 0;
+		} else {
+			if (!mem[i].healthy_since)
+				mem[i].healthy_since = now;
+			mem[i].unhealthy_since = 0;
+		}
+		out[i].unhealthy_since_ns = mem[i].unhealthy_since;
+		out[i].healthy_since_ns = mem[i].healthy_since;
+	}
+	sh_index_free(&ix);
+	sh_index_free(&px);
+	free(ids);
+	return 0;
 }
 
-static char *state_json(const char *state, const char *reason, int flaps, int64_t fence)
+/* ---- the shell ---- */
+
+typedef struct plan {
+	enum drain_kind kind;  /* DRAIN_ACT_DRAIN or DRAIN_ACT_RESTORE */
+	char reason[300];
+	int flaps;
+	char *prev_state;      /* JSON to put back when the engine call fails */
+} plan;
+
+typedef struct drain_shell {
+	/* memory of the last pass, by node id */
+	char **ids;
+	drain_mem *mem;
+	size_t n;
+	plan *plans;           /* parallel to ids: what the worker should do for each node */
+	sh_index ix;
+} drain_shell;
+
+static void shell_clear(drain_shell *d)
 {
-	char ts[40];
-	sh_rfc3339(sh_real_ns(), ts, sizeof(ts));
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "state", state);
-	cJSON_AddStringToObject(j, "reason", reason);
-	cJSON_AddStringToObject(j, "since", ts);
-	cJSON_AddNumberToObject(j, "flaps", flaps);
-	cJSON_AddNumberToObject(j, "fence", (double)fence);
-	char *s = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	return s;
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->ids[i]);
+		free(d->plans[i].prev_state);
+	}
+	free(d->ids);
+	free(d->mem);
+	free(d->plans);
+	sh_index_free(&d->ix);
+	d->ids = NULL;
+	d->mem = NULL;
+	d->plans = NULL;
+	d->n = 0;
 }
 
-/* drain or restore one node: record intent (fenced), call the engine, record the result */
-static sh_err act_availability(drain_ctl *d, const char *id, const char *avail, const char *kind, const char *reason,
-			       const char *final_state, const char *prev_state_json, int flaps)
+static sh_err drain_init(ctl_ctx *x, void **state)
 {
-	char skey[300];
-	snprintf(skey, sizeof(skey), "%s/drain/state/%s", d->x.prefix, id);
-	if (d->x.dry_run) {
-		drain_mem *m = mem_for(d, id);
-		char note[256];
+	(void)x;
+	*state = calloc(1, sizeof(drain_shell));
+	return *state ? SH_OK : SH_E_NOMEM;
+}
+
+static void drain_release(void *state)
+{
+	drain_shell *d = state;
+	if (d)
+		shell_clear(d);
+	free(d);
+}
+
+static char *state_json(ctl_ctx *x, const char *state, const char *reason, int flaps)
+{
+	rec_drain_state r = {.since_ns = sh_real_ns(), .flaps = flaps, .fence = x->el ? x->el->rev : 0};
+	snprintf(r.state, sizeof(r.state), "%s", state);
+	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	return rec_drain_state_encode(&r);
+}
+
+/* drain or restore one node: record the intent (fenced), call the engine, record the result */
+static sh_err act_availability(ctl_ctx *x, drain_mem *m, const char *id, int drain, const char *reason,
+			       const char *prev_state, int flaps)
+{
+	const char *kind = drain ? "drain" : "restore";
+	char skey[400];
+	if (rec_drain_state_key(skey, sizeof(skey), x->common.prefix, id))
+		return SH_E_INVAL;
+	if (x->common.dry_run) {
+		char note[256], k[32];
 		snprintf(note, sizeof(note), "would-%s %s", kind, reason);
 		if (m && !strcmp(m->last_note, note))
 			return SH_OK;
 		if (m)
 			snprintf(m->last_note, sizeof(m->last_note), "%s", note);
-		atomic_fetch_add(&d->x.m->dry_runs, 1);
-		char k[32];
 		snprintf(k, sizeof(k), "would-%s", kind);
-		return ctl_record(&d->x, k, id, reason, "dry-run", NULL, NULL);
+		return ctl_record(x, k, id, reason, "dry-run", NULL, NULL, NULL);
 	}
-	int64_t fence = d->x.el ? d->x.el->rev : 0;
-	char *pending = state_json(!strcmp(avail, "drain") ? "draining" : "restoring", reason, flaps, fence);
-	sh_err e = ctl_record(&d->x, kind, id, reason, "started", skey, pending);
+	char *pending = state_json(x, drain ? "draining" : "restoring", reason, flaps);
+	sh_err e = pending ? ctl_record(x, kind, id, reason, "started", NULL, skey, pending) : SH_E_NOMEM;
 	free(pending);
 	if (e)
 		return e;
 	int64_t t0 = sh_mono_ns();
-	sh_err de = dock_node_set_availability(d->x.dock, id, avail);
-	atomic_fetch_add(&d->x.m->engine_ns_total, sh_mono_ns() - t0);
-	atomic_fetch_add(&d->x.m->engine_calls, 1);
-	int is_drain = !strcmp(avail, "drain");
+	sh_err de = dock_node_set_availability(x->dock, id, drain ? "drain" : "active");
+	ctl_engine_done(x, t0);
+	if (m)
+		m->last_note[0] = '\0';
 	if (de == SH_OK) {
-		atomic_fetch_add(is_drain ? &d->x.m->drains_ok : &d->x.m->restores_ok, 1);
-		char *done = state_json(final_state, reason, flaps, fence);
-		e = ctl_record(&d->x, kind, id, reason, "ok", skey, done);
+		char *done = state_json(x, drain ? "drained" : "restored", reason, flaps);
+		e = done ? ctl_record(x, kind, id, reason, "ok", NULL, skey, done) : SH_E_NOMEM;
 		free(done);
 		return e;
 	}
-	atomic_fetch_add(is_drain ? &d->x.m->drains_failed : &d->x.m->restores_failed, 1);
 	char res[400];
-	snprintf(res, sizeof(res), "failed: %s", dock_errmsg(d->x.dock));
+	snprintf(res, sizeof(res), "failed: %s", dock_errmsg(x->dock));
 	/* put the state back so the next pass decides afresh */
-	return ctl_record(&d->x, kind, id, reason, res, skey, prev_state_json ? prev_state_json : "{\"state\":\"none\"}");
+	e = ctl_record(x, kind, id, reason, res, NULL, skey, prev_state ? prev_state : "{\"state\":\"none\"}");
+	return e ? e : de;
 }
 
-typedef struct persisted {
-	enum drain_state st;
-	int pending; /* "draining"/"restoring": an action a previous leader did not finish */
-	int flaps;
-	int64_t since_real;
-	char *raw;
-} persisted;
-
-static void parse_state(drain_ctl *d, const etcd_kv *kv, persisted *p)
+static sh_err read_services(ctl_ctx *x, drain_service **out, size_t *nout, dock_service_list *sl,
+			    dock_task_list **tls_out)
 {
-	memset(p, 0, sizeof(*p));
-	cJSON *j = cJSON_ParseWithLength(kv->value, kv->value_len);
-	const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "state");
-	const cJSON *since = cJSON_GetObjectItemCaseSensitive(j, "since");
-	const cJSON *flaps = cJSON_GetObjectItemCaseSensitive(j, "flaps");
-	if (!cJSON_IsString(st) || drain_state_parse(st->valuestring, &p->st)) {
-		if (!(cJSON_IsString(st) && !strcmp(st->valuestring, "restoring"))) {
-			ctl_log("warn", d->x.name, "ignoring malformed drain state | key=%s", kv->key);
-			cJSON_Delete(j);
-			return;
-		}
-		p->st = DRAIN_DRAINED;
-		p->pending = 2;
-	} else if (!strcmp(st->valuestring, "draining")) {
-		p->pending = 1;
+	*out = NULL;
+	*nout = 0;
+	*tls_out = NULL;
+	int64_t t0 = sh_mono_ns();
+	sh_err e = dock_services_list(x->dock, sl);
+	ctl_engine_done(x, t0);
+	if (e)
+		return e;
+	drain_service *svcs = calloc(sl->n ? sl->n : 1, sizeof(*svcs));
+	dock_task_list *tls = calloc(sl->n ? sl->n : 1, sizeof(*tls));
+	if (!svcs || !tls) {
+		free(svcs);
+		free(tls);
+		return SH_E_NOMEM;
 	}
-	if (cJSON_IsString(since))
-		sh_parse_rfc3339(since->valuestring, &p->since_real);
-	if (cJSON_IsNumber(flaps) && flaps->valuedouble >= 0 && flaps->valuedouble < 32)
-		p->flaps = flaps->valueint;
-	p->raw = strndup(kv->value, kv->value_len);
-	cJSON_Delete(j);
+	size_t n = 0;
+	for (size_t s = 0; s < sl->n; s++) {
+		const cJSON *lab = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sl->v[s].spec, "Labels"),
+								    "swarmheal.min-available");
+		if (!cJSON_IsString(lab))
+			continue;
+		char f[200];
+		snprintf(f, sizeof(f), "{\"service\":[\"%s\"],\"desired-state\":[\"running\"]}", sl->v[s].id);
+		t0 = sh_mono_ns();
+		e = dock_tasks_list(x->dock, f, &tls[n]);
+		ctl_engine_done(x, t0);
+		if (e)
+			continue;
+		drain_service *sv = &svcs[n];
+		sv->name = sl->v[s].name;
+		sv->min_available = lab->valuestring;
+		sv->replicas = sl->v[s].replicas;
+		sv->task_nodes = calloc(tls[n].n ? tls[n].n : 1, sizeof(char *));
+		for (size_t t = 0; t < tls[n].n && sv->task_nodes; t++)
+			if (!strcmp(tls[n].v[t].state, "running"))
+				sv->task_nodes[sv->ntasks++] = tls[n].v[t].node_id;
+		n++;
+	}
+	*out = svcs;
+	*nout = n;
+	*tls_out = tls;
+	return SH_OK;
 }
 
-sh_err drain_reconcile(drain_ctl *d)
+static sh_err drain_reconcile(ctl_ctx *x, void *state)
 {
-	atomic_fetch_add(&d->x.m->reconciles, 1);
-	sh_err e;
+	drain_shell *d = state;
+	const drain_opts *o = x->cfg;
+	const char *name = x->def->name;
+	/* observe */
 	dock_node_list nl;
 	int64_t t0 = sh_mono_ns();
-	if ((e = dock_nodes_list(d->x.dock, &nl))) {
-		atomic_fetch_add(&d->x.m->reconcile_errors, 1);
-		ctl_log("error", d->x.name, "cannot list nodes | error=\"%s\"", dock_errmsg(d->x.dock));
+	sh_err e = dock_nodes_list(x->dock, &nl);
+	ctl_engine_done(x, t0);
+	if (e) {
+		sh_log("error", name, "cannot list nodes | error=\"%s\"", dock_errmsg(x->dock));
 		return e;
 	}
-	atomic_fetch_add(&d->x.m->engine_ns_total, sh_mono_ns() - t0);
-	atomic_fetch_add(&d->x.m->engine_calls, 1);
-	etcd_range_result hb, st, rq;
-	if ((e = range_prefix(d, "nodes", &hb))) {
-		dock_node_list_free(&nl);
-		atomic_fetch_add(&d->x.m->reconcile_errors, 1);
-		return e;
-	}
-	if ((e = range_prefix(d, "drain/state", &st))) {
-		etcd_range_result_free(&hb);
-		dock_node_list_free(&nl);
-		atomic_fetch_add(&d->x.m->reconcile_errors, 1);
-		return e;
-	}
-	if ((e = range_prefix(d, "drain/requests", &rq))) {
+	etcd_range_result hb = {0}, st = {0}, rq = {0};
+	if ((e = ctl_range(x, "/nodes/", &hb)) || (e = ctl_range(x, "/drain/state/", &st)) ||
+	    (e = ctl_range(x, "/drain/requests/", &rq))) {
 		etcd_range_result_free(&hb);
 		etcd_range_result_free(&st);
+		etcd_range_result_free(&rq);
 		dock_node_list_free(&nl);
-		atomic_fetch_add(&d->x.m->reconcile_errors, 1);
 		return e;
 	}
-	char mode[32];
-	ctl_arbiter_mode(&d->x, mode, sizeof(mode));
-	drain_policy pol = d->pol;
-	pol.read_only = !strcmp(mode, "read-only");
+	enum rec_mode mode = ctl_mode(x);
 
+	/* snapshot */
 	size_t n = nl.n;
-	drain_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
-	persisted *ps = calloc(n ? n : 1, sizeof(*ps));
-	char (*zones)[64] = calloc(n ? n : 1, 64);
-	int64_t now = sh_mono_ns(), now_real = sh_real_ns();
-	int any_request = 0;
-	for (size_t i = 0; i < n; i++) {
-		dock_node *dn = &nl.v[i];
-		drain_node *x = &nodes[i];
-		x->id = dn->id;
-		x->hostname = dn->hostname;
-		x->swarm_state = dn->state;
-		x->availability = dn->availability;
-		const char *z = dock_node_label(dn, "zone");
-		for (size_t k = 0; k < hb.n; k++) {
-			if (strcmp(leaf(&hb.kvs[k]), dn->id))
-				continue;
-			x->hb_present = 1;
-			cJSON *j = cJSON_ParseWithLength(hb.kvs[k].value, hb.kvs[k].value_len);
-			const cJSON *eng = cJSON_GetObjectItemCaseSensitive(j, "engine");
-			const cJSON *hz = cJSON_GetObjectItemCaseSensitive(j, "zone");
-			if (!cJSON_IsString(eng))
-				ctl_log("warn", d->x.name, "heartbeat without engine state, taken as up | key=%s",
-					hb.kvs[k].key);
-			x->hb_engine_up = !cJSON_IsString(eng) || strcmp(eng->valuestring, "down");
-			if (!z && cJSON_IsString(hz) && *hz->valuestring) {
-				snprintf(zones[i], 64, "%s", hz->valuestring);
-				z = zones[i];
-			}
-			cJSON_Delete(j);
-		}
-		x->zone = z;
-		for (size_t k = 0; k < st.n; k++)
-			if (!strcmp(leaf(&st.kvs[k]), dn->id))
-				parse_state(d, &st.kvs[k], &ps[i]);
-		x->state = ps[i].st;
-		x->flaps = ps[i].flaps;
-		x->since_ns = ps[i].since_real ? now - (now_real - ps[i].since_real) : now;
-		for (size_t k = 0; k < rq.n; k++)
-			if (!strcmp(leaf(&rq.kvs[k]), dn->id))
-				x->requested = any_request = 1;
-		drain_mem *m = mem_for(d, dn->id);
-		if (m) {
-			if (drain_node_dead(x)) {
-				if (!m->unhealthy_since)
-					m->unhealthy_since = now;
-				m->healthy_since = 0;
-			} else {
-				if (!m->healthy_since)
-					m->healthy_since = now;
-				m->unhealthy_since = 0;
-			}
-			x->unhealthy_since_ns = m->unhealthy_since;
-			x->healthy_since_ns = m->healthy_since;
-		}
+	drain_node *nodes = calloc(n + 1, sizeof(*nodes));
+	drain_persisted *ps = calloc(n + 1, sizeof(*ps));
+	drain_mem *mem = calloc(n + 1, sizeof(*mem));
+	char(*zones)[64] = calloc(n + 1, 64);
+	char(*bad)[160] = calloc(n + 1, 160);
+	char **ids = calloc(n + 1, sizeof(char *));
+	plan *plans = calloc(n + 1, sizeof(*plans));
+	drain_action *acts = calloc(n + 1, sizeof(*acts)); /* drain_decide gives at most one action per node */
+	int ok = nodes && ps && mem && zones && bad && ids && plans && acts;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (ids[i] = strdup(nl.v[i].id)) != NULL;
+	int64_t now = sh_mono_ns();
+	if (ok)
+		ok = drain_snapshot(&nl, &hb, &st, &rq, (const char *const *)d->ids, d->mem, d->n, now, sh_real_ns(),
+				    nodes, ps, mem, zones, bad) == 0;
+	int any_request = rq.n > 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		if (!bad[i][0])
+			continue;
+		char key[400];
+		int st_bad = !strncmp(bad[i], "drain state", 11);
+		snprintf(key, sizeof(key), "%s/%s/%s", x->common.prefix, st_bad ? "drain/state" : "nodes", nodes[i].id);
+		int64_t rev = 0;
+		const etcd_range_result *src = st_bad ? &st : &hb;
+		for (size_t k = 0; k < src->n; k++)
+			if (!strcmp(src->kvs[k].key, key))
+				rev = src->kvs[k].mod_revision;
+		ctl_warn_record(x, key, rev, bad[i]);
 	}
 	/* finish what a previous leader started (its intent is recorded, the engine call may not be) */
-	for (size_t i = 0; i < n && e == SH_OK; i++) {
+	for (size_t i = 0; ok && i < n && e == SH_OK; i++) {
 		if (ps[i].pending == 1 && strcmp(nodes[i].availability, "drain")) {
-			e = act_availability(d, nodes[i].id, "drain", "drain", "finishing a drain a previous leader started",
-					     "drained", NULL, ps[i].flaps);
+			e = act_availability(x, &mem[i], nodes[i].id, 1, "finishing a drain a previous leader started", NULL,
+					     nodes[i].flaps);
 			nodes[i].availability = "drain";
 		} else if (ps[i].pending == 2 && strcmp(nodes[i].availability, "active")) {
-			e = act_availability(d, nodes[i].id, "active", "restore",
-					     "finishing a restore a previous leader started", "restored", NULL, ps[i].flaps);
+			e = act_availability(x, &mem[i], nodes[i].id, 0, "finishing a restore a previous leader started", NULL,
+					     nodes[i].flaps);
 			nodes[i].availability = "active";
 			nodes[i].state = DRAIN_RESTORED;
 		} else if (ps[i].pending == 2) {
 			nodes[i].state = DRAIN_RESTORED;
 		}
 	}
+	if (e == SH_E_NOT_LEADER)
+		ok = 0;
 	/* services with a disruption budget, only when a manual request needs them */
 	dock_service_list sl = {0};
 	drain_service *svcs = NULL;
-	size_t nsvc = 0;
 	dock_task_list *tls = NULL;
-	if (e == SH_OK && any_request && dock_services_list(d->x.dock, &sl) == SH_OK) {
-		svcs = calloc(sl.n ? sl.n : 1, sizeof(*svcs));
-		tls = calloc(sl.n ? sl.n : 1, sizeof(*tls));
-		for (size_t s = 0; s < sl.n && svcs && tls; s++) {
-			const cJSON *lab = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sl.v[s].spec, "Labels"),
-									    "swarmheal.min-available");
-			if (!cJSON_IsString(lab))
-				continue;
-			char f[200];
-			snprintf(f, sizeof(f), "{\"service\":[\"%s\"],\"desired-state\":[\"running\"]}", sl.v[s].id);
-			if (dock_tasks_list(d->x.dock, f, &tls[nsvc]))
-				continue;
-			drain_service *sv = &svcs[nsvc];
-			sv->name = sl.v[s].name;
-			sv->min_available = lab->valuestring;
-			sv->replicas = sl.v[s].replicas;
-			sv->task_nodes = calloc(tls[nsvc].n ? tls[nsvc].n : 1, sizeof(char *));
-			for (size_t t = 0; t < tls[nsvc].n && sv->task_nodes; t++)
-				if (!strcmp(tls[nsvc].v[t].state, "running"))
-					sv->task_nodes[sv->ntasks++] = tls[nsvc].v[t].node_id;
-			nsvc++;
-		}
-	}
-	drain_action acts[64];
-	size_t na = e == SH_OK ? drain_decide(&pol, nodes, n, svcs, nsvc, now, acts, 64) : 0;
-	if (!d->q)
-		d->q = ctl_queue_new(SH_NS_PER_S, 60 * SH_NS_PER_S, 10, 20);
-	/* records first; engine actions go through the queue (one per node, backoff, rate) */
+	size_t nsvc = 0;
+	if (ok && any_request && read_services(x, &svcs, &nsvc, &sl, &tls))
+		sh_log("warn", name, "cannot read services for min-available budgets | error=\"%s\"", dock_errmsg(x->dock));
+
+	/* decide */
+	drain_policy pol = {.grace_ns = o->grace_ms * SH_NS_PER_MS, .restore_after_ns = o->restore_after_ms * SH_NS_PER_MS,
+			    .max_drained = (int)o->max_drained, .read_only = mode == REC_MODE_READ_ONLY};
+	size_t na = ok ? drain_decide(&pol, nodes, n, svcs, nsvc, now, acts, n + 1) : 0;
+
+	/* records now; engine actions to the worker, one per node */
 	for (size_t a = 0; a < na && e == SH_OK; a++) {
 		drain_action *ac = &acts[a];
-		drain_node *x = &nodes[ac->node];
-		drain_mem *m = mem_for(d, x->id);
+		size_t i = ac->node;
+		if (ps[i].unreadable) {
+			char note[256];
+			snprintf(note, sizeof(note), "drain state of node %s is unreadable: leaving the node as it is",
+				 nodes[i].id);
+			if (strcmp(mem[i].last_note, note)) {
+				snprintf(mem[i].last_note, sizeof(mem[i].last_note), "%s", note);
+				e = ctl_record(x, "refuse", nodes[i].id, note, "refused", NULL, NULL, NULL);
+			}
+			continue;
+		}
 		if (ac->kind == DRAIN_ACT_DRAIN || ac->kind == DRAIN_ACT_RESTORE) {
-			if (d->q && ctl_queue_backing_off(d->q, x->id, now))
-				continue; /* an engine call for this node failed recently: wait */
-			if (d->q)
-				ctl_queue_add(d->q, x->id, now);
-			continue;
-		}
-		if (ac->kind == DRAIN_ACT_FORGET) {
-			char skey[300];
-			snprintf(skey, sizeof(skey), "%s/drain/state/%s", d->x.prefix, x->id);
-			char *sj = state_json(drain_state_name(ac->new_state), ac->reason, ac->flaps, d->x.el ? d->x.el->rev : 0);
-			e = d->x.dry_run ? SH_OK : ctl_record(&d->x, "hands-off", x->id, ac->reason, "recorded", skey, sj);
+			plans[i].kind = ac->kind;
+			plans[i].flaps = ac->flaps;
+			snprintf(plans[i].reason, sizeof(plans[i].reason), "%s", ac->reason);
+			plans[i].prev_state = ps[i].raw ? strdup(ps[i].raw) : NULL;
+			if (!ctl_queue_backing_off(x->q, nodes[i].id, now))
+				ctl_enqueue(x, nodes[i].id);
+		} else if (ac->kind == DRAIN_ACT_FORGET) {
+			char skey[400];
+			rec_drain_state_key(skey, sizeof(skey), x->common.prefix, nodes[i].id);
+			char *sj = state_json(x, drain_state_name(ac->new_state), ac->reason, ac->flaps);
+			e = x->common.dry_run ? SH_OK
+					      : ctl_record(x, "hands-off", nodes[i].id, ac->reason, "recorded", NULL, skey, sj);
 			free(sj);
-			if (m)
-				m->last_note[0] = '\0';
+			mem[i].last_note[0] = '\0';
 		} else if (ac->kind == DRAIN_ACT_REFUSE) {
-			if (m && !strcmp(m->last_note, ac->reason))
+			if (!strcmp(mem[i].last_note, ac->reason))
 				continue; /* already recorded this episode */
-			if (m)
-				snprintf(m->last_note, sizeof(m->last_note), "%s", ac->reason);
-			atomic_fetch_add(&d->x.m->refusals, 1);
-			e = ctl_record(&d->x, "refuse", x->id, ac->reason, "refused", NULL, NULL);
+			snprintf(mem[i].last_note, sizeof(mem[i].last_note), "%s", ac->reason);
+			e = ctl_record(x, "refuse", nodes[i].id, ac->reason, "refused", NULL, NULL, NULL);
 		}
 	}
-	char key[64];
-	while (e == SH_OK && d->q && ctl_queue_get(d->q, sh_mono_ns(), key, sizeof(key))) {
-		drain_action *ac = NULL;
-		for (size_t a = 0; a < na && !ac; a++)
-			if ((acts[a].kind == DRAIN_ACT_DRAIN || acts[a].kind == DRAIN_ACT_RESTORE) &&
-			    !strcmp(nodes[acts[a].node].id, key))
-				ac = &acts[a];
-		if (!ac) {
-			ctl_queue_done(d->q, key, sh_mono_ns(), 1); /* no longer needed */
-			continue;
-		}
-		drain_node *x = &nodes[ac->node];
-		drain_mem *m = mem_for(d, x->id);
-		long failed_before = atomic_load(&d->x.m->drains_failed) + atomic_load(&d->x.m->restores_failed);
-		if (ac->kind == DRAIN_ACT_DRAIN)
-			/* a manual request stays: the node stays drained until it is removed */
-			e = act_availability(d, x->id, "drain", "drain", ac->reason, "drained", ps[ac->node].raw, ac->flaps);
-		else
-			e = act_availability(d, x->id, "active", "restore", ac->reason, "restored", ps[ac->node].raw,
-					     ac->flaps);
-		int ok = atomic_load(&d->x.m->drains_failed) + atomic_load(&d->x.m->restores_failed) == failed_before;
-		ctl_queue_done(d->q, key, sh_mono_ns(), e == SH_OK && ok);
-		if (m && !d->x.dry_run)
-			m->last_note[0] = '\0'; /* a dry run keeps its note: one "would" record per episode */
+	/* the new memory replaces the old */
+	if (ok) {
+		shell_clear(d);
+		d->ids = ids;
+		d->mem = mem;
+		d->plans = plans;
+		d->n = n;
+		if (sh_index_build(&d->ix, (const char *const *)d->ids, n))
+			e = SH_E_NOMEM;
+		ids = NULL;
+		mem = NULL;
+		plans = NULL;
 	}
-	if (d->q)
-		atomic_store(&d->x.m->queue_depth, (long)ctl_queue_len(d->q));
 	for (size_t s = 0; s < nsvc; s++) {
 		free(svcs[s].task_nodes);
 		dock_task_list_free(&tls[s]);
@@ -347,16 +414,66 @@ sh_err drain_reconcile(drain_ctl *d)
 	free(svcs);
 	free(tls);
 	dock_service_list_free(&sl);
-	for (size_t i = 0; i < n; i++)
-		free(ps[i].raw);
-	free(ps);
+	for (size_t i = 0; ids && i < n; i++)
+		free(ids[i]);
+	for (size_t i = 0; plans && i < n; i++)
+		free(plans[i].prev_state);
+	free(ids);
+	free(plans);
+	free(mem);
+	free(acts);
+	free(bad);
 	free(zones);
+	free(ps);
 	free(nodes);
 	etcd_range_result_free(&hb);
 	etcd_range_result_free(&st);
 	etcd_range_result_free(&rq);
 	dock_node_list_free(&nl);
-	if (e && e != SH_E_NOT_LEADER)
-		atomic_fetch_add(&d->x.m->reconcile_errors, 1);
+	if (!ok && e == SH_OK)
+		e = SH_E_NOMEM;
 	return e;
 }
+
+static sh_err drain_work(ctl_ctx *x, void *state, const char *key)
+{
+	drain_shell *d = state;
+	long i = sh_index_find(&d->ix, key);
+	if (i < 0 || (d->plans[i].kind != DRAIN_ACT_DRAIN && d->plans[i].kind != DRAIN_ACT_RESTORE))
+		return SH_OK; /* no longer needed */
+	plan *p = &d->plans[i];
+	int drain = p->kind == DRAIN_ACT_DRAIN;
+	/* a manual request stays: the node stays drained until it is removed */
+	sh_err e = act_availability(x, &d->mem[i], key, drain, p->reason, p->prev_state, p->flaps);
+	p->kind = DRAIN_ACT_REFUSE; /* done (or to be decided afresh by the next pass) */
+	return e;
+}
+
+#define DO(f) offsetof(drain_opts, f)
+static const sh_opt drain_opt_table[] = {
+	{"drain-grace", SH_OPT_DURATION, DO(grace_ms), "0s", NULL, "how long a node must look dead before it is drained",
+	 "SWARMHEAL_DRAIN_GRACE", SH_OPT_RELOAD, 0, NULL},
+	{"restore-after", SH_OPT_DURATION, DO(restore_after_ms), "30s", NULL,
+	 "healthy time before a node swarmheal drained goes back to active", "SWARMHEAL_RESTORE_AFTER", SH_OPT_RELOAD, 0,
+	 NULL},
+	{"max-drained", SH_OPT_COUNT, DO(max_drained), NULL, "N",
+	 "nodes drained by swarmheal at once (default a third of the nodes, at least 1)", "SWARMHEAL_MAX_DRAINED",
+	 SH_OPT_RELOAD, 1, NULL},
+	{0},
+};
+
+static const char *const drain_watch[] = {"/nodes/", "/drain/requests/", "/arbiter/", NULL};
+
+const ctl_def drain_def = {
+	.name = "drain",
+	.summary = "drain nodes that are dead (heartbeat, engine, Swarm), restore them when healthy",
+	.watch = drain_watch,
+	.engine_events = "{\"type\":[\"node\"]}",
+	.needs_engine = 1,
+	.opts = drain_opt_table,
+	.cfg_size = sizeof(drain_opts),
+	.init = drain_init,
+	.reconcile = drain_reconcile,
+	.work = drain_work,
+	.release = drain_release,
+};
