@@ -343,7 +343,7 @@ static void test_dry_run_then_sighup(void)
 	availability(3, a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "active"); /* dry run: decided, recorded, not done */
 	CU_ASSERT_EQUAL(actions_matching("\"kind\":\"would-drain\""), 1);
-	CU_ASSERT_EQUAL(t_sh("curl -s 127.0.0.1:19474/metrics | grep -q 'swarmheal_actions_total{kind=\"would\",result=\"dry-run\"} 1'"), 0);
+	CU_ASSERT_EQUAL(t_sh("curl -s 127.0.0.1:19474/metrics | grep -q 'swarmheal_actions_total{controller=\"drain\",kind=\"would-drain\",result=\"dry-run\"} 1'"), 0);
 	CU_ASSERT_EQUAL(t_sh("curl -sf 127.0.0.1:19474/readyz >/dev/null && curl -sf 127.0.0.1:19474/healthz >/dev/null"), 0);
 	/* a bad file on SIGHUP changes nothing */
 	f = fopen(cfg, "w");
@@ -353,7 +353,7 @@ static void test_dry_run_then_sighup(void)
 	sleep(2);
 	availability(3, a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "active");
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-dry.log", "config not applied: bad line", 100));
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-dry.log", "config not applied", 100));
 	/* a good one applies at once */
 	f = fopen(cfg, "w");
 	fprintf(f, "dry-run = false\nrestore-after = 2s\n");
@@ -401,7 +401,7 @@ static void test_bad_flags(void)
 	pid_t p = t_spawn("/tmp/swarmheal-drain-flags.log", "%s --controllers rollback", t_bin("swarmheald"));
 	CU_ASSERT_TRUE(t_wait_pid(p, 5000, &st));
 	CU_ASSERT_EQUAL(st, 64);
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-flags.log", "unsupported --controllers 'rollback'", 100));
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-flags.log", "unknown controller 'rollback' in --controllers", 100));
 	p = t_spawn("/tmp/swarmheal-drain-flags.log", "%s --ttl 1s", t_bin("swarmheal-agent"));
 	CU_ASSERT_TRUE(t_wait_pid(p, 5000, &st));
 	CU_ASSERT_EQUAL(st, 64);
@@ -417,7 +417,7 @@ static void test_bad_flags(void)
 		    t_bin("swarmheald"));
 	CU_ASSERT_TRUE(t_wait_pid(p, 5000, &st));
 	CU_ASSERT_EQUAL(st, 64);
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-flags.log", "line=1", 100));
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-flags.log", "line 1: invalid --max-drained 'many'", 100));
 	unlink("/tmp/swarmheal-drain-bad.conf");
 	/* the daemons under valgrind: a real run ended by SIGTERM leaks nothing */
 	const char *vg = "valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99";
