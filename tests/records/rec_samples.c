@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* rec_samples.c - prints "SCHEMA<TAB>JSON" for each record encoder, minimal and full, for tests/records/validate.py */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rec.h"
+#include "sh_util.h"
+
+static void out(const char *schema, char *json)
+{
+	if (!json) {
+		fprintf(stderr, "rec_samples: %s encoder returned NULL\n", schema);
+		exit(1);
+	}
+	printf("%s\t%s\n", schema, json);
+	free(json);
+}
+
+int main(void)
+{
+	int64_t now = sh_real_ns();
+	rec_drain_state ds = {.state = "drained", .reason = "heartbeat key is gone", .since_ns = now, .flaps = 2,
+			      .fence = 41, .monitor = "dead"};
+	out("drain_state", rec_drain_state_encode(&ds));
+	rec_drain_state ds0 = {.state = "none"};
+	out("drain_state", rec_drain_state_encode(&ds0));
+	rec_drain_request rq = {.reason = "kernel upgrade", .requested_by = "alice", .ts_ns = now};
+	out("drain_request", rec_drain_request_encode(&rq));
+	rec_drain_request rq0 = {.reason = ""};
+	out("drain_request", rec_drain_request_encode(&rq0));
+	rec_action a = {.ts_ns = now, .controller = "drain", .kind = "drain", .target = "n1", .reason = "dead",
+			.result = "ok", .fence = 7, .node = "n1", .details = "{\"tasks\":[\"t1\",\"t2\"]}"};
+	out("action", rec_action_encode(&a));
+	rec_action a0 = {.ts_ns = now, .controller = "agent.n1", .kind = "restart", .target = "c1", .reason = "",
+			 .result = "ok"};
+	out("action", rec_action_encode(&a0));
+	rec_arbiter_mode m = {.mode = REC_MODE_SINGLE_ZONE, .nzones = 2, .since_ns = now, .reason = "zone b cut",
+			      .fence = 3};
+	snprintf(m.zones[0], 64, "a");
+	snprintf(m.zones[1], 64, "c");
+	out("arbiter_mode", rec_arbiter_mode_encode(&m));
+	rec_arbiter_mode m0 = {0};
+	out("arbiter_mode", rec_arbiter_mode_encode(&m0));
+	rec_rollback_snapshot s = {.spec = "{\"Name\":\"web\"}", .ts_ns = now, .healthy = 1, .version = 12};
+	rec_rollback_digest(s.spec, strlen(s.spec), s.sha256);
+	out("rollback_snapshot", rec_rollback_snapshot_encode(&s));
+	return 0;
+}
