@@ -88,6 +88,11 @@ static void lead(ctl_thread *t, void *state)
 		if (etcd_watch_open(x->etcd, key, &wo, &w[i]))
 			sh_log("warn", name, "cannot watch, resync only | prefix=%s error=\"%s\"", key, etcd_errmsg(x->etcd));
 	}
+	/* our own election key: deleted (by a person, or its lease revoked) means leadership is over */
+	etcd_watch *kw = NULL;
+	etcd_watch_opts ko = {.start_revision = x->el->rev};
+	if (etcd_watch_open(x->etcd, x->el->key, &ko, &kw))
+		sh_log("warn", name, "cannot watch the election key | error=\"%s\"", etcd_errmsg(x->etcd));
 	dock_events *dev = NULL;
 	if (x->dock && x->def->engine_events && dock_events_open(x->dock, x->def->engine_events, 0, &dev))
 		sh_log("warn", name, "no engine event stream, resync only | error=\"%s\"", dock_errmsg(x->dock));
@@ -154,6 +159,18 @@ static void lead(ctl_thread *t, void *state)
 			if (until < wait_ms)
 				wait_ms = until < 0 ? 0 : (long)until;
 		}
+		etcd_watch_batch kb;
+		int key_gone = 0;
+		while (kw && etcd_watch_next(kw, &kb, 0) == SH_OK) {
+			for (size_t i = 0; i < kb.n; i++)
+				key_gone |= kb.events[i].type == ETCD_EV_DELETE ||
+					    kb.events[i].kv.create_revision != x->el->rev;
+			etcd_watch_batch_free(&kb);
+		}
+		if (key_gone) {
+			sh_log("warn", name, "election key deleted: stopped acting | key=%s", x->el->key);
+			break;
+		}
 		int waited = 0;
 		for (size_t i = 0; w && i < nw; i++) {
 			if (!w[i])
@@ -179,6 +196,7 @@ static void lead(ctl_thread *t, void *state)
 	for (size_t i = 0; w && i < nw; i++)
 		etcd_watch_close(w[i]);
 	free(w);
+	etcd_watch_close(kw);
 	dock_events_close(dev);
 }
 
