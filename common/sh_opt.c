@@ -305,11 +305,13 @@ void sh_opts_help(const sh_opts *o, FILE *f)
 static void print_config(const sh_opts *o, FILE *f)
 {
 	static const char *srcname[] = {"default", "config", "env", "flag"};
+	static const char *typename[] = {"", "bool", "string", "duration", "count", "list"};
 	for (size_t g = 0; g < o->ngroups; g++)
 		for (size_t i = 0; o->groups[g].opts[i].name; i++) {
 			fprintf(f, "%s=", o->groups[g].opts[i].name);
 			print_value(&o->groups[g].opts[i], o->groups[g].base, f);
-			fprintf(f, "\t# %s\n", srcname[o->src[g][i]]);
+			fprintf(f, "\t# %s %s%s\n", srcname[o->src[g][i]], typename[o->groups[g].opts[i].type],
+				(o->groups[g].opts[i].flags & SH_OPT_RELOAD) ? " reloadable" : "");
 		}
 }
 
