@@ -34,3 +34,7 @@ if [ "$only" = all ] || [ "$only" = bench_etcd ]; then
 	echo "== bench_etcd (TLS with client certificates)"
 	"$ROOT/build/bin/bench_etcd" "https://127.0.0.1:$TLSPORT" 1000 "$STATE/certs"
 fi
+if [ "$only" = all ] || [ "$only" = bench_retention ]; then
+	echo "== bench_retention (20,000 action records, --actions-max 10000)"
+	"$ROOT/build/bin/bench_retention" "$EP" 20000 10000
+fi
