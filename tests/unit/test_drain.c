@@ -240,6 +240,129 @@ static void test_read_only(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "read-only"));
 }
 
+static void test_zone_guard_alone(void)
+{
+	/* zones a (one node), b (one node), c (four nodes): a and b are dead. Only 2 of 6
+	 * nodes look dead, so the node-count half would drain both; every node of 2 of 3
+	 * zones is dead, so the zone half refuses */
+	drain_node z[6] = {dead_hb("a1"), dead_hb("b1"), healthy("c1"), healthy("c2"), healthy("c3"), healthy("c4")};
+	const char *zn[6] = {"a", "b", "c", "c", "c", "c"};
+	for (int i = 0; i < 6; i++)
+		z[i].zone = zn[i];
+	drain_policy p = pol;
+	p.max_drained = 6;
+	drain_action a[16];
+	size_t k = decide(&p, z, 6, a);
+	CU_ASSERT_EQUAL_FATAL(k, 2);
+	for (size_t i = 0; i < k; i++) {
+		CU_ASSERT_EQUAL(a[i].kind, DRAIN_ACT_REFUSE);
+		CU_ASSERT_EQUAL(a[i].node, i);
+		CU_ASSERT_PTR_NOT_NULL(strstr(a[i].reason, "2 of 6 nodes or most zones look dead"));
+	}
+	/* one zone of three down is no partition: a1 alone dead is drained */
+	z[1] = healthy("b1");
+	z[1].zone = "b";
+	k = decide(&p, z, 6, a);
+	CU_ASSERT_EQUAL_FATAL(k, 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 0);
+	/* a single zone label counts for nothing: its only node dead, the unlabelled ones fine */
+	drain_node u[4] = {dead_hb("u1"), healthy("u2"), healthy("u3"), healthy("u4")};
+	u[0].zone = "lonely";
+	k = decide(&p, u, 4, a);
+	CU_ASSERT_EQUAL_FATAL(k, 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+}
+
+static void test_budget_floor_of_one(void)
+{
+	/* 2 nodes: a third is 0, the floor makes it 1 */
+	drain_node n[2] = {healthy("a"), dead_hb("b")};
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 2, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 1);
+	/* and exactly 1: with a drained by us (alive, not yet healthy long enough) b is refused */
+	n[0].state = DRAIN_DRAINED;
+	n[0].availability = "drain";
+	n[0].healthy_since_ns = NOW - 1 * S;
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 2, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(a[0].node, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "1 nodes already drained by swarmheal, the limit is 1"));
+}
+
+static drain_node drained_by_us(const char *id, int flaps, int64_t healthy_for)
+{
+	drain_node n = healthy(id);
+	n.state = DRAIN_DRAINED;
+	n.availability = "drain";
+	n.flaps = flaps;
+	n.healthy_since_ns = NOW - healthy_for;
+	return n;
+}
+
+static void test_holdoff_cap_one_hour(void)
+{
+	/* restore-after 30 s and 10 flaps would be 30 s << 10 = 8.5 h: capped at 1 h */
+	drain_node n[3] = {healthy("a"), healthy("b"), drained_by_us("c", 10, 3599 * S)};
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	n[2].healthy_since_ns = NOW - 3600 * S;
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_RESTORE);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	/* a policy's own cap wins over the default */
+	drain_policy p = pol;
+	p.holdoff_max_ns = 100 * S;
+	n[2].healthy_since_ns = NOW - 99 * S;
+	CU_ASSERT_EQUAL(decide(&p, n, 3, a), 0);
+	n[2].healthy_since_ns = NOW - 100 * S;
+	CU_ASSERT_EQUAL_FATAL(decide(&p, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_RESTORE);
+}
+
+static void test_held_while_requested(void)
+{
+	/* healthy for an hour, but a manual request stands: stays drained, nothing recorded */
+	drain_node n[3] = {healthy("a"), healthy("b"), drained_by_us("c", 0, 3600 * S)};
+	n[2].requested = 1;
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	/* the request withdrawn: restored */
+	n[2].requested = 0;
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_RESTORE);
+	CU_ASSERT_EQUAL(a[0].new_state, DRAIN_RESTORED);
+}
+
+static void test_read_only_refuses_restore(void)
+{
+	drain_policy p = pol;
+	p.read_only = 1;
+	drain_node n[3] = {healthy("a"), healthy("b"), drained_by_us("c", 0, 31 * S)};
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&p, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	CU_ASSERT_EQUAL(a[0].new_state, DRAIN_DRAINED);
+	CU_ASSERT_STRING_EQUAL(a[0].reason, "would restore node c but the arbiter mode is read-only");
+}
+
+static void test_swarm_disconnected_is_death(void)
+{
+	/* heartbeat fine, engine up, Swarm says disconnected */
+	drain_node n[3] = {healthy("a"), healthy("b"), healthy("c")};
+	n[2].swarm_state = "disconnected";
+	n[2].unhealthy_since_ns = NOW;
+	CU_ASSERT_TRUE(drain_node_dead(&n[2]));
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	CU_ASSERT_STRING_EQUAL(a[0].reason, "swarm reports it disconnected");
+}
+
 static void test_states_roundtrip(void)
 {
 	enum drain_state s;
@@ -263,6 +386,12 @@ int main(int argc, char **argv)
 		{"restore_and_flap_holdoff", test_restore_and_flap_holdoff},
 		{"manual_request_min_available", test_manual_request_min_available},
 		{"read_only", test_read_only},
+		{"zone_guard_alone", test_zone_guard_alone},
+		{"budget_floor_of_one", test_budget_floor_of_one},
+		{"holdoff_cap_one_hour", test_holdoff_cap_one_hour},
+		{"held_while_requested", test_held_while_requested},
+		{"read_only_refuses_restore", test_read_only_refuses_restore},
+		{"swarm_disconnected_is_death", test_swarm_disconnected_is_death},
 		{"states_roundtrip", test_states_roundtrip},
 		{NULL, NULL},
 	};
