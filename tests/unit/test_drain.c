@@ -363,6 +363,105 @@ static void test_swarm_disconnected_is_death(void)
 	CU_ASSERT_STRING_EQUAL(a[0].reason, "swarm reports it disconnected");
 }
 
+static void test_person_drain_not_ours(void)
+{
+	/* a person drained a; c dies: a's drain is not counted against our limit of 1 (3 nodes) */
+	drain_node n[3] = {healthy("a"), healthy("b"), dead_hb("c")};
+	n[0].availability = "drain";
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	/* a node a person drained that then dies is still theirs: no action at all */
+	n[2] = healthy("c");
+	n[0] = dead_hb("a");
+	n[0].availability = "drain";
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+}
+
+static void test_healthy_means_alive_now(void)
+{
+	/* a stale healthy_since on a node that is dead now neither restores nor forgets it */
+	drain_node n[3] = {healthy("a"), healthy("b"), drained_by_us("c", 0, 100 * S)};
+	n[2].hb_present = 0;
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	n[2].state = DRAIN_HUMAN_ACTIVE;
+	n[2].availability = "active";
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	/* a person reactivated it and it is healthy, but not yet for restore-after (30 s) */
+	n[2] = healthy("c");
+	n[2].state = DRAIN_HUMAN_ACTIVE;
+	n[2].healthy_since_ns = NOW - 29 * S;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+}
+
+static void test_manual_request_rules(void)
+{
+	/* a request on a node that is dead but still within its grace: neither a death
+	 * drain (grace) nor a manual one (requests drain healthy nodes) */
+	drain_policy p = pol;
+	p.grace_ns = 5 * S;
+	drain_node n[3] = {healthy("a"), healthy("b"), dead_hb("c")};
+	n[2].requested = 1;
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&p, n, 3, a), 0);
+	/* the partition guard stops death drains, not a person's request: 2 of 3 dead,
+	 * a manual request on a is carried out, the dead ones refused */
+	drain_node m[3] = {healthy("a"), dead_hb("b"), dead_hb("c")};
+	m[0].requested = 1;
+	size_t k = decide(&pol, m, 3, a);
+	CU_ASSERT_EQUAL_FATAL(k, 3);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 0);
+	CU_ASSERT_STRING_EQUAL(a[0].reason, "manual request");
+	CU_ASSERT_EQUAL(a[1].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(a[2].kind, DRAIN_ACT_REFUSE);
+}
+
+static void test_tasks_on_dead_or_drained_nodes(void)
+{
+	/* web needs 2: tasks on a, b, c and d; d is dead, c is drained. A request on b
+	 * would leave only a's task: refused */
+	drain_node n[4] = {healthy("a"), healthy("b"), healthy("c"), healthy("d")};
+	n[1].requested = 1;
+	n[2].availability = "drain";
+	n[3].swarm_state = "down";
+	n[3].unhealthy_since_ns = NOW;
+	const char *tasks[] = {"a", "b", "c", "d"};
+	drain_service s = {.name = "web", .min_available = "2", .replicas = 4, .task_nodes = tasks, .ntasks = 4};
+	drain_policy p = pol;
+	p.max_drained = 4;
+	drain_action a[16];
+	size_t k = drain_decide(&p, n, 4, &s, 1, NOW, a, 16);
+	CU_ASSERT_EQUAL_FATAL(k, 2);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(a[0].node, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "would keep 1 running tasks, below its min-available 2"));
+	CU_ASSERT_EQUAL(a[1].kind, DRAIN_ACT_DRAIN); /* d itself: dead */
+	CU_ASSERT_EQUAL(a[1].node, 3);
+}
+
+static void test_max_drained_flag(void)
+{
+	/* 9 nodes (a third would be 3), --max-drained 1: the second dead node is refused */
+	drain_node n[9];
+	char ids[9][4];
+	for (int i = 0; i < 9; i++) {
+		snprintf(ids[i], 4, "n%d", i);
+		n[i] = healthy(ids[i]);
+	}
+	n[1] = dead_hb(ids[1]);
+	n[2] = dead_hb(ids[2]);
+	drain_policy p = pol;
+	p.max_drained = 1;
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&p, n, 9, a), 2);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[1].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[1].reason, "the limit is 1"));
+}
+
 static void test_states_roundtrip(void)
 {
 	enum drain_state s;
@@ -392,6 +491,11 @@ int main(int argc, char **argv)
 		{"held_while_requested", test_held_while_requested},
 		{"read_only_refuses_restore", test_read_only_refuses_restore},
 		{"swarm_disconnected_is_death", test_swarm_disconnected_is_death},
+		{"person_drain_not_ours", test_person_drain_not_ours},
+		{"healthy_means_alive_now", test_healthy_means_alive_now},
+		{"manual_request_rules", test_manual_request_rules},
+		{"tasks_on_dead_or_drained_nodes", test_tasks_on_dead_or_drained_nodes},
+		{"max_drained_flag", test_max_drained_flag},
 		{"states_roundtrip", test_states_roundtrip},
 		{NULL, NULL},
 	};
