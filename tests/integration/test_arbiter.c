@@ -508,8 +508,7 @@ static void test_valgrind_clean(void)
 int main(int argc, char **argv)
 {
 	if (!t_endpoints()) {
-		fprintf(stderr, "SWARMHEAL_TEST_ENDPOINTS not set (tests/run.sh sets it): skipped\n");
-		return 77;
+		return t_skip("arbiter", "SWARMHEAL_TEST_ENDPOINTS not set (tests/run.sh sets it)");
 	}
 	snprintf(tmp, sizeof(tmp), "/tmp/swarmheal-arbiter-XXXXXX");
 	if (!mkdtemp(tmp))
