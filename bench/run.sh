@@ -6,6 +6,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=${SWARMHEAL_BENCH_STATE:-/tmp/swarmheal-bench}
 . "$ROOT/tests/lib.sh"
 sh "$ROOT/deploy/install-deps.sh"
+# bench_drain_lab.sh brings the lab up and down: hold its lock for the whole run (tests/lab/lab.sh)
+sh_lab_lock "bench/run.sh in $ROOT"
+# sh_cleanup_dir stops what was recorded at any depth, the TLS etcd's $STATE/tls/etcd.pid too
 sh_cleanup_dir "$STATE"
 mkdir -p "$STATE"
 trap 'sh_cleanup_dir "$STATE"' EXIT INT TERM
@@ -19,7 +22,7 @@ export ROOT STATE EP
 for b in "$ROOT"/bench/bench_*.sh; do
 	[ -e "$b" ] || continue
 	name=$(basename "$b" .sh)
-	case "$only" in all | "$name") echo "== $name"; bash "$b" ;; esac
+	case "$only" in all | "$name") echo "== $name"; bash "$b" || { echo "bench/run.sh: $name failed" >&2; exit 1; } ;; esac
 done
 if [ "$only" = all ] || [ "$only" = bench_drain ]; then
 	echo "== bench_drain"
