@@ -66,8 +66,10 @@ sh_err etcd_client_new(const etcd_config *cfg, etcd_client **out, char *errbuf, 
 	pthread_once(&curl_once, curl_init_once);
 	const char *eps = cfg->endpoints && *cfg->endpoints ? cfg->endpoints : "http://127.0.0.1:2379";
 	etcd_client *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		set_err(errbuf, errlen, "%s", "out of memory creating etcd client");
 		return SH_E_NOMEM;
+	}
 	c->endpoints_str = strdup(eps);
 	c->cacert = sh_strdup(cfg->cacert);
 	c->cert = sh_strdup(cfg->cert);
