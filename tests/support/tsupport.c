@@ -249,6 +249,11 @@ static void track_dir(const char *path)
 		}
 }
 
+void t_remove_after_test(const char *dir)
+{
+	track_dir(dir);
+}
+
 static void untrack_dir(const char *path)
 {
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
@@ -540,6 +545,13 @@ pid_t t_spawn(const char *outfile, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return -1;
+	/* empty the output file now, not when the child's shell gets to it: a caller that waits for a
+	 * line in it must never see what an earlier process (or an earlier run) left there */
+	if (outfile) {
+		int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {

@@ -48,7 +48,8 @@ int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 
 /* ---- processes ---- */
-/* Run "sh -c 'exec CMD'" with stdout+stderr to outfile (may be NULL: /dev/null); own process group,
+/* Run "sh -c 'exec CMD'" with stdout+stderr to outfile (may be NULL: /dev/null; emptied before
+ * this returns, so a wait for a line in it never sees an earlier process's); own process group,
  * descriptors above 2 closed, SIGKILLed when the test process dies (PR_SET_PDEATHSIG). -1 on error. */
 pid_t t_spawn(const char *outfile, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wait up to timeout_ms (wall clock, polled every 10 ms) for pid; 1 exited (*status shell-style:
@@ -68,6 +69,9 @@ int64_t t_now_ms(void);
 void t_procs_test_begin(void);
 void t_procs_test_end(void);
 void t_procs_kill_all(void);
+/* Remove this directory (rm -rf) after the current test, or at exit when not in a test: a test's
+ * scratch space that a failed FATAL assertion would otherwise leave behind. */
+void t_remove_after_test(const char *dir);
 /* How many groups the last t_procs_test_end or t_procs_kill_all had to kill (tests of the support). */
 int t_procs_killed_last(void);
 /* Whole file as a malloc'd string ("" when missing). */

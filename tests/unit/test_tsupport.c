@@ -156,6 +156,26 @@ static void test_waits_count_wall_clock(void)
 	CU_ASSERT_EQUAL(st, 70);
 }
 
+static void test_stale_output_and_scratch_dirs(void)
+{
+	/* a log left by an earlier process is empty as soon as t_spawn returns */
+	FILE *f = fopen(path("stale.log"), "w");
+	fputs("msg=\"leading\" from an earlier run\n", f);
+	fclose(f);
+	pid_t p = t_spawn(path("stale.log"), "sleep 300");
+	CU_ASSERT_FALSE(t_wait_file(path("stale.log"), "leading", 0));
+	kill(p, SIGKILL);
+	CU_ASSERT_TRUE(t_wait_pid(p, 5000, NULL));
+	/* a scratch dir registered in a test is removed at its end */
+	char d[128];
+	snprintf(d, sizeof(d), "%s/scratch", dir);
+	CU_ASSERT_EQUAL_FATAL(t_sh("mkdir -p %s/x && touch %s/x/y", d, d), 0);
+	t_remove_after_test(d);
+	t_procs_test_end();
+	CU_ASSERT_NOT_EQUAL(access(d, F_OK), 0);
+	t_procs_test_begin();
+}
+
 static void test_strict_turns_skip_into_failure(void)
 {
 	const char *was = getenv("SWARMHEAL_TEST_STRICT");
@@ -186,6 +206,7 @@ int main(int argc, char **argv)
 		{"children_die_with_test_process", test_children_die_with_test_process},
 		{"group_killed_after_test", test_group_killed_after_test},
 		{"waits_count_wall_clock", test_waits_count_wall_clock},
+		{"stale_output_and_scratch_dirs", test_stale_output_and_scratch_dirs},
 		{"strict_turns_skip_into_failure", test_strict_turns_skip_into_failure},
 		{NULL, NULL},
 	};
