@@ -43,6 +43,11 @@ long etcd_connects(const etcd_client *c)
 	return c->connects;
 }
 
+long etcd_auths(const etcd_client *c)
+{
+	return c->auths;
+}
+
 void etcd_config_from_env(etcd_config *cfg)
 {
 	if (cfg->endpoints && *cfg->endpoints)
@@ -458,7 +463,10 @@ sh_err etcd_authenticate(etcd_client *c)
 	}
 	c->token = strdup(tok->valuestring);
 	cJSON_Delete(resp);
-	return c->token ? SH_OK : SH_E_NOMEM;
+	if (!c->token)
+		return SH_E_NOMEM;
+	c->auths++;
+	return SH_OK;
 }
 
 sh_err etcd_range(etcd_client *c, const char *key, const etcd_range_opts *opts, etcd_range_result *out)
