@@ -579,13 +579,16 @@ static void test_auth(void)
 	cfg.password = "s3cret";
 	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
 	CU_ASSERT_EQUAL(etcd_put(c, "/a", "1", 1, NULL, NULL, NULL), SH_OK);
-	/* the simple token expires after 2 s: the client re-authenticates by itself */
+	CU_ASSERT_EQUAL(etcd_auths(c), 1);
+	/* the simple token expires after 2 s (--auth-token-ttl 2; etcd checks every second): the client
+	 * re-authenticates by itself, and exactly once */
 	sleep(4);
 	etcd_kv kv;
 	sh_err ge = etcd_get(c, "/a", &kv, NULL);
 	if (ge)
 		fprintf(stderr, "after token expiry: %s\n", etcd_errmsg(c));
 	CU_ASSERT_EQUAL(ge, SH_OK);
+	CU_ASSERT_EQUAL(etcd_auths(c), 2);
 	if (!ge)
 		etcd_kv_free(&kv);
 	/* a watch with auth */
