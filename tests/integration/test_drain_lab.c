@@ -157,6 +157,19 @@ static int count_actions(const char *kind, const char *target, const char *reaso
 	return n;
 }
 
+/* count_actions once it reaches want (the record is written just after the engine call that a
+ * test sees first), or its value after ms */
+static int actions_settle(const char *kind, const char *target, const char *reason, const char *result,
+			  long long fence, int want, int ms)
+{
+	int n;
+	for (int64_t t0 = t_now_ms();; usleep(50000)) {
+		n = count_actions(kind, target, reason, result, fence);
+		if (n >= want || t_now_ms() - t0 >= ms)
+			return n;
+	}
+}
+
 /* wait until an etcd key's value (under the prefix) contains every needle */
 static int wait_value(const char *key, const char *n1, const char *n2, int ms, char *v, size_t len)
 {
@@ -269,12 +282,12 @@ static void test_kill_worker_drained_then_restored(void)
 	fprintf(stderr, "killed worker drained after %.2f s (bound %.1f s = agent ttl %.0f s + etcd expiry scan %.1f s + margin %.1f s)\n",
 		secs, bound, AGENT_TTL_S, ETCD_EXPIRY_SCAN_S, MARGIN_S);
 	CU_ASSERT(secs < bound);
-	CU_ASSERT(actions_matching("heartbeat key is gone") >= 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat key is gone", "ok", 0, 1, 3000), 1);
 	/* bring it back: restored after --restore-after 2s */
 	CU_ASSERT_EQUAL(t_sh("%s start 3", lab), 0);
 	start_agent(3);
 	CU_ASSERT_TRUE(wait_availability(3, "active", 30000));
-	CU_ASSERT(actions_matching("\"kind\":\"restore\"") >= 1);
+	CU_ASSERT_EQUAL(actions_settle("restore", ids[3], NULL, "ok", 0, 1, 3000), 1);
 	teardown_round();
 }
 
@@ -283,7 +296,7 @@ static void test_engine_stop_drained_from_agent_report(void)
 	setup_round("engine");
 	CU_ASSERT_EQUAL(t_sh("%s stop 2", lab), 0);
 	CU_ASSERT_TRUE(wait_availability(2, "drain", 8000));
-	CU_ASSERT(actions_matching("agent reports its engine down") >= 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[2], "agent reports its engine down", "ok", 0, 1, 3000), 1);
 	CU_ASSERT_EQUAL(t_sh("%s start 2", lab), 0);
 	CU_ASSERT_TRUE(wait_availability(2, "active", 30000));
 	teardown_round();
@@ -410,11 +423,11 @@ static void test_two_replicas_failover(void)
 			fprintf(stderr, "node %d state: %s (want drained, %s)\n", i, v, want);
 		CU_ASSERT_TRUE(ok);
 	}
-	CU_ASSERT_EQUAL(count_actions("drain", ids[2], "finishing a drain a previous leader started", "ok", fence_b), 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[2], "finishing a drain a previous leader started", "ok", fence_b, 1, 3000), 1);
 	/* exactly one successful drain per node, and that one the standby's */
-	CU_ASSERT_EQUAL(count_actions("drain", ids[2], NULL, "ok", 0), 1);
-	CU_ASSERT_EQUAL(count_actions("drain", ids[3], "heartbeat key is gone", "ok", fence_b), 1);
-	CU_ASSERT_EQUAL(count_actions("drain", ids[3], NULL, "ok", 0), 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[2], NULL, "ok", 0, 1, 3000), 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat key is gone", "ok", fence_b, 1, 3000), 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], NULL, "ok", 0, 1, 3000), 1);
 	CU_ASSERT_EQUAL(count_actions(NULL, NULL, NULL, NULL, fence_a), 0); /* the dead leader recorded nothing */
 	stop_daemon(b);
 	end_round();
@@ -467,6 +480,50 @@ static void test_agent_heartbeat_and_autoheal(void)
 	popen_line(cmd, hb, sizeof(hb));
 	CU_ASSERT_STRING_EQUAL(hb, "");
 	t_sh("docker -H %s rm -f ah >/dev/null 2>&1", socks[2]);
+}
+
+static void test_agent_zone_and_exits(void)
+{
+	lab_healthy();
+	snprintf(prefix, sizeof(prefix), "/td-zone-%d", (int)getpid());
+	/* node 1, a manager, labelled zone=za: its agent reads the label; node 2's agent gets --zone */
+	CU_ASSERT_EQUAL_FATAL(t_sh("%s zone 1 za", lab), 0);
+	agents[1] = t_spawn("/tmp/swarmheal-agent-zone1.log", "%s --endpoints %s --docker-host %s --prefix %s --ttl 2s",
+			    t_bin("swarmheal-agent"), eps, socks[1], prefix);
+	agents[2] = t_spawn("/tmp/swarmheal-agent-zone2.log", "%s --endpoints %s --docker-host %s --prefix %s --ttl 2s --zone zb",
+			    t_bin("swarmheal-agent"), eps, socks[2], prefix);
+	CU_ASSERT_TRUE(wait_heartbeats(2, 10000));
+	char v[2048], key[128];
+	snprintf(key, sizeof(key), "/nodes/%s", ids[1]);
+	etcd_value(key, v, sizeof(v));
+	CU_ASSERT_PTR_NOT_NULL(strstr(v, "\"zone\":\"za\""));
+	snprintf(key, sizeof(key), "/nodes/%s", ids[2]);
+	etcd_value(key, v, sizeof(v));
+	CU_ASSERT_PTR_NOT_NULL(strstr(v, "\"zone\":\"zb\""));
+	stop_agent(1, SIGTERM);
+	stop_agent(2, SIGTERM);
+	CU_ASSERT_EQUAL(t_sh("docker -H %s node update --label-rm zone %s >/dev/null", socks[1], ids[1]), 0);
+	/* 69: etcd unreachable at start */
+	int st = -1;
+	const char *log = "/tmp/swarmheal-agent-exits.log";
+	pid_t p = t_spawn(log, "%s --endpoints http://127.0.0.1:1 --docker-host %s", t_bin("swarmheal-agent"), socks[2]);
+	CU_ASSERT_TRUE(t_wait_pid(p, 10000, &st));
+	CU_ASSERT_EQUAL(st, 69);
+	CU_ASSERT_TRUE(t_wait_file(log, "swarmheal-agent: cannot reach etcd at 'http://127.0.0.1:1'", 100));
+	/* 74: an engine that is not part of a swarm (a scripted one: every lab engine is in the swarm) */
+	static const char *const replies[] = {
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 23\r\nConnection: close\r\n\r\n"
+		"{\"ApiVersion\":\"1.41\"}\n\n",
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 66\r\nConnection: close\r\n\r\n"
+		"{\"Name\":\"solo\",\"Swarm\":{\"NodeID\":\"\",\"LocalNodeState\":\"inactive\"}}\n",
+	};
+	tresp *r = tresp_start(replies, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	p = t_spawn(log, "%s --endpoints %s --docker-host tcp://127.0.0.1:%d", t_bin("swarmheal-agent"), eps, tresp_port(r));
+	CU_ASSERT_TRUE(t_wait_pid(p, 10000, &st));
+	CU_ASSERT_EQUAL(st, 74);
+	CU_ASSERT_TRUE(t_wait_file(log, "is not part of a swarm (no Swarm.NodeID)", 100));
+	tresp_stop(r);
 }
 
 static void test_dry_run_then_sighup(void)
@@ -598,6 +655,7 @@ int main(int argc, char **argv)
 	static const t_case cases[] = {
 		{"bad_flags", test_bad_flags},
 		{"agent_heartbeat_and_autoheal", test_agent_heartbeat_and_autoheal},
+		{"agent_zone_and_exits", test_agent_zone_and_exits},
 		{"kill_worker_drained_then_restored", test_kill_worker_drained_then_restored},
 		{"engine_stop_drained_from_agent_report", test_engine_stop_drained_from_agent_report},
 		{"manual_request_min_available", test_manual_request_min_available},
