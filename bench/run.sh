@@ -31,6 +31,17 @@ fi
 if [ "$only" = all ] || [ "$only" = bench_etcd ]; then
 	echo "== bench_etcd (plain HTTP)"
 	"$ROOT/build/bin/bench_etcd" "$EP" 1000
+	# the same etcd seen by curl's own CLI: time from the connection being up to the first byte of
+	# the answer, i.e. what the gateway itself costs a request (no client library in the way)
+	echo "== curl CLI on the same etcd (plain HTTP), median of 200 serializable range requests"
+	for _ in $(seq 200); do
+		curl -sS -o /dev/null -w '%{time_connect} %{time_starttransfer} %{time_total}\n' -X POST \
+			-d '{"key":"L2JlbmNo","serializable":true}' "$EP/v3/kv/range" ||
+			{ echo "bench/run.sh: a curl request to $EP failed" >&2; exit 1; }
+	done >"$STATE/curl.times"
+	med() { sort -n | awk '{a[NR] = $1} END {printf "%.3f", a[int((NR + 1) / 2)]}'; }
+	printf '  server time (connected -> first byte) %s ms, whole request %s ms\n' \
+		"$(awk '{print ($2 - $1) * 1000}' "$STATE/curl.times" | med)" "$(awk '{print $3 * 1000}' "$STATE/curl.times" | med)"
 	sh_make_certs "$STATE/certs"
 	TLSPORT=$(sh_free_port)
 	sh_start_etcd "$STATE/tls" "$TLSPORT" "$STATE/certs"
