@@ -173,10 +173,20 @@ static void test_lease(void)
 	CU_ASSERT_EQUAL(etcd_lease_ttl(c, id, &ttl, NULL, NULL), SH_OK);
 	CU_ASSERT_EQUAL(ttl, -1);
 	/* a lease that expires by itself */
+	int64_t t0 = t_now_ms();
 	CU_ASSERT_EQUAL_FATAL(etcd_lease_grant(c, 2, &id, NULL), SH_OK);
 	CU_ASSERT_EQUAL(etcd_put(c, k, "y", 1, &(etcd_put_opts){.lease = id}, NULL, NULL), SH_OK);
-	sleep(3);
-	CU_ASSERT_EQUAL(etcd_get(c, k, &kv, NULL), SH_E_NOT_FOUND);
+	/* gone once the TTL (2 s) has passed and etcd's expired-lease scan (every 500 ms) ran; a margin
+	 * of 1.5 s for a loaded machine. Never before the TTL */
+	sh_err ge = SH_OK;
+	while (t_now_ms() - t0 < 4000 && (ge = etcd_get(c, k, &kv, NULL)) == SH_OK) {
+		etcd_kv_free(&kv);
+		usleep(20000);
+	}
+	double secs = (double)(t_now_ms() - t0) / 1000.0;
+	fprintf(stderr, "a 2 s lease's key vanished after %.2f s (bound 2 s + expiry scan 0.5 s + margin 1.5 s)\n", secs);
+	CU_ASSERT_EQUAL(ge, SH_E_NOT_FOUND);
+	CU_ASSERT(secs >= 1.9 && secs < 4.0);
 	CU_ASSERT_EQUAL(etcd_lease_keepalive(c, id, &ttl), SH_E_LEASE_LOST);
 	/* revoke of an unknown lease */
 	CU_ASSERT_EQUAL(etcd_lease_revoke(c, id), SH_E_LEASE_LOST);
