@@ -11,7 +11,7 @@
 #   lab.sh cut I | heal I        cut / heal node I's link (partition)
 #   lab.sh zone I NAME           label node I with zone=NAME
 #   lab.sh status                nodes as the first manager sees them
-#   lab.sh hold CMD [ARG...]      run CMD holding the lab's lock the whole time (what tests/run.sh does)
+#   lab.sh hold CMD [ARG...]     run CMD holding the lab's lock the whole time (what tests/run.sh does)
 #
 # One user at a time: every command that changes the lab takes the lock /run/lock/swarmheal-lab.lock
 # (SWARMHEAL_LAB_LOCK) and fails at once while someone else holds it (SWARMHEAL_LAB_LOCK_WAIT=SECONDS
@@ -179,5 +179,5 @@ heal) need_node "${2:-}"; ip link set "$(veth "$2")" up ;;
 zone) need_node "${2:-}"; [ -n "${3:-}" ] || die "zone needs a NAME"
 	m=$(any_manager); dk "$m" node update --label-add "zone=$3" "$(cmd_id "$2")" >/dev/null ;;
 status) m=$(any_manager); dk "$m" node ls ;;
-*) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
+*) sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac
