@@ -492,6 +492,9 @@ int main(int argc, char **argv)
 		rc = exit_for(e) == EXIT_LOST ? EXIT_ETCD : exit_for(e);
 		goto out;
 	}
+	/* we act until margin + kill-after before the deadline: keep alive often
+	 * enough that an etcd leader election fits in what is left */
+	etcd_session_set_budget(s, (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o));
 	/* the watchdog runs before we campaign, off the path to the command */
 	sh_watchdog *wd = NULL;
 	if (o.cmd) {
@@ -523,6 +526,12 @@ int main(int argc, char **argv)
 	 * revoke go out together on two connections; if etcd is unreachable the
 	 * lease ends by its TTL and takes the key with it */
 	int had_key = el.rev != 0;
+	/* how close the lease came to its deadline: worth a line when unusual */
+	int64_t gap = etcd_session_max_gap_ns(s);
+	if (rc == EXIT_LOST || gap > o.ttl_ms * SH_NS_PER_MS / 4)
+		fprintf(stderr, "arbiter-elect: longest keepalive gap of lease %llx: %lld ms (ttl %lld s)\n",
+			(unsigned long long)etcd_session_lease(s), (long long)(gap / SH_NS_PER_MS),
+			(long long)(o.ttl_ms / 1000));
 	etcd_session_revoke_start(s);
 	if (had_key)
 		etcd_election_resign(&el);
