@@ -47,10 +47,10 @@ void etcd_session_close(etcd_session *s, int revoke);
  * fails, or hangs at a follower that waits for a leader. So the session
  * thread:
  * - sends each keepalive with a short timeout of its own
- *   (etcd_session_request_timeout: TTL/8, 250 ms to 1 s), not the client's;
+ *   (etcd_session_request_timeout: TTL/16, 200 ms to 1 s), not the client's;
  * - after a failure of any kind but "lease not found" (no leader, leader
  *   changed, unavailable, timeout, connection refused) retries at once on the
- *   next endpoint, then every ETCD_SESSION_RETRY_NS, until one succeeds or
+ *   next endpoint, then at most every ETCD_SESSION_RETRY_NS, until one succeeds or
  *   the deadline passes: a member without a leader is never a reason to give
  *   the session up;
  * - in normal operation keeps the last success recent enough that a whole
@@ -60,20 +60,25 @@ void etcd_session_close(etcd_session *s, int revoke);
 #define ETCD_SESSION_ELECTION_NS (2000 * INT64_C(1000000))  /* etcd's longest leaderless time at defaults */
 #define ETCD_SESSION_RETRY_NS (150 * INT64_C(1000000))      /* between retries after the first */
 #define ETCD_SESSION_SLACK_NS (250 * INT64_C(1000000))      /* a retry plus its answer, after an election */
-#define ETCD_SESSION_MIN_PERIOD_NS (200 * INT64_C(1000000)) /* never keep alive more often */
+#define ETCD_SESSION_MIN_PERIOD_NS (100 * INT64_C(1000000)) /* never keep alive more often */
 
 /* Normal keepalive period (ns) for a lease of ttl_ns whose owner needs a
  * success within budget_ns of the last one's send (budget_ns <= 0: the TTL):
  * budget - ELECTION - SLACK, at least MIN_PERIOD, at most TTL/3. Pure. */
 int64_t etcd_session_period(int64_t ttl_ns, int64_t budget_ns);
-/* Timeout (ms) of one keepalive request for a lease of ttl_ns: TTL/8 within [250, 1000]. Pure. */
+/* Timeout (ms) of one keepalive request for a lease of ttl_ns: TTL/16 within
+ * [200, 1000]. A member without a leader holds a keepalive until it knows the
+ * next one, and then sleeps a whole election timeout before it looks again,
+ * so a request sent during an election is better cut short and sent afresh. Pure. */
 long etcd_session_request_timeout(int64_t ttl_ns);
 /* When to send the next keepalive (monotonic ns). last_ok: send time of the
- * last successful keepalive (or of the grant); failures: consecutive failed
- * attempts since (0 after a success); now: the time of the last attempt's
- * end. 0 failures: last_ok + period; 1: now (the next endpoint, at once);
- * more: now + ETCD_SESSION_RETRY_NS. Never later than deadline. Pure. */
-int64_t etcd_session_next_send(int64_t last_ok, int64_t now, int64_t deadline, int64_t period, int failures);
+ * last successful keepalive (or of the grant); last_try: send time of the
+ * last attempt; now: when it ended; failures: consecutive failed attempts
+ * since last_ok. 0 failures: last_ok + period; 1: now (the next endpoint, at
+ * once); more: last_try + ETCD_SESSION_RETRY_NS, or now if later (a request
+ * that timed out has waited already). Never later than deadline. Pure. */
+int64_t etcd_session_next_send(int64_t last_ok, int64_t last_try, int64_t now, int64_t deadline, int64_t period,
+			       int failures);
 
 /* The owner's budget (ns): how long after the send of the last successful
  * keepalive it still runs or acts (e.g. deadline minus its own margins);

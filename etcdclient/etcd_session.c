@@ -98,13 +98,20 @@ int64_t etcd_session_period(int64_t ttl_ns, int64_t budget_ns)
 
 long etcd_session_request_timeout(int64_t ttl_ns)
 {
-	int64_t t = ttl_ns / 8 / SH_NS_PER_MS;
-	return t < 250 ? 250 : t > 1000 ? 1000 : (long)t;
+	int64_t t = ttl_ns / 16 / SH_NS_PER_MS;
+	return t < 200 ? 200 : t > 1000 ? 1000 : (long)t;
 }
 
-int64_t etcd_session_next_send(int64_t last_ok, int64_t now, int64_t deadline, int64_t period, int failures)
+int64_t etcd_session_next_send(int64_t last_ok, int64_t last_try, int64_t now, int64_t deadline, int64_t period,
+			       int failures)
 {
-	int64_t next = failures == 0 ? last_ok + period : failures == 1 ? now : now + ETCD_SESSION_RETRY_NS;
+	int64_t next;
+	if (failures == 0)
+		next = last_ok + period;
+	else if (failures == 1)
+		next = now;
+	else
+		next = last_try + ETCD_SESSION_RETRY_NS > now ? last_try + ETCD_SESSION_RETRY_NS : now;
 	return next < deadline ? next : deadline;
 }
 
@@ -147,11 +154,11 @@ long etcd_session_failures(const etcd_session *s)
 static void *session_loop(void *arg)
 {
 	etcd_session *s = arg;
-	int64_t last_ok = s->granted_at, end = last_ok;
+	int64_t last_ok = s->granted_at, last_try = last_ok, end = last_ok;
 	int failures = 0;
 	pthread_mutex_lock(&s->mu);
 	while (!atomic_load(&s->stop)) {
-		int64_t next = etcd_session_next_send(last_ok, end, atomic_load(&s->deadline), atomic_load(&s->period),
+		int64_t next = etcd_session_next_send(last_ok, last_try, end, atomic_load(&s->deadline), atomic_load(&s->period),
 						      failures);
 		struct timespec ts = {(time_t)(next / SH_NS_PER_S), (long)(next % SH_NS_PER_S)};
 		if (sh_mono_ns() < next)
@@ -175,12 +182,13 @@ static void *session_loop(void *arg)
 			break;
 		}
 		/* woken early (a new budget, a spurious wake-up): recompute */
-		if (now < etcd_session_next_send(last_ok, end, atomic_load(&s->deadline), atomic_load(&s->period),
+		if (now < etcd_session_next_send(last_ok, last_try, end, atomic_load(&s->deadline), atomic_load(&s->period),
 						 failures))
 			continue;
 		pthread_mutex_unlock(&s->mu);
 		size_t cur = s->c->cur;
 		int64_t sent = sh_mono_ns(), ttl = 0;
+		last_try = sent;
 		sh_err e = etcd_lease_keepalive(s->c, s->lease, &ttl);
 		end = sh_mono_ns();
 		pthread_mutex_lock(&s->mu);

@@ -39,7 +39,8 @@ static const char usage_text[] =
 	"  --ttl DUR              session lease TTL, whole seconds >= 2 (default 10s)\n"
 	"  --timeout DUR          give up campaigning after DUR (exit 75)\n"
 	"  --kill-after DUR       after SIGTERM, SIGKILL the command's group after DUR\n"
-	"                         (default 2s, at most half the TTL minus the safety margin)\n"
+	"                         (default 2s, less with short TTLs so an etcd leader election\n"
+	"                         fits before it; at most half the TTL minus the safety margin)\n"
 	"  --proposal VALUE       value of our key (default HOSTNAME:PID)\n"
 	"  --leader               print the current leader and exit (1 when none)\n"
 	"  --observe              print every leader change until interrupted\n" ETCD_FLAGS_HELP
@@ -421,6 +422,17 @@ static int parse(int argc, char **argv, opts *o)
 		return usage_error("%s", "--leader, --observe and a command exclude each other");
 	int64_t margin = o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000;
 	int64_t max_kill = o->ttl_ms / 2 - margin;
+	if (!o->kill_after_set) {
+		/* by default leave room for a whole etcd leader election (and a keepalive
+		 * after it) before the command gets SIGTERM; at least 500 ms of grace */
+		int64_t room = o->ttl_ms - margin -
+			       (ETCD_SESSION_ELECTION_NS + ETCD_SESSION_SLACK_NS + ETCD_SESSION_MIN_PERIOD_NS) / SH_NS_PER_MS;
+		int64_t floor = max_kill < 500 ? max_kill : 500;
+		if (room < floor)
+			room = floor;
+		if (o->kill_after_ms > room)
+			o->kill_after_ms = room;
+	}
 	if (o->kill_after_ms > max_kill) {
 		if (o->kill_after_set) {
 			char msg[128];
