@@ -34,3 +34,8 @@ if [ "$only" = all ] || [ "$only" = bench_etcd ]; then
 	echo "== bench_etcd (TLS with client certificates)"
 	"$ROOT/build/bin/bench_etcd" "https://127.0.0.1:$TLSPORT" 1000 "$STATE/certs"
 fi
+if [ "$only" = all ] || [ "$only" = bench_failover ]; then
+	# its own 3-member etcd: 20 kills of the leader, 100 sessions at ttl 3 s, 10 s of CPU
+	echo "== bench_failover"
+	"$ROOT/build/bin/bench_failover" "${FAILOVER_TRIALS:-20}" 100 10
+fi
