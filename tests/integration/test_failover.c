@@ -135,18 +135,59 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* arbiter-elect --ttl 4s acts until 2.35 s after its last successful keepalive's
+ * send (margin 0.8 s, default kill-after 0.85 s); a keepalive succeeds again about
+ * 0.1-0.25 s after etcd has a leader. No client can renew a lease while etcd has
+ * no leader: a loss is ours only when etcd was leaderless for less than this. */
+#define ARBITER_SURVIVES_NS (2100 * SH_NS_PER_MS)
+/* swarmheald --ttl 5s acts until 4 s after; keeps alive every 1.67 s */
+#define DAEMON_SURVIVES_NS (2000 * SH_NS_PER_MS)
+
+static pid_t start_arbiter(const char *pre, pid_t *cmd)
+{
+	unlink(path("ae.pid"));
+	pid_t ae = t_spawn(path("ae.out"),
+			   "%s --endpoints %s --ttl 4s --prefix %s/elections/ job -- sh -c 'echo $$ > %s; exec sleep 600'",
+			   t_bin("arbiter-elect"), cl.endpoints, pre, path("ae.pid"));
+	*cmd = 0;
+	if (t_wait_file(path("ae.pid"), "\n", 15000)) {
+		char *s = t_read_file(path("ae.pid"));
+		*cmd = atoi(s);
+		free(s);
+	}
+	return ae;
+}
+
+/* arbiter-elect still leads; if it lost, say whether etcd's own leaderless time explains it */
+static int check_arbiter(pid_t *ae, pid_t *cmd, const char *pre, int trial, int64_t leaderless, int *etcd_losses)
+{
+	int st;
+	if (!t_wait_pid(*ae, 0, &st)) {
+		CU_ASSERT_TRUE(t_alive(*cmd));
+		return 0;
+	}
+	char *out = t_read_file(path("ae.out"));
+	fprintf(stderr, "trial %d: etcd leaderless %.2f s, arbiter-elect exited %d: %s", trial, leaderless / 1e9, st, out);
+	free(out);
+	CU_ASSERT_EQUAL(st, 76);          /* the documented status ... */
+	CU_ASSERT_FALSE(t_alive(*cmd));   /* ... and the command stopped */
+	if (leaderless < ARBITER_SURVIVES_NS) {
+		CU_FAIL("arbiter-elect lost its leadership although etcd elected a leader in time");
+	} else {
+		(*etcd_losses)++;
+	}
+	*ae = start_arbiter(pre, cmd);
+	CU_ASSERT_FATAL(*cmd > 0);
+	return 1;
+}
+
 static void test_leader_kills(void)
 {
 	int trials = trial_count();
 	const char *dh = getenv("SWARMHEAL_TEST_DOCKER_HOST");
 	char pre[128];
 	snprintf(pre, sizeof(pre), "/t/failover/%d", (int)getpid());
-	pid_t ae = t_spawn(path("ae.out"), "%s --endpoints %s --ttl 4s --prefix %s/elections/ job -- sh -c 'echo $$ > %s; exec sleep 600'",
-			   t_bin("arbiter-elect"), cl.endpoints, pre, path("ae.pid"));
-	CU_ASSERT_FATAL(t_wait_file(path("ae.pid"), "\n", 10000));
-	char *s = t_read_file(path("ae.pid"));
-	pid_t cmd = atoi(s);
-	free(s);
+	pid_t cmd, ae = start_arbiter(pre, &cmd);
 	CU_ASSERT_FATAL(cmd > 0);
 
 	watcher w = {0};
@@ -176,43 +217,41 @@ static void test_leader_kills(void)
 	}
 
 	int64_t *leaderless = calloc((size_t)trials, sizeof(int64_t));
-	int done = 0;
+	int done = 0, etcd_losses = 0, long_elections = 0;
 	for (int t = 0; t < trials; t++) {
 		if (!settled(15000)) {
 			CU_FAIL("the cluster did not settle after a restart");
 			break;
 		}
 		usleep(1000000); /* every session has kept alive since the last trial */
+		if (t > 0)
+			check_arbiter(&ae, &cmd, pre, t, leaderless[t - 1], &etcd_losses);
 		int l = tcluster_leader(&cl, 5000, -1);
 		CU_ASSERT_FATAL(l >= 0);
 		int64_t t0 = sh_mono_ns();
 		tcluster_kill(&cl, l);
 		int nl = tcluster_leader(&cl, 15000, l);
 		leaderless[done++] = sh_mono_ns() - t0;
+		long_elections += leaderless[t] >= DAEMON_SURVIVES_NS;
 		CU_ASSERT_FATAL(nl >= 0);
 		CU_ASSERT_EQUAL_FATAL(tcluster_restart(&cl, l), 0);
-		int st;
-		if (t_wait_pid(ae, 0, &st)) {
-			fprintf(stderr, "trial %d: arbiter-elect exited %d\n%s", t + 1, st, t_read_file(path("ae.out")));
-			CU_FAIL("arbiter-elect lost its leadership in a leader kill");
-			ae = 0;
-			break;
-		}
 	}
 	CU_ASSERT_TRUE(settled(15000));
 	usleep(1000000);
+	if (done)
+		check_arbiter(&ae, &cmd, pre, done, leaderless[done - 1], &etcd_losses);
 
-	/* arbiter-elect: kept in every trial, the command never touched */
+	/* arbiter-elect: resigns on SIGTERM with 143, not 76 */
 	CU_ASSERT_TRUE(cmd > 0 && t_alive(cmd));
-	if (ae) {
-		int st = -1;
-		kill(ae, SIGTERM);
-		CU_ASSERT_TRUE(t_wait_pid(ae, 10000, &st));
-		CU_ASSERT_EQUAL(st, 128 + SIGTERM);
-	}
+	int st = -1;
+	kill(ae, SIGTERM);
+	CU_ASSERT_TRUE(t_wait_pid(ae, 10000, &st));
+	CU_ASSERT_EQUAL(st, 128 + SIGTERM);
 	char *out = t_read_file(path("ae.out"));
 	CU_ASSERT_PTR_NULL(strstr(out, "lost"));
-	fprintf(stderr, "arbiter-elect --ttl 4s: %s", *out ? out : "no keepalive gap over ttl/4\n");
+	fprintf(stderr, "arbiter-elect --ttl 4s: kept through %d of %d leader kills; %d lost while etcd had no leader "
+			"for more than %.1f s; %s",
+		done - etcd_losses, done, etcd_losses, ARBITER_SURVIVES_NS / 1e9, *out ? out : "no gap over ttl/4\n");
 	free(out);
 
 	if (dh && *dh) {
@@ -235,17 +274,29 @@ static void test_leader_kills(void)
 				fprintf(stderr, "agent %d: %.*s\n", i, (int)strcspn(g, "\n"), g);
 			free(a);
 		}
-		/* the agents' revokes at SIGTERM delete each key once: that is 3 deletes, all at the end */
+		/* the agents' revokes at SIGTERM delete each key once: 3 deletes, all at the end */
 		long deletes = atomic_load(&w.deletes) - 3;
-		fprintf(stderr, "agents --ttl 3s: %ld heartbeat puts, %ld deletes during the trials, %d sessions lost, watch reconnected %ld times\n",
+		fprintf(stderr, "agents --ttl 3s: %ld heartbeat puts, %ld deletes during the trials, %d sessions lost and "
+				"replaced, watch reconnected %ld times\n",
 			atomic_load(&w.puts), deletes, lost, atomic_load(&w.reconnects));
+		if (deletes)
+			fprintf(stderr, "last deleted: %s\n", w.deleted);
 		CU_ASSERT_EQUAL(deletes, 0);
 		CU_ASSERT(atomic_load(&w.puts) >= 3);
 		int stopped = count_lines(path("swarmheald.log"), "stopped acting");
 		int leading = count_lines(path("swarmheald.log"), "leading |");
-		fprintf(stderr, "swarmheald --ttl 5s: led %d time(s), stopped acting %d time(s)\n", leading, stopped);
-		CU_ASSERT_EQUAL(stopped, 0);
-		CU_ASSERT_EQUAL(leading, 1);
+		fprintf(stderr, "swarmheald --ttl 5s: led %d time(s), stopped acting %d time(s); %d kills left etcd "
+				"leaderless over %.1f s\n",
+			leading, stopped, long_elections, DAEMON_SURVIVES_NS / 1e9);
+		CU_ASSERT(stopped <= long_elections);
+		CU_ASSERT_EQUAL(leading, stopped + 1);
+		/* nothing recorded twice: every action record under the daemon's prefix is distinct */
+		char cmdline[600];
+		snprintf(cmdline, sizeof(cmdline),
+			 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/a0/actions/ --print-value-only | "
+			 "sed 's/\"ts\":\"[^\"]*\",//' | sort | uniq -d | grep -q .",
+			 cl.endpoints, pre);
+		CU_ASSERT_NOT_EQUAL(t_sh("%s", cmdline), 0);
 	}
 	qsort(leaderless, (size_t)done, sizeof(int64_t), cmp_i64);
 	if (done)
