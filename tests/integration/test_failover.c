@@ -291,7 +291,7 @@ static void test_leader_kills(void)
 		CU_ASSERT(stopped <= long_elections);
 		CU_ASSERT_EQUAL(leading, stopped + 1);
 		/* nothing recorded twice: every action record under the daemon's prefix is distinct */
-		char cmdline[600];
+		char cmdline[1400];
 		snprintf(cmdline, sizeof(cmdline),
 			 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/a0/actions/ --print-value-only | "
 			 "sed 's/\"ts\":\"[^\"]*\",//' | sort | uniq -d | grep -q .",
