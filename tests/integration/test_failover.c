@@ -16,6 +16,15 @@
 
 static tcluster cl;
 static char tmp[256];
+static pid_t spawned[64]; /* stopped at the end even when a test stops midway */
+static int nspawned;
+
+static pid_t spawn_kept(pid_t p)
+{
+	if (p > 0 && nspawned < 64)
+		spawned[nspawned++] = p;
+	return p;
+}
 
 static const char *path(const char *name)
 {
@@ -146,9 +155,9 @@ static int cmp_i64(const void *a, const void *b)
 static pid_t start_arbiter(const char *pre, pid_t *cmd)
 {
 	unlink(path("ae.pid"));
-	pid_t ae = t_spawn(path("ae.out"),
+	pid_t ae = spawn_kept(t_spawn(path("ae.out"),
 			   "%s --endpoints %s --ttl 4s --prefix %s/elections/ job -- sh -c 'echo $$ > %s; exec sleep 600'",
-			   t_bin("arbiter-elect"), cl.endpoints, pre, path("ae.pid"));
+			   t_bin("arbiter-elect"), cl.endpoints, pre, path("ae.pid")));
 	*cmd = 0;
 	if (t_wait_file(path("ae.pid"), "\n", 15000)) {
 		char *s = t_read_file(path("ae.pid"));
@@ -200,18 +209,18 @@ static void test_leader_kills(void)
 		for (int i = 0; i < 3; i++) {
 			char log[64];
 			snprintf(log, sizeof(log), "agent%d.log", i);
-			agents[i] = t_spawn(path(log), "%s --endpoints %s --docker-host %s --prefix %s/a%d --ttl 3s",
-					    t_bin("swarmheal-agent"), cl.endpoints, dh, pre, i);
+			agents[i] = spawn_kept(t_spawn(path(log), "%s --endpoints %s --docker-host %s --prefix %s/a%d --ttl 3s",
+						       t_bin("swarmheal-agent"), cl.endpoints, dh, pre, i));
 		}
-		daemon = t_spawn(path("swarmheald.log"),
-				 "%s --endpoints %s --docker-host %s --prefix %s/a0 --dry-run --metrics-addr 127.0.0.1:%d",
-				 t_bin("swarmheald"), cl.endpoints, dh, pre, t_free_port());
+		daemon = spawn_kept(t_spawn(path("swarmheald.log"),
+					    "%s --endpoints %s --docker-host %s --prefix %s/a0 --dry-run --metrics-addr 127.0.0.1:%d",
+					    t_bin("swarmheald"), cl.endpoints, dh, pre, t_free_port()));
 		for (int i = 0; i < 3; i++) {
 			char log[64];
 			snprintf(log, sizeof(log), "agent%d.log", i);
 			CU_ASSERT_FATAL(t_wait_file(path(log), "heartbeat written", 10000));
 		}
-		CU_ASSERT_FATAL(t_wait_file(path("swarmheald.log"), "leading |", 15000));
+		CU_ASSERT_FATAL(t_wait_file(path("swarmheald.log"), "msg=\"leading\"", 15000));
 	} else {
 		fprintf(stderr, "SWARMHEAL_TEST_DOCKER_HOST not set: agents and swarmheald left out (arbiter-elect only)\n");
 	}
@@ -284,7 +293,7 @@ static void test_leader_kills(void)
 		CU_ASSERT_EQUAL(deletes, 0);
 		CU_ASSERT(atomic_load(&w.puts) >= 3);
 		int stopped = count_lines(path("swarmheald.log"), "stopped acting");
-		int leading = count_lines(path("swarmheald.log"), "leading |");
+		int leading = count_lines(path("swarmheald.log"), "msg=\"leading\"");
 		fprintf(stderr, "swarmheald --ttl 5s: led %d time(s), stopped acting %d time(s); %d kills left etcd "
 				"leaderless over %.1f s\n",
 			leading, stopped, long_elections, DAEMON_SURVIVES_NS / 1e9);
@@ -310,8 +319,9 @@ static void test_leader_kills(void)
 static void test_all_members_stopped(void)
 {
 	CU_ASSERT_FATAL(settled(15000));
-	pid_t ae = t_spawn(path("all.out"), "%s --endpoints %s --ttl 4s job-all -- sh -c 'echo $$ > %s; exec sleep 600'",
-			   t_bin("arbiter-elect"), cl.endpoints, path("all.pid"));
+	pid_t ae = spawn_kept(t_spawn(path("all.out"),
+				      "%s --endpoints %s --ttl 4s job-all -- sh -c 'echo $$ > %s; exec sleep 600'",
+				      t_bin("arbiter-elect"), cl.endpoints, path("all.pid")));
 	CU_ASSERT_FATAL(t_wait_file(path("all.pid"), "\n", 10000));
 	char *s = t_read_file(path("all.pid"));
 	pid_t cmd = atoi(s);
@@ -356,6 +366,13 @@ int main(int argc, char **argv)
 		{NULL, NULL},
 	};
 	int rc = t_run("failover", cases, argc, argv);
+	for (int i = 0; i < nspawned; i++) {
+		if (t_alive(spawned[i])) {
+			kill(-spawned[i], SIGKILL);
+			kill(spawned[i], SIGKILL);
+		}
+		t_wait_pid(spawned[i], 2000, NULL);
+	}
 	tcluster_stop(&cl);
 	if (rc == 0)
 		t_sh("rm -rf %s", tmp);
