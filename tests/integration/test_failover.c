@@ -187,6 +187,7 @@ static int check_arbiter(pid_t *ae, pid_t *cmd, const char *pre, int trial, int6
 	}
 	*ae = start_arbiter(pre, cmd);
 	CU_ASSERT_FATAL(*cmd > 0);
+	usleep(500000); /* a few keepalives before the next kill */
 	return 1;
 }
 

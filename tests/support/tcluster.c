@@ -173,7 +173,9 @@ void tcluster_stop(tcluster *c)
 {
 	for (int i = 0; i < c->n; i++)
 		tcluster_kill(c, i);
-	if (c->dir[0])
+	if (c->dir[0] && getenv("TCLUSTER_KEEP"))
+		fprintf(stderr, "tcluster: logs and data kept in %s\n", c->dir);
+	else if (c->dir[0])
 		t_sh("rm -rf '%s'", c->dir);
 	c->dir[0] = '\0';
 }

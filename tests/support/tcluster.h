@@ -38,7 +38,7 @@ void tcluster_kill(tcluster *c, int i);
 /* Start member i again on its ports and data; waits until its client port
  * accepts. 0 ok. */
 int tcluster_restart(tcluster *c, int i);
-/* SIGKILL every member and remove the data. */
+/* SIGKILL every member and remove the data (kept when TCLUSTER_KEEP is set). */
 void tcluster_stop(tcluster *c);
 
 #endif
