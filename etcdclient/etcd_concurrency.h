@@ -25,7 +25,8 @@ int64_t etcd_session_lease(const etcd_session *s);
 int64_t etcd_session_ttl(const etcd_session *s);
 /* Monotonic deadline (ns) after which the lease may be gone. */
 int64_t etcd_session_deadline(const etcd_session *s);
-/* 1 while the lease is certainly alive: not revoked, deadline not passed. */
+/* 1 while the lease is certainly alive: not revoked, deadline not passed.
+ * Once 0 it stays 0 (a keepalive answered after the deadline does not revive it). */
 int etcd_session_alive(const etcd_session *s);
 /* Also store each new deadline here (e.g. shared memory a watchdog reads). */
 void etcd_session_set_sink(etcd_session *s, _Atomic int64_t *sink);

@@ -192,7 +192,15 @@ static void *session_loop(void *arg)
 		sh_err e = etcd_lease_keepalive(s->c, s->lease, &ttl);
 		end = sh_mono_ns();
 		pthread_mutex_lock(&s->mu);
-		if (e == SH_OK) {
+		if (e == SH_OK && end >= atomic_load(&s->deadline)) {
+			/* answered too late: owners may have seen the deadline pass and stopped;
+			 * a session once past its deadline stays lost */
+			snprintf(s->errbuf, sizeof(s->errbuf),
+				 "lease %llx passed its deadline before a keepalive was answered (%d attempts failed)",
+				 (unsigned long long)s->lease, failures);
+			atomic_store(&s->lost, 1);
+			break;
+		} else if (e == SH_OK) {
 			int64_t d = sent + ttl * SH_NS_PER_S;
 			/* never move the deadline past what the granted TTL allows */
 			if (ttl > s->ttl)
