@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bench_failover.c - keepalive gaps of sessions against etcd's own leaderless time, over kills of a 3-member etcd's leader */
+/* bench_failover.c - keepalive gaps against etcd's own leaderless time over kills of a 3-member etcd's leader */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>

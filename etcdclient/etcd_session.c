@@ -158,8 +158,8 @@ static void *session_loop(void *arg)
 	int failures = 0;
 	pthread_mutex_lock(&s->mu);
 	while (!atomic_load(&s->stop)) {
-		int64_t next = etcd_session_next_send(last_ok, last_try, end, atomic_load(&s->deadline), atomic_load(&s->period),
-						      failures);
+		int64_t next = etcd_session_next_send(last_ok, last_try, end, atomic_load(&s->deadline),
+						      atomic_load(&s->period), failures);
 		struct timespec ts = {(time_t)(next / SH_NS_PER_S), (long)(next % SH_NS_PER_S)};
 		if (sh_mono_ns() < next)
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
@@ -182,8 +182,8 @@ static void *session_loop(void *arg)
 			break;
 		}
 		/* woken early (a new budget, a spurious wake-up): recompute */
-		if (now < etcd_session_next_send(last_ok, last_try, end, atomic_load(&s->deadline), atomic_load(&s->period),
-						 failures))
+		if (now < etcd_session_next_send(last_ok, last_try, end, atomic_load(&s->deadline),
+						 atomic_load(&s->period), failures))
 			continue;
 		pthread_mutex_unlock(&s->mu);
 		size_t cur = s->c->cur;
@@ -225,7 +225,7 @@ static void *session_loop(void *arg)
 			break;
 		} else {
 			/* no leader, leader changed, unavailable, timed out, refused:
-			 * try the next member at once, then every RETRY until the deadline */
+			 * the next member at once, then at most every RETRY until the deadline */
 			atomic_fetch_add(&s->failures, 1);
 			failures++;
 			if (s->c->cur == cur && s->c->neps > 1)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_failover.c - sessions ride out the kill of etcd's leader: arbiter-elect, agents and swarmheald on a real 3-member etcd */
+/* test_failover.c - sessions ride out the kill of etcd's leader: arbiter-elect, agents, swarmheald on 3 members */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -342,7 +342,8 @@ static void test_all_members_stopped(void)
 	CU_ASSERT_FALSE(t_alive(cmd));
 	/* dead before the deadline minus the margin (4 s - 0.8 s) */
 	CU_ASSERT(dead_after < 3.2);
-	fprintf(stderr, "all members stopped: command stopped %.2f s after (ttl 4 s), arbiter-elect exit %d\n", dead_after, st);
+	fprintf(stderr, "all members stopped: command stopped %.2f s after (ttl 4 s), arbiter-elect exit %d\n", dead_after,
+		st);
 	for (int i = 0; i < cl.n; i++)
 		tcluster_restart(&cl, i);
 }
