@@ -52,3 +52,8 @@ if [ "$only" = all ] || [ "$only" = bench_retention ]; then
 	echo "== bench_retention (20,000 action records, --actions-max 10000)"
 	"$ROOT/build/bin/bench_retention" "$EP" 20000 10000
 fi
+if [ "$only" = all ] || [ "$only" = bench_failover ]; then
+	# its own 3-member etcd: 20 kills of the leader, 100 sessions at ttl 3 s, 10 s of CPU
+	echo "== bench_failover"
+	"$ROOT/build/bin/bench_failover" "${FAILOVER_TRIALS:-20}" 100 10
+fi

@@ -89,7 +89,8 @@ static const sh_opt ae_opts[] = {
 	{"timeout", SH_OPT_DURATION, OO(timeout_ms), NULL, NULL, "give up campaigning after DUR (exit 75)", NULL, 0, 1,
 	 NULL},
 	{"kill-after", SH_OPT_DURATION, OO(kill_after_ms), "2s", NULL,
-	 "after SIGTERM, SIGKILL the command's group after DUR (at most half the TTL minus the safety margin)", NULL, 0,
+	 "after SIGTERM, SIGKILL the command's group after DUR (less with short TTLs so an etcd leader election "
+	 "fits before it; at most half the TTL minus the safety margin)", NULL, 0,
 	 0, NULL},
 	{"proposal", SH_OPT_STRING, OO(proposal), NULL, "VALUE", "value of our key (default HOSTNAME:PID)", NULL, 0, 0,
 	 NULL},
@@ -384,6 +385,17 @@ static int parse(int argc, char **argv, opts *o)
 		return usage_error("%s", "--leader, --observe and a command exclude each other");
 	int64_t margin = o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000;
 	int64_t max_kill = o->ttl_ms / 2 - margin;
+	if (!o->kill_after_set) {
+		/* by default leave room for a whole etcd leader election (and a keepalive
+		 * after it) before the command gets SIGTERM; at least 500 ms of grace */
+		int64_t room = o->ttl_ms - margin -
+			       (ETCD_SESSION_ELECTION_NS + ETCD_SESSION_SLACK_NS + ETCD_SESSION_MIN_PERIOD_NS) / SH_NS_PER_MS;
+		int64_t floor = max_kill < 500 ? max_kill : 500;
+		if (room < floor)
+			room = floor;
+		if (o->kill_after_ms > room)
+			o->kill_after_ms = room;
+	}
 	if (o->kill_after_ms > max_kill) {
 		if (o->kill_after_set) {
 			char msg[128];
@@ -455,6 +467,9 @@ int main(int argc, char **argv)
 		rc = exit_for(e) == EXIT_LOST ? EXIT_ETCD : exit_for(e);
 		goto out;
 	}
+	/* we act until margin + kill-after before the deadline: keep alive often
+	 * enough that an etcd leader election fits in what is left */
+	etcd_session_set_budget(s, (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o));
 	/* the watchdog runs before we campaign, off the path to the command */
 	sh_watchdog *wd = NULL;
 	if (o.cmd) {
@@ -486,6 +501,12 @@ int main(int argc, char **argv)
 	 * revoke go out together on two connections; if etcd is unreachable the
 	 * lease ends by its TTL and takes the key with it */
 	int had_key = el.rev != 0;
+	/* how close the lease came to its deadline: worth a line when unusual */
+	int64_t gap = etcd_session_max_gap_ns(s);
+	if (rc == EXIT_LOST || gap > o.ttl_ms * SH_NS_PER_MS / 4)
+		fprintf(stderr, "arbiter-elect: longest keepalive gap of lease %llx: %lld ms (ttl %lld s)\n",
+			(unsigned long long)etcd_session_lease(s), (long long)(gap / SH_NS_PER_MS),
+			(long long)(o.ttl_ms / 1000));
 	etcd_session_revoke_start(s);
 	if (had_key)
 		etcd_election_resign(&el);
