@@ -6,6 +6,7 @@
 #include <getopt.h>
 
 #include "dock.h"
+#include "sh_opt.h"
 
 /* Option ids for getopt_long tables; programs embed DOCK_FLAG_OPTIONS (beside ETCD_FLAG_OPTIONS). */
 enum {
@@ -44,5 +45,9 @@ static inline int dock_flags_set(dock_config *cfg, int id, const char *value)
 	}
 	return 0;
 }
+
+/* The option-table form (sh_opt.h): offsets into a dock_config. --docker-host (env DOCKER_HOST,
+ * default unix:///var/run/docker.sock), --docker-tls-ca/-cert/-key: named as the docker CLI's. */
+extern const sh_opt dock_flag_table[];
 
 #endif

@@ -6,6 +6,7 @@
 #include <getopt.h>
 
 #include "etcd.h"
+#include "sh_opt.h"
 
 /* Option ids for getopt_long tables; programs embed ETCD_FLAG_OPTIONS. */
 enum {
@@ -47,5 +48,22 @@ void etcd_flags_init(etcd_flags *f);
 /* Apply one option. 0 ok; -1 bad value (err filled). */
 int etcd_flags_set(etcd_flags *f, int id, const char *value, char *err, size_t errlen);
 void etcd_flags_release(etcd_flags *f);
+
+/* ---- the option-table form (sh_opt.h): what new programs use ---- */
+
+/* Values of the shared etcd options; etcd_flag_table's offsets point here. */
+typedef struct etcd_flag_values {
+	const char *endpoints, *cacert, *cert, *key, *user, *password;
+	int64_t request_timeout_ms;
+	char user_buf[256], password_buf[256]; /* --user NAME:PASSWORD split by etcd_flag_config */
+} etcd_flag_values;
+
+/* --endpoints (env SWARMHEAL_ENDPOINTS, then ETCDCTL_ENDPOINTS), --cacert, --cert, --key,
+ * --user, --password (env ETCDCTL_*), --request-timeout: named as etcdctl names them. */
+extern const sh_opt etcd_flag_table[];
+
+/* Fill cfg (pointers into v) from parsed values; --user NAME:PASSWORD sets the password too.
+ * 0 ok, -1 err filled (user name empty, or longer than 255 bytes). */
+int etcd_flag_config(etcd_flag_values *v, etcd_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -12,3 +12,117 @@ int rec_key(char *buf, size_t len, const char *prefix, const char *path, const c
 	int n = snprintf(buf, len, "%s%s%s", prefix ? prefix : "", path, id ? id : "");
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "sh_util.h"
+
+static const cJSON *member(const cJSON *j, const char *name, int required, char *why, size_t wlen, int *rc)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, name);
+	*rc = 0;
+	if (!m || cJSON_IsNull(m)) {
+		if (required) {
+			snprintf(why, wlen, "field '%s' is missing", name);
+			*rc = -1;
+		}
+		return NULL;
+	}
+	return m;
+}
+
+int rec_get_str(const cJSON *j, const char *name, int required, char *out, size_t len, char *why, size_t wlen)
+{
+	int rc;
+	out[0] = '\0';
+	const cJSON *m = member(j, name, required, why, wlen, &rc);
+	if (!m)
+		return rc;
+	if (!cJSON_IsString(m)) {
+		snprintf(why, wlen, "field '%s' is not a string", name);
+		return -1;
+	}
+	if (strlen(m->valuestring) >= len) {
+		snprintf(why, wlen, "field '%s' is longer than %zu bytes", name, len - 1);
+		return -1;
+	}
+	memcpy(out, m->valuestring, strlen(m->valuestring) + 1);
+	return 0;
+}
+
+int rec_get_strdup(const cJSON *j, const char *name, int required, char **out, char *why, size_t wlen)
+{
+	int rc;
+	*out = NULL;
+	const cJSON *m = member(j, name, required, why, wlen, &rc);
+	if (!m)
+		return rc;
+	if (!cJSON_IsString(m)) {
+		snprintf(why, wlen, "field '%s' is not a string", name);
+		return -1;
+	}
+	*out = strdup(m->valuestring);
+	if (!*out) {
+		snprintf(why, wlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int rec_get_time(const cJSON *j, const char *name, int required, int64_t *out, char *why, size_t wlen)
+{
+	int rc;
+	*out = 0;
+	const cJSON *m = member(j, name, required, why, wlen, &rc);
+	if (!m)
+		return rc;
+	if (!cJSON_IsString(m) || sh_parse_rfc3339(m->valuestring, out)) {
+		snprintf(why, wlen, "field '%s' is not an RFC 3339 time", name);
+		return -1;
+	}
+	return 0;
+}
+
+int rec_get_int(const cJSON *j, const char *name, int required, int64_t *out, char *why, size_t wlen)
+{
+	int rc;
+	*out = 0;
+	const cJSON *m = member(j, name, required, why, wlen, &rc);
+	if (!m)
+		return rc;
+	double d = cJSON_IsNumber(m) ? m->valuedouble : 0.5;
+	if (!cJSON_IsNumber(m) || d != (double)(int64_t)d || d > 9.2e18 || d < -9.2e18) {
+		snprintf(why, wlen, "field '%s' is not an integer", name);
+		return -1;
+	}
+	*out = (int64_t)d;
+	return 0;
+}
+
+cJSON *rec_parse_object(const char *json, size_t len, char *why, size_t wlen)
+{
+	cJSON *j = json ? cJSON_ParseWithLength(json, len) : NULL;
+	if (!cJSON_IsObject(j)) {
+		snprintf(why, wlen, "%s", j ? "not a JSON object" : "not valid JSON (truncated or malformed)");
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+void rec_add_time(cJSON *j, const char *name, int64_t real_ns)
+{
+	if (!real_ns)
+		return;
+	char ts[40];
+	sh_rfc3339(real_ns, ts, sizeof(ts));
+	cJSON_AddStringToObject(j, name, ts);
+}
+
+char *rec_print(cJSON *j)
+{
+	char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+	cJSON_Delete(j);
+	return s;
+}
