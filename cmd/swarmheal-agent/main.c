@@ -33,7 +33,7 @@ static const char usage_text[] =
 	"\n"
 	"  --ttl DUR              heartbeat lease TTL, whole seconds >= 2 (default 3s)\n"
 	"  --interval DUR         engine ping period (default 1s)\n"
-	"  --engine-down-after DUR  an engine silent this long is down, not slow (default 10s)\n"
+	"  --engine-down-after DUR  an engine silent this long is down, not slow (default 8s)\n"
 	"  --zone NAME            zone of this node (default: the node label 'zone', when readable)\n"
 	"  --autoheal             restart standalone containers labelled autoheal=true that turn\n"
 	"                         unhealthy (after their health start period), once per unhealthy\n"
@@ -339,7 +339,7 @@ static void heartbeat_fill(rec_heartbeat *h, const dock_info *info, const char *
 
 int main(int argc, char **argv)
 {
-	int64_t ttl_ms = 3000, interval_ms = 1000, ah_stop_ms = 10000, down_after_ms = 10000;
+	int64_t ttl_ms = 3000, interval_ms = 1000, ah_stop_ms = 10000, down_after_ms = 8000;
 	int do_autoheal = 0;
 	const char *zone = NULL, *prefix = "/swarmheal";
 	dock_config dcfg = {0};

@@ -89,7 +89,8 @@ static void test_stop_mark_after_sigterm(void)
 	char hb[2048];
 	heartbeat(2, hb, sizeof(hb));
 	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"engine\":\"up\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"runs_as\":\"process\""));
+	/* this test's agent is a plain process, or a container's when the tests themselves run in one */
+	CU_ASSERT_PTR_NOT_NULL(strstr(hb, access("/.dockerenv", F_OK) ? "\"runs_as\":\"process\"" : "\"runs_as\":\"container\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"addr\":\"10.213.57.12\""));
 	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s -w json | grep -q '\"lease\"'", eps,
 			     prefix, ids[2]),
@@ -126,7 +127,7 @@ static void watch_engine_during(int node, void (*f)(int), char *seen, size_t len
 	char cmd[600], log[128];
 	snprintf(log, sizeof(log), "/tmp/swarmheal-agentlab-watch.%d.log", (int)getpid());
 	unlink(log);
-	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s watch %s/nodes/%s", eps, prefix, ids[node]);
+	snprintf(cmd, sizeof(cmd), "env ETCDCTL_API=3 etcdctl --endpoints=%s watch %s/nodes/%s", eps, prefix, ids[node]);
 	pid_t w = t_spawn(log, "%s", cmd);
 	usleep(300000);
 	f(node);
@@ -203,7 +204,7 @@ static void test_killed_engine_down(void)
 	heartbeat(3, hb, sizeof(hb));
 	fprintf(stderr, "\n  dockerd killed: heartbeat says down after %.2f s\n", s);
 	CU_ASSERT_TRUE(down);
-	CU_ASSERT(s < 2.0); /* refused: down at once, not after --engine-down-after (10 s) */
+	CU_ASSERT(s < 2.0); /* refused: down at once, not after --engine-down-after (8 s) */
 	stop_agent(ag);
 	CU_ASSERT_EQUAL(t_sh("%s start 3 >/dev/null 2>&1", lab), 0);
 	/* back in the swarm before the next test */
