@@ -180,9 +180,13 @@ typedef struct drain_result {
  * Monitoring mode, the shell's part each pass: fill hb_* from the heartbeat key
  * (rec_heartbeat_parse), probe/probe_at_ns from the newest probe result kept for
  * the node, watch from its memory; call; store out->watch[i]; probe every node of
- * a DRAIN_ACT_PROBE together (sh_probe_many, ADDR = the heartbeat's addr kept
- * from its last heartbeat), store the results with the time they finished, and
- * call again at once (a probe result is what turns SUSPECT into DEAD or alive).
+ * a DRAIN_ACT_PROBE together (sh_probe_many on ADDR:7946, ADDR = the addr of
+ * the node's last heartbeat, kept by the shell since the key is gone by then;
+ * else Swarm's Status.Addr unless it is 0.0.0.0; suggested timeout 500 ms per
+ * try, so a probe ends within 1 s), map SH_PROBE_ALIVE to DRAIN_PROBE_ALIVE,
+ * REFUSED to REFUSED, TIMEOUT and UNREACHABLE to TIMEOUT (SH_PROBE_ERROR/NONE:
+ * no result), store each with the time it finished, and call again at once (a
+ * probe result is what turns SUSPECT into DEAD or alive).
  */
 sh_err drain_decide_all(const drain_policy *p, const drain_node *nodes, size_t n, const drain_service *svcs,
 			size_t nsvc, int64_t now_ns, drain_result *out);
