@@ -187,6 +187,36 @@ const char *drain_mon_name(enum drain_mon m)
 	return "unmonitored";
 }
 
+void drain_node_set_heartbeat(drain_node *n, const rec_heartbeat *h, int parsed)
+{
+	n->hb_present = h != NULL;
+	n->hb_stopped = h && parsed && h->stopped;
+	n->hb_engine = !h || n->hb_stopped ? DRAIN_ENGINE_UNSET
+		       : !parsed	   ? DRAIN_ENGINE_UNSET
+		       : h->engine == REC_ENGINE_DOWN ? DRAIN_ENGINE_DOWN
+		       : h->engine == REC_ENGINE_SLOW ? DRAIN_ENGINE_SLOW
+						      : DRAIN_ENGINE_UP;
+	n->hb_engine_up = n->hb_present && n->hb_engine != DRAIN_ENGINE_DOWN;
+	n->hb_runs_as = h && parsed && h->runs_as ? rec_runs_as_name(h->runs_as) : NULL;
+}
+
+enum drain_probe drain_probe_from(sh_probe_result r)
+{
+	switch (r) {
+	case SH_PROBE_ALIVE:
+		return DRAIN_PROBE_ALIVE;
+	case SH_PROBE_REFUSED:
+		return DRAIN_PROBE_REFUSED;
+	case SH_PROBE_TIMEOUT:
+	case SH_PROBE_UNREACHABLE:
+		return DRAIN_PROBE_TIMEOUT;
+	case SH_PROBE_NONE:
+	case SH_PROBE_ERROR:
+		break;
+	}
+	return DRAIN_PROBE_NONE;
+}
+
 /* How the rules see one node this pass. */
 typedef struct judged {
 	int dead;              /* evidence of death */

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rec_heartbeat.h"
 #include "sh_err.h"
+#include "sh_probe.h"
 
 /* What swarmheal itself remembers about a node (/drain/state/NODEID). */
 enum drain_state {
@@ -198,6 +200,14 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 		    int64_t now_ns, drain_action *out, size_t max);
 
 const char *drain_mon_name(enum drain_mon m); /* unmonitored, monitored, suspect, dead */
+
+/* The shell's two mappings, here so they are one and tested:
+ * drain_node_set_heartbeat: the key PREFIX/nodes/ID and what rec_heartbeat_parse made of it (h NULL: no key;
+ * parsed 0: the key exists but does not parse, taken as a live heartbeat with its engine unknown, never death).
+ * Sets hb_present, hb_stopped, hb_engine, hb_engine_up, hb_runs_as (static strings). */
+void drain_node_set_heartbeat(drain_node *n, const rec_heartbeat *h, int parsed);
+/* sh_probe's result as the decision reads it: alive, refused, timeout (timeout and unreachable), none. */
+enum drain_probe drain_probe_from(sh_probe_result r);
 
 const char *drain_state_name(enum drain_state s);
 int drain_state_parse(const char *s, enum drain_state *out);

@@ -429,6 +429,42 @@ static void test_no_fixed_cap(void)
 	free(ids);
 }
 
+/* the shell's mappings: heartbeat record -> node inputs, sh_probe result -> probe input */
+static void test_mappings(void)
+{
+	drain_node n = {0};
+	drain_node_set_heartbeat(&n, NULL, 0);
+	CU_ASSERT_FALSE(n.hb_present);
+	CU_ASSERT_PTR_NULL(n.hb_runs_as);
+	rec_heartbeat h = {.engine = REC_ENGINE_SLOW, .runs_as = REC_RUNS_SWARM_TASK};
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_TRUE(n.hb_present);
+	CU_ASSERT_FALSE(n.hb_stopped);
+	CU_ASSERT_EQUAL(n.hb_engine, DRAIN_ENGINE_SLOW);
+	CU_ASSERT_TRUE(n.hb_engine_up);
+	CU_ASSERT_STRING_EQUAL(n.hb_runs_as, "swarm-task");
+	h.engine = REC_ENGINE_DOWN;
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_EQUAL(n.hb_engine, DRAIN_ENGINE_DOWN);
+	CU_ASSERT_FALSE(n.hb_engine_up);
+	h.stopped = 1;
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_TRUE(n.hb_present && n.hb_stopped);
+	CU_ASSERT_EQUAL(n.hb_engine, DRAIN_ENGINE_UNSET);
+	/* a key that does not parse is a live heartbeat, engine unknown: never death */
+	drain_node_set_heartbeat(&n, &h, 0);
+	CU_ASSERT_TRUE(n.hb_present);
+	CU_ASSERT_FALSE(n.hb_stopped);
+	CU_ASSERT_TRUE(n.hb_engine_up);
+	CU_ASSERT_PTR_NULL(n.hb_runs_as);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_ALIVE), DRAIN_PROBE_ALIVE);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_REFUSED), DRAIN_PROBE_REFUSED);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_TIMEOUT), DRAIN_PROBE_TIMEOUT);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_UNREACHABLE), DRAIN_PROBE_TIMEOUT);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_ERROR), DRAIN_PROBE_NONE);
+	CU_ASSERT_STRING_EQUAL(drain_mon_name(DRAIN_MON_SUSPECT), "suspect");
+}
+
 int main(int argc, char **argv)
 {
 	static const t_case cases[] = {
@@ -446,6 +482,7 @@ int main(int argc, char **argv)
 		{"probe_death_read_only_and_budget", test_probe_death_read_only_and_budget},
 		{"task_agent_restored_without_heartbeat", test_task_agent_restored_without_heartbeat},
 		{"no_fixed_cap", test_no_fixed_cap},
+		{"mappings", test_mappings},
 		{NULL, NULL},
 	};
 	return t_run("drain_signals", cases, argc, argv);
