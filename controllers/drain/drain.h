@@ -46,6 +46,14 @@ enum drain_state {
  * DEAD ones. So whatever order the keys vanish in, the guard sees all the losses
  * of one event before any of them is drained. A first-hand `engine down` and
  * Swarm's own down are not delayed by the settle window (only by --drain-grace).
+ * The cost: a host's death is drained settle_ns after its lease expires.
+ *
+ * A node whose heartbeat is gone is probed again every reprobe_ns: an answer
+ * makes a DEAD node alive again (no more drain), a later failure makes an
+ * answering one DEAD. The restore clock (--restore-after) runs while a node is
+ * MONITORED, UNMONITORED and not down in Swarm, or SUSPECT-and-answering when
+ * its last heartbeat said runs_as "swarm-task" and Swarm reports it ready (such
+ * an agent cannot run on the drained node, so its heartbeat never returns).
  */
 enum drain_mon {
 	DRAIN_MON_UNMONITORED = 0,
