@@ -22,6 +22,13 @@ int ctl_may_act(const ctl_ctx *x)
 	return etcd_session_deadline(x->s) - sh_mono_ns() >= x->common.ttl_ms * SH_NS_PER_MS / 5;
 }
 
+void ctl_resync_after(ctl_ctx *x, int64_t ns)
+{
+	int64_t at = sh_mono_ns() + (ns > 0 ? ns : 0);
+	if (!x->pass_at || at < x->pass_at)
+		x->pass_at = at;
+}
+
 void ctl_enqueue(ctl_ctx *x, const char *key)
 {
 	if (x->q && ctl_queue_add(x->q, key, sh_mono_ns()))
@@ -75,6 +82,29 @@ sh_err ctl_record(ctl_ctx *x, const char *kind, const char *target, const char *
 		       x->el->errbuf[0] ? x->el->errbuf : sh_strerror(e), kind, target);
 	}
 	return e;
+}
+
+sh_err ctl_put_fenced(ctl_ctx *x, const char *const *keys, const char *const *values, size_t n)
+{
+	etcd_op ops[100];
+	for (size_t i = 0; i < n;) {
+		if (!ctl_may_act(x))
+			return SH_E_NOT_LEADER;
+		size_t k = 0;
+		for (; k < 100 && i + k < n; k++)
+			ops[k] = (etcd_op){.kind = ETCD_OP_PUT, .key = keys[i + k], .value = values[i + k],
+					   .value_len = strlen(values[i + k])};
+		int64_t t0 = sh_mono_ns();
+		sh_err e = etcd_election_guarded_txn(x->el, NULL, 0, ops, k, NULL);
+		ctl_etcd_done(x, t0);
+		if (e) {
+			sh_log("error", x->def->name, "cannot write %zu records: %s", k,
+			       x->el->errbuf[0] ? x->el->errbuf : sh_strerror(e));
+			return e;
+		}
+		i += k;
+	}
+	return SH_OK;
 }
 
 void ctl_warn_record(ctl_ctx *x, const char *key, int64_t rev, const char *why)

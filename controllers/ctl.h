@@ -74,6 +74,7 @@ struct ctl_ctx {
 	char labels[96];       /* controller="NAME" for metrics */
 	struct ctl_rt *rt;     /* the runtime (private) */
 	struct ctl_seen *seen; /* warn-once memory (private) */
+	int64_t pass_at;       /* a pass asked for by ctl_resync_after (monotonic ns; 0 none) (private) */
 };
 
 /* ---- running controllers ---- */
@@ -104,6 +105,9 @@ void ctl_stop(ctl_rt *rt);
 
 /* ---- what controllers call ---- */
 
+/* Ask for another pass within ns (sooner than --resync): a grace or settle window ends then. */
+void ctl_resync_after(ctl_ctx *x, int64_t ns);
+
 /* 1 while leading with more than a fifth of the TTL left before the lease deadline. */
 int ctl_may_act(const ctl_ctx *x);
 /* Queue key for the worker (deduplicated; a key in the worker's hands is queued again when done). */
@@ -119,6 +123,13 @@ void ctl_enqueue(ctl_ctx *x, const char *key);
  */
 sh_err ctl_record(ctl_ctx *x, const char *kind, const char *target, const char *reason, const char *result,
 		  const char *details, const char *state_key, const char *state_json);
+
+/*
+ * Put n keys (bookkeeping, not actions: no action record) in fenced txns of
+ * at most 100 puts each, guarded by our election key. SH_E_NOT_LEADER when
+ * the guard fails: stop acting.
+ */
+sh_err ctl_put_fenced(ctl_ctx *x, const char *const *keys, const char *const *values, size_t n);
 
 /* The arbiter's mode. Absent: normal. Unreadable or malformed: read-only (warned once per change). */
 enum rec_mode ctl_mode(ctl_ctx *x);

@@ -106,8 +106,11 @@ static void lead(ctl_thread *t, void *state)
 		if (take_options(t))
 			dirty = 1;
 		int64_t now = sh_mono_ns();
+		if (x->pass_at && now >= x->pass_at)
+			dirty = 1;
 		if (dirty || now - last_pass >= x->common.resync_ms * SH_NS_PER_MS) {
 			dirty = 0;
+			x->pass_at = 0;
 			ctl_metric_add("swarmheal_reconciles_total", x->labels, 1);
 			sh_err e = x->def->reconcile(x, state);
 			ctl_metric_observe("swarmheal_reconcile_duration_seconds", x->labels,
@@ -153,6 +156,11 @@ static void lead(ctl_thread *t, void *state)
 			dock_event_free(&dv);
 		}
 		long wait_ms = dirty ? 0 : 100;
+		if (x->pass_at) {
+			int64_t until = (x->pass_at - sh_mono_ns()) / SH_NS_PER_MS;
+			if (until < wait_ms)
+				wait_ms = until < 0 ? 0 : (long)until;
+		}
 		int64_t nr = ctl_queue_next_ready(x->q);
 		if (nr != INT64_MAX) {
 			int64_t until = (nr - sh_mono_ns()) / SH_NS_PER_MS;

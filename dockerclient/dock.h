@@ -131,6 +131,7 @@ typedef struct dock_container {
 	int64_t started_at_ns, health_start_period_ns;
 	int64_t restart_count;
 	int failing_streak;
+	int64_t stop_timeout_s; /* inspect: Config.StopTimeout (docker run --stop-timeout), -1 when unset */
 	cJSON *labels; /* owned */
 } dock_container;
 typedef struct dock_container_list {

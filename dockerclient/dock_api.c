@@ -471,6 +471,7 @@ int dock_decode_container(const cJSON *j, dock_container *ct)
 		ct->started_at_ns = jtime(j, "State.StartedAt");
 		ct->health_start_period_ns = jint(j, "Config.Healthcheck.StartPeriod", 0);
 		ct->restart_count = jint(j, "RestartCount", 0);
+		ct->stop_timeout_s = jint(j, "Config.StopTimeout", -1);
 		ct->labels = jdup(jpath(j, "Config.Labels"));
 	}
 	return 0;

@@ -23,7 +23,7 @@ min-percent-rounds-up    @@ (replicas * v + 99) / 100 @@ (replicas * v) / 100
 min-percent-at-most-100  @@ if (v > 100) @@ if (v > 1000)
 min-malformed-refuses    @@ if (min < 0) { @@ if (0) {
 min-target-excluded      @@ if (on == (long)target) @@ if (on == (long)target && 0)
-min-dead-drained-ignored @@ if (on >= 0 && (drain_node_dead @@ if (on < -1 && (drain_node_dead
+min-dead-drained-ignored @@ if (on >= 0 && (dead[on] @@ if (on < -1 && (dead[on]
 min-available-kept       @@ if (left < min) { @@ if (left < min - 1) {
 flap-window-default-5m   @@ : 300 * NS_S; @@ : 3000 * NS_S;
 holdoff-cap-default-1h   @@ : 3600 * NS_S; @@ : 7200 * NS_S;
@@ -37,16 +37,16 @@ partition-zone-all-dead  @@ zones_down += zone_dead[j] == zone_total[j]; @@ zone
 ours-only-counted        @@ nodes[i].state == DRAIN_DRAINED && eq(nodes[i].availability, "drain"); @@ eq(nodes[i].availability, "drain");
 person-reactivated       @@ if (nd->state == DRAIN_DRAINED && !eq(avail, "drain")) { @@ if (0) {
 person-active-hands-off  @@ if (nd->state == DRAIN_HUMAN_ACTIVE) { @@ if (0) {
-person-active-alive      @@ if (!is_dead && nd->healthy_since_ns && now - nd->healthy_since_ns >= p->restore_after_ns) @@ if (nd->healthy_since_ns && now - nd->healthy_since_ns >= p->restore_after_ns)
-person-active-healthy-for @@ nd->healthy_since_ns && now - nd->healthy_since_ns >= p->restore_after_ns) @@ nd->healthy_since_ns)
+person-active-alive      @@ if (J->healthy && J->healthy_since && now - J->healthy_since >= p->restore_after_ns) @@ if (J->healthy_since && now - J->healthy_since >= p->restore_after_ns)
+person-active-healthy-for @@ J->healthy_since && now - J->healthy_since >= p->restore_after_ns) @@ J->healthy_since)
 restore-after            @@ int64_t need = p->restore_after_ns; @@ int64_t need = 0;
 holdoff-doubles          @@ need *= 2; @@ need *= 1;
 holdoff-cap              @@ if (need > holdoff_max) need = holdoff_max; @@
-restore-alive            @@ if (!is_dead && !nd->requested && @@ if (!nd->requested &&
-restore-held-requested   @@ !nd->requested && nd->healthy_since_ns && now - nd->healthy_since_ns >= need @@ nd->healthy_since_ns && now - nd->healthy_since_ns >= need
-restore-read-only        @@ if (p->read_only) act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps, "would restore @@ if (0) act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps, "would restore
+restore-alive            @@ if (J->healthy && !nd->requested && @@ if (!nd->requested &&
+restore-held-requested   @@ !nd->requested && J->healthy_since && now - J->healthy_since >= need @@ J->healthy_since && now - J->healthy_since >= need
+restore-read-only        @@ if (p->read_only) act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps, "would restore @@ if (0) act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps, "would restore
 person-drain-theirs      @@ if (eq(avail, "drain")) continue; @@
-grace                    @@ now - nd->unhealthy_since_ns >= p->grace_ns @@ 1
+grace                    @@ now - J->dead_since >= p->grace_ns @@ 1
 manual-needs-alive       @@ } else if (nd->requested && !is_dead) { @@ } else if (nd->requested) {
 manual-budget            @@ if (nsvc && !budget_ok( @@ if (0 && !budget_ok(
 partition-deaths-only    @@ if (want == 1 && partition) { @@ if (partition) {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* swarmheal-agent - keeps this node's heartbeat key alive in etcd, with the facts the drain controller reads */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 #include "ctl.h"
 #include "dock_flags.h"
 #include "etcd_flags.h"
+#include "rec_action.h"
+#include "rec_heartbeat.h"
 #include "sh_util.h"
 
 enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_ETCD = 69, EXIT_ENGINE = 74 };
@@ -21,15 +25,21 @@ enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_ETCD = 69, EXIT_ENGINE = 74 };
 static const char usage_text[] =
 	"usage: swarmheal-agent [options]\n"
 	"\n"
-	"Keep PREFIX/nodes/NODEID alive in etcd on a lease of --ttl, with hostname, zone, address\n"
-	"and the engine's state (GET /_ping every --interval). The node ID comes from the engine.\n"
+	"Keep PREFIX/nodes/NODEID alive in etcd on a lease of --ttl, with hostname, zone, address,\n"
+	"how the agent runs and the engine's state (GET /_ping every --interval): up; slow while its\n"
+	"pings time out, for less than --engine-down-after; down when its socket refuses or it has\n"
+	"not answered for --engine-down-after. On SIGTERM/SIGINT it leaves a stop mark without a\n"
+	"lease ({\"agent\":\"stopped\",...}) before revoking the lease. The node ID comes from the engine.\n"
 	"\n"
 	"  --ttl DUR              heartbeat lease TTL, whole seconds >= 2 (default 3s)\n"
 	"  --interval DUR         engine ping period (default 1s)\n"
+	"  --engine-down-after DUR  an engine silent this long is down, not slow (default 8s)\n"
 	"  --zone NAME            zone of this node (default: the node label 'zone', when readable)\n"
 	"  --autoheal             restart standalone containers labelled autoheal=true that turn\n"
-	"                         unhealthy (after their health start period)\n"
-	"  --autoheal-stop-timeout DUR  stop timeout of such a restart (default 10s)\n"
+	"                         unhealthy (after their health start period), once per unhealthy\n"
+	"                         episode; never a Swarm task's container (Swarm replaces those)\n"
+	"  --autoheal-stop-timeout DUR  stop timeout of such a restart when the container has neither\n"
+	"                         an autoheal.stop.timeout label nor its own stop timeout (default 10s)\n"
 	"  --prefix PREFIX        key prefix (default /swarmheal)\n"
 	DOCK_FLAGS_HELP ETCD_FLAGS_HELP
 	"  --help, --version\n"
@@ -37,10 +47,11 @@ static const char usage_text[] =
 	"exit: 0 stopped by SIGINT/SIGTERM, 64 usage, 69 etcd unreachable or refused at start,\n"
 	"      74 the engine never told its node ID\n";
 
-enum { O_TTL = 1, O_INTERVAL, O_ZONE, O_PREFIX, O_HELP, O_VERSION, O_AUTOHEAL, O_AH_STOP };
+enum { O_TTL = 1, O_INTERVAL, O_ZONE, O_PREFIX, O_HELP, O_VERSION, O_AUTOHEAL, O_AH_STOP, O_DOWN_AFTER };
 static const struct option options[] = {
 	{"ttl", required_argument, 0, O_TTL},
 	{"interval", required_argument, 0, O_INTERVAL},
+	{"engine-down-after", required_argument, 0, O_DOWN_AFTER},
 	{"zone", required_argument, 0, O_ZONE},
 	{"autoheal", no_argument, 0, O_AUTOHEAL},
 	{"autoheal-stop-timeout", required_argument, 0, O_AH_STOP},
@@ -80,71 +91,255 @@ static int64_t swarm_cert_expiry(const dock_info *info)
 	return t;
 }
 
-/* restart containers labelled autoheal=true that are unhealthy past their start period; record each */
-static void autoheal(dock_client *dock, etcd_client *etcd, const char *prefix, const dock_info *info, int stop_timeout_s)
+/* ---- autoheal: a thread of its own (own engine and etcd clients), so a restart never holds up pings ---- */
+
+/* One restart we made: the container and the start (StartedAt) it ended. An unhealthy episode is one start
+ * of the container; we restart it at most once per episode, whatever a slow or timed-out restart call does. */
+typedef struct ah_done {
+	char id[80];
+	int64_t started_at_ns;
+} ah_done;
+
+typedef struct autoheal_ctx {
+	dock_config dcfg;
+	etcd_client *etcd;
+	const char *prefix, *node_id;
+	int64_t default_stop_s, interval_ms;
+	ah_done *done;
+	size_t ndone;
+	pthread_t th;
+	int running;
+} autoheal_ctx;
+
+static int is_swarm_task(const cJSON *labels)
+{
+	return cJSON_GetObjectItemCaseSensitive(labels, "com.docker.swarm.task.id") != NULL;
+}
+
+/* the restart's stop timeout: the autoheal.stop.timeout label (seconds, or a duration), else the container's own
+ * (docker run --stop-timeout), else --autoheal-stop-timeout; what it came from in src */
+static int64_t stop_timeout_s(const dock_container *ct, int64_t dflt_s, const char **src)
+{
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(ct->labels, "autoheal.stop.timeout");
+	int64_t ms;
+	if (cJSON_IsString(l) && sh_parse_duration_ms(l->valuestring, &ms) == 0 && ms <= 3600 * 1000) {
+		*src = "label autoheal.stop.timeout";
+		return (ms + 999) / 1000;
+	}
+	if (ct->stop_timeout_s >= 0) {
+		*src = "the container's stop timeout";
+		return ct->stop_timeout_s;
+	}
+	*src = "--autoheal-stop-timeout";
+	return dflt_s;
+}
+
+static ah_done *done_find(autoheal_ctx *a, const char *id)
+{
+	for (size_t i = 0; i < a->ndone; i++)
+		if (!strcmp(a->done[i].id, id))
+			return &a->done[i];
+	return NULL;
+}
+
+static void record_restart(autoheal_ctx *a, const char *id, const char *reason, const char *result)
+{
+	char ctl[128], key[700];
+	snprintf(ctl, sizeof(ctl), "agent.%s", a->node_id);
+	int64_t now = sh_real_ns();
+	rec_action r = {.ts_ns = now, .controller = ctl, .kind = "restart", .target = (char *)id,
+			.reason = (char *)reason, .result = (char *)result, .node = (char *)a->node_id};
+	char *v = rec_action_encode(&r);
+	if (!v || rec_action_key(key, sizeof(key), a->prefix, ctl, now, "restart", id) ||
+	    etcd_put(a->etcd, key, v, strlen(v), NULL, NULL, NULL))
+		ctl_log("error", "agent", "cannot record autoheal restart | container=%.12s error=\"%s\"", id,
+			v ? etcd_errmsg(a->etcd) : "out of memory");
+	free(v);
+}
+
+/* one pass: restart standalone containers labelled autoheal=true that are unhealthy past their start period */
+static void autoheal_pass(autoheal_ctx *a, dock_client *dock)
 {
 	dock_container_list l;
 	if (dock_containers_list(dock, "{\"label\":[\"autoheal=true\"],\"health\":[\"unhealthy\"]}", 0, &l))
 		return;
-	for (size_t i = 0; i < l.n; i++) {
+	/* forget restarts of containers no longer unhealthy and running: their episode is over */
+	for (size_t d = 0; d < a->ndone;) {
+		int listed = 0;
+		for (size_t i = 0; i < l.n && !listed; i++)
+			listed = !strcmp(l.v[i].id, a->done[d].id);
+		if (!listed)
+			a->done[d] = a->done[--a->ndone];
+		else
+			d++;
+	}
+	for (size_t i = 0; i < l.n && !stop; i++) {
+		if (is_swarm_task(l.v[i].labels))
+			continue; /* Swarm replaces its tasks' containers itself (moby/moby#33862) */
+		/* the re-check right before the restart: still running, still unhealthy, past its start period,
+		 * and not a start we already restarted (a restart in flight, or one whose call timed out) */
 		dock_container ct;
 		if (dock_container_inspect(dock, l.v[i].id, &ct))
 			continue;
 		int64_t now = sh_real_ns();
-		int due = !strcmp(ct.health, "unhealthy") && now - ct.started_at_ns >= ct.health_start_period_ns;
-		char reason[300];
-		snprintf(reason, sizeof(reason), "container %s is unhealthy (failing streak %d)", ct.name, ct.failing_streak);
+		ah_done *dn = done_find(a, ct.id);
+		int due = !strcmp(ct.state, "running") && !strcmp(ct.health, "unhealthy") && !is_swarm_task(ct.labels) &&
+			  now - ct.started_at_ns >= ct.health_start_period_ns &&
+			  !(dn && dn->started_at_ns == ct.started_at_ns);
+		const char *src = "";
+		int64_t t = stop_timeout_s(&ct, a->default_stop_s, &src);
+		char reason[400];
+		snprintf(reason, sizeof(reason), "container %s is unhealthy (failing streak %d); stop timeout %llds from %s",
+			 ct.name, ct.failing_streak, (long long)t, src);
+		int64_t started = ct.started_at_ns;
 		dock_container_free(&ct);
 		if (!due)
 			continue;
-		sh_err e = dock_container_restart(dock, l.v[i].id, stop_timeout_s);
-		char ts[40], key[600];
-		sh_rfc3339(now, ts, sizeof(ts));
-		snprintf(key, sizeof(key), "%s/actions/%019lld-agent-restart-%.12s", prefix, (long long)now, l.v[i].id);
-		cJSON *j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "ts", ts);
-		cJSON_AddStringToObject(j, "controller", "agent");
-		cJSON_AddStringToObject(j, "kind", "restart");
-		cJSON_AddStringToObject(j, "target", l.v[i].id);
-		cJSON_AddStringToObject(j, "node", info->node_id);
-		cJSON_AddStringToObject(j, "reason", reason);
-		cJSON_AddStringToObject(j, "result", e ? dock_errmsg(dock) : "ok");
-		char *v = cJSON_PrintUnformatted(j);
-		cJSON_Delete(j);
-		if (v && etcd_put(etcd, key, v, strlen(v), NULL, NULL, NULL))
-			ctl_log("error", "agent", "cannot record autoheal restart | error=\"%s\"", etcd_errmsg(etcd));
-		free(v);
+		if (!dn) {
+			ah_done *nd = realloc(a->done, (a->ndone + 1) * sizeof(*nd));
+			if (!nd)
+				continue;
+			a->done = nd;
+			dn = &a->done[a->ndone++];
+			snprintf(dn->id, sizeof(dn->id), "%s", l.v[i].id);
+		}
+		dn->started_at_ns = started;
+		/* a client whose request timeout covers this container's stop timeout */
+		dock_config hc = a->dcfg;
+		hc.timeout_ms = (long)(t * 1000 + 15000);
+		dock_client *heal;
+		char err[300];
+		sh_err e = dock_client_new(&hc, &heal, err, sizeof(err));
+		if (e == SH_OK) {
+			e = dock_container_restart(heal, l.v[i].id, (int)t);
+			snprintf(err, sizeof(err), "%s", e ? dock_errmsg(heal) : "");
+			dock_client_free(heal);
+		}
+		/* a definite failure may be retried next pass; a timeout may still be in flight: not this episode */
+		if (e && e != SH_E_TIMEOUT)
+			dn->started_at_ns = 0;
+		record_restart(a, l.v[i].id, reason, e ? err : "ok");
 		ctl_log(e ? "error" : "info", "agent", "autoheal restart: %s | container=%.12s result=\"%s\"", reason,
-			l.v[i].id, e ? dock_errmsg(dock) : "ok");
+			l.v[i].id, e ? err : "ok");
 	}
 	dock_container_list_free(&l);
 }
 
-static char *heartbeat_json(const dock_info *info, const char *zone, int engine_up)
+static void *autoheal_main(void *arg)
 {
-	char ts[40];
-	sh_rfc3339(sh_real_ns(), ts, sizeof(ts));
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "node_id", info->node_id);
-	cJSON_AddStringToObject(j, "hostname", info->name);
-	cJSON_AddStringToObject(j, "zone", zone ? zone : "");
-	cJSON_AddStringToObject(j, "addr", info->node_addr);
-	cJSON_AddStringToObject(j, "engine", engine_up ? "up" : "down");
-	cJSON_AddStringToObject(j, "ts", ts);
-	int64_t exp = swarm_cert_expiry(info);
-	if (exp) {
-		char es[40];
-		sh_rfc3339(exp, es, sizeof(es));
-		cJSON_AddStringToObject(j, "cert_not_after", es);
+	autoheal_ctx *a = arg;
+	dock_client *dock;
+	char err[300];
+	if (dock_client_new(&a->dcfg, &dock, err, sizeof(err))) {
+		ctl_log("error", "agent", "autoheal off | error=\"%s\"", err);
+		return NULL;
 	}
-	char *s = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	return s;
+	while (!stop) {
+		autoheal_pass(a, dock);
+		sh_sleep_ms(a->interval_ms, &stop);
+	}
+	dock_client_free(dock);
+	return NULL;
+}
+
+/* ---- how this agent runs, for the heartbeat (the drain controller restores nodes whose agent cannot run there) ---- */
+
+/* the 64-hex ID of the container we run in, from the bind mounts docker makes (/etc/hostname and friends) */
+static int own_container_id(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return -1;
+	char line[4096];
+	int found = -1;
+	while (found && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "/containers/");
+		while (p && found) {
+			p += strlen("/containers/");
+			size_t n = 0;
+			while (isxdigit((unsigned char)p[n]))
+				n++;
+			if (n == 64 && p[n] == '/' && len > 64) {
+				memcpy(out, p, 64);
+				out[64] = '\0';
+				found = 0;
+			}
+			p = strstr(p, "/containers/");
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static int in_container(void)
+{
+	if (access("/.dockerenv", F_OK) == 0)
+		return 1;
+	FILE *f = fopen("/proc/1/cgroup", "r");
+	if (!f)
+		return 0;
+	char line[1024];
+	int yes = 0;
+	while (!yes && fgets(line, sizeof(line), f))
+		yes = strstr(line, "docker") || strstr(line, "containerd") || strstr(line, "kubepods");
+	fclose(f);
+	return yes;
+}
+
+/* a Swarm task's container carries com.docker.swarm.task.id; systemd sets INVOCATION_ID for its services */
+static rec_runs_as detect_runs_as(dock_client *dock)
+{
+	if (in_container()) {
+		char id[80];
+		dock_container ct;
+		if (own_container_id(id, sizeof(id)) == 0 && dock_container_inspect(dock, id, &ct) == SH_OK) {
+			int task = is_swarm_task(ct.labels);
+			dock_container_free(&ct);
+			return task ? REC_RUNS_SWARM_TASK : REC_RUNS_CONTAINER;
+		}
+		return REC_RUNS_CONTAINER;
+	}
+	if (getenv("INVOCATION_ID"))
+		return REC_RUNS_SYSTEMD;
+	return REC_RUNS_PROCESS;
+}
+
+/* ---- the engine's state: up, slow (silent for less than --engine-down-after), down ---- */
+typedef struct engine_watch {
+	int64_t last_ok_ns; /* monotonic: the engine's last answer */
+	int64_t down_after_ns;
+} engine_watch;
+
+/* Pure: a refused connection (nothing listens on the socket) is down at once; a ping that times out or fails
+ * otherwise is slow until the engine has not answered for down_after. */
+static rec_engine engine_next(engine_watch *w, sh_err ping, int64_t now)
+{
+	if (ping == SH_OK) {
+		w->last_ok_ns = now;
+		return REC_ENGINE_UP;
+	}
+	if (ping == SH_E_UNREACHABLE)
+		return REC_ENGINE_DOWN;
+	return now - w->last_ok_ns >= w->down_after_ns ? REC_ENGINE_DOWN : REC_ENGINE_SLOW;
+}
+
+static void heartbeat_fill(rec_heartbeat *h, const dock_info *info, const char *zone, rec_engine engine,
+			   rec_runs_as runs_as)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->node_id, sizeof(h->node_id), "%s", info->node_id);
+	snprintf(h->hostname, sizeof(h->hostname), "%s", info->name);
+	snprintf(h->zone, sizeof(h->zone), "%s", zone ? zone : "");
+	snprintf(h->addr, sizeof(h->addr), "%s", info->node_addr);
+	h->engine = engine;
+	h->runs_as = runs_as;
+	h->ts_ns = sh_real_ns();
+	h->cert_not_after_ns = swarm_cert_expiry(info);
 }
 
 int main(int argc, char **argv)
 {
-	int64_t ttl_ms = 3000, interval_ms = 1000, ah_stop_ms = 10000;
+	int64_t ttl_ms = 3000, interval_ms = 1000, ah_stop_ms = 10000, down_after_ms = 8000;
 	int do_autoheal = 0;
 	const char *zone = NULL, *prefix = "/swarmheal";
 	dock_config dcfg = {0};
@@ -163,7 +358,13 @@ int main(int argc, char **argv)
 			if (sh_parse_duration_ms(optarg, &interval_ms) || interval_ms < 100)
 				return usage_error("invalid --interval '%s' (at least 100ms)", optarg);
 			break;
+		case O_DOWN_AFTER:
+			if (sh_parse_duration_ms(optarg, &down_after_ms) || down_after_ms < 1000)
+				return usage_error("invalid --engine-down-after '%s' (at least 1s)", optarg);
+			break;
 		case O_ZONE:
+			if (strlen(optarg) >= sizeof(((rec_heartbeat *)0)->zone))
+				return usage_error("invalid --zone '%s' (at most 63 bytes)", optarg);
 			zone = optarg;
 			break;
 		case O_AUTOHEAL:
@@ -208,18 +409,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	dcfg.timeout_ms = interval_ms < 2000 ? (long)interval_ms : 2000;
-	dock_client *dock, *heal = NULL;
+	dock_client *dock;
 	if (dock_client_new(&dcfg, &dock, err, sizeof(err))) {
 		fprintf(stderr, "swarmheal-agent: %s\n", err);
-		etcd_client_free(etcd);
-		return EXIT_USAGE;
-	}
-	/* restarts wait for the stop timeout: their own client, with room for it */
-	dock_config hcfg = dcfg;
-	hcfg.timeout_ms = (long)ah_stop_ms + 15000;
-	if (do_autoheal && dock_client_new(&hcfg, &heal, err, sizeof(err))) {
-		fprintf(stderr, "swarmheal-agent: %s\n", err);
-		dock_client_free(dock);
 		etcd_client_free(etcd);
 		return EXIT_USAGE;
 	}
@@ -244,7 +436,7 @@ int main(int argc, char **argv)
 		rc = EXIT_ENGINE;
 		stop = 1;
 	}
-	char zbuf[128] = "";
+	char zbuf[sizeof(((rec_heartbeat *)0)->zone)] = "";
 	if (!zone && info.control_available) {
 		dock_node n;
 		if (dock_node_inspect(dock, info.node_id, &n) == SH_OK) {
@@ -255,9 +447,25 @@ int main(int argc, char **argv)
 		zone = zbuf;
 	}
 	char key[512];
-	snprintf(key, sizeof(key), "%s/nodes/%s", prefix, info.node_id);
+	if (!stop && rec_heartbeat_key(key, sizeof(key), prefix, info.node_id)) {
+		fprintf(stderr, "swarmheal-agent: node ID '%s' does not fit a key under '%s'\n", info.node_id, prefix);
+		rc = EXIT_USAGE;
+		stop = 1;
+	}
+	rec_runs_as runs_as = stop ? REC_RUNS_UNKNOWN : detect_runs_as(dock);
+	engine_watch ew = {.last_ok_ns = sh_mono_ns(), .down_after_ns = down_after_ms * SH_NS_PER_MS};
+	/* autoheal restarts wait for stop timeouts: a thread with clients of its own */
+	autoheal_ctx ah = {.dcfg = dcfg, .prefix = prefix, .node_id = info.node_id,
+			   .default_stop_s = (ah_stop_ms + 999) / 1000, .interval_ms = interval_ms};
+	if (!stop && do_autoheal) {
+		if (etcd_client_dup(etcd, &ah.etcd) == SH_OK && pthread_create(&ah.th, NULL, autoheal_main, &ah) == 0)
+			ah.running = 1;
+		else
+			ctl_log("error", "agent", "autoheal off: cannot start its thread");
+	}
 	etcd_session *s = NULL;
-	int engine_up = 1, last_put_up = -1, first = 1;
+	int engine = REC_ENGINE_UP, last_put_up = -1, first = 1; /* last_put_up: engine state last written, -1 none */
+	rec_heartbeat hb = {0};
 	while (!stop) {
 		if (!s || !etcd_session_alive(s)) {
 			if (s) {
@@ -283,15 +491,16 @@ int main(int argc, char **argv)
 			}
 			last_put_up = -1;
 		}
-		if (last_put_up != engine_up) {
-			char *v = heartbeat_json(&info, zone, engine_up);
+		if (last_put_up != engine) {
+			heartbeat_fill(&hb, &info, zone, (rec_engine)engine, runs_as);
+			char *v = rec_heartbeat_encode(&hb);
 			etcd_put_opts po = {.lease = etcd_session_lease(s)};
 			sh_err e = v ? etcd_put(etcd, key, v, strlen(v), &po, NULL, NULL) : SH_E_NOMEM;
 			free(v);
 			if (e == SH_OK) {
-				ctl_log("info", "agent", "heartbeat written | node=%s engine=%s key=%s", info.node_id,
-					engine_up ? "up" : "down", key);
-				last_put_up = engine_up;
+				ctl_log("info", "agent", "heartbeat written | node=%s engine=%s runs_as=%s key=%s",
+					info.node_id, rec_engine_name(hb.engine), rec_runs_as_name(runs_as), key);
+				last_put_up = engine;
 				first = 0;
 			} else {
 				ctl_log("error", "agent", "cannot write heartbeat | error=\"%s\"", etcd_errmsg(etcd));
@@ -310,20 +519,42 @@ int main(int argc, char **argv)
 			break;
 		if (!etcd_session_alive(s))
 			continue;
-		int up = dock_ping(dock) == SH_OK;
-		if (up && do_autoheal)
-			autoheal(heal, etcd, prefix, &info, (int)((ah_stop_ms + 999) / 1000));
-		if (up != engine_up)
-			ctl_log(up ? "info" : "warn", "agent", "engine %s | node=%s error=\"%s\"", up ? "answers again" : "stopped answering",
-				info.node_id, up ? "" : dock_errmsg(dock));
-		engine_up = up;
+		sh_err pe = dock_ping(dock);
+		int next = engine_next(&ew, pe, sh_mono_ns());
+		if (next != engine)
+			ctl_log(next == REC_ENGINE_UP ? "info" : "warn", "agent", "engine %s | node=%s error=\"%s\"",
+				next == REC_ENGINE_UP	  ? "answers again"
+				: next == REC_ENGINE_SLOW ? "is slow (ping timed out)"
+							  : "is down",
+				info.node_id, pe ? dock_errmsg(dock) : "");
+		engine = next;
+	}
+	/* a graceful stop: leave the stop mark (no lease: it outlives the lease) before revoking the lease, so the
+	 * drain controller tells a stopped agent from a dead node */
+	if (s && hb.node_id[0] && rc == EXIT_OK) {
+		hb.stopped = 1;
+		hb.engine = REC_ENGINE_UNKNOWN; /* no one watches the engine from now on */
+		hb.ts_ns = sh_real_ns();
+		char *v = rec_heartbeat_encode(&hb);
+		sh_err e = v ? etcd_put(etcd, key, v, strlen(v), NULL, NULL, NULL) : SH_E_NOMEM;
+		free(v);
+		if (e)
+			ctl_log("error", "agent", "cannot leave the stop mark | key=%s error=\"%s\"", key,
+				e == SH_E_NOMEM ? "out of memory" : etcd_errmsg(etcd));
+		else
+			ctl_log("info", "agent", "stop mark written | node=%s key=%s", info.node_id, key);
 	}
 	if (s) {
 		ctl_log("info", "agent", "heartbeat session closed | node=%s max_keepalive_gap_ms=%lld", info.node_id,
 			(long long)(etcd_session_max_gap_ns(s) / SH_NS_PER_MS));
-		etcd_session_close(s, 1); /* the key goes with the lease */
+		etcd_session_close(s, 1); /* revoke: a key still on the lease goes with it, the stop mark stays */
 	}
-	dock_client_free(heal);
+	if (ah.running) {
+		stop = stop ? stop : 1;
+		pthread_join(ah.th, NULL);
+	}
+	etcd_client_free(ah.etcd);
+	free(ah.done);
 	dock_client_free(dock);
 	etcd_client_free(etcd);
 	etcd_flags_release(&ef);

@@ -68,16 +68,24 @@ int drain_min_available(const char *spec, int64_t replicas)
 	return *end ? -1 : (int)v;
 }
 
-static void act(drain_action *out, size_t max, size_t *k, enum drain_kind kind, size_t node, enum drain_state st,
-		int flaps, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
-
 #include <stdarg.h>
-static void act(drain_action *out, size_t max, size_t *k, enum drain_kind kind, size_t node, enum drain_state st,
-		int flaps, const char *fmt, ...)
+static void act(drain_result *r, int *oom, enum drain_kind kind, size_t node, enum drain_state st, int flaps,
+		const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void act(drain_result *r, int *oom, enum drain_kind kind, size_t node, enum drain_state st, int flaps,
+		const char *fmt, ...)
 {
-	if (*k >= max)
-		return;
-	drain_action *a = &out[(*k)++];
+	if (r->nacts == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		drain_action *v = realloc(r->acts, cap * sizeof(*v));
+		if (!v) {
+			*oom = 1;
+			return;
+		}
+		r->acts = v;
+		r->cap = cap;
+	}
+	drain_action *a = &r->acts[r->nacts++];
+	memset(a, 0, sizeof(*a));
 	a->kind = kind;
 	a->node = node;
 	a->new_state = st;
@@ -135,7 +143,7 @@ static long index_find(const node_index *ix, const char *id)
 }
 
 /* Would draining node `target` leave every labelled service its minimum? */
-static int budget_ok(const drain_node *nodes, const node_index *ix, const drain_service *svcs, size_t nsvc,
+static int budget_ok(const drain_node *nodes, const int *dead, const node_index *ix, const drain_service *svcs, size_t nsvc,
 		     size_t target, char *why, size_t wlen)
 {
 	for (size_t s = 0; s < nsvc; s++) {
@@ -151,7 +159,7 @@ static int budget_ok(const drain_node *nodes, const node_index *ix, const drain_
 			if (on == (long)target)
 				continue;
 			/* tasks on dead or drained nodes do not count */
-			if (on >= 0 && (drain_node_dead(&nodes[on]) || eq(nodes[on].availability, "drain")))
+			if (on >= 0 && (dead[on] || eq(nodes[on].availability, "drain")))
 				continue;
 			left++;
 		}
@@ -164,20 +172,228 @@ static int budget_ok(const drain_node *nodes, const node_index *ix, const drain_
 	return 1;
 }
 
-size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, const drain_service *svcs, size_t nsvc,
-		    int64_t now, drain_action *out, size_t max)
+const char *drain_mon_name(enum drain_mon m)
 {
-	size_t k = 0;
+	switch (m) {
+	case DRAIN_MON_UNMONITORED:
+		return "unmonitored";
+	case DRAIN_MON_MONITORED:
+		return "monitored";
+	case DRAIN_MON_SUSPECT:
+		return "suspect";
+	case DRAIN_MON_DEAD:
+		return "dead";
+	}
+	return "unmonitored";
+}
+
+void drain_node_set_heartbeat(drain_node *n, const rec_heartbeat *h, int parsed)
+{
+	n->hb_present = h != NULL;
+	n->hb_stopped = h && parsed && h->stopped;
+	n->hb_engine = !h || n->hb_stopped ? DRAIN_ENGINE_UNSET
+		       : !parsed	   ? DRAIN_ENGINE_UNSET
+		       : h->engine == REC_ENGINE_DOWN ? DRAIN_ENGINE_DOWN
+		       : h->engine == REC_ENGINE_SLOW ? DRAIN_ENGINE_SLOW
+						      : DRAIN_ENGINE_UP;
+	n->hb_engine_up = n->hb_present && n->hb_engine != DRAIN_ENGINE_DOWN;
+	n->hb_runs_as = h && parsed && h->runs_as ? rec_runs_as_name(h->runs_as) : NULL;
+}
+
+enum drain_probe drain_probe_from(sh_probe_result r)
+{
+	switch (r) {
+	case SH_PROBE_ALIVE:
+		return DRAIN_PROBE_ALIVE;
+	case SH_PROBE_REFUSED:
+		return DRAIN_PROBE_REFUSED;
+	case SH_PROBE_TIMEOUT:
+	case SH_PROBE_UNREACHABLE:
+		return DRAIN_PROBE_TIMEOUT;
+	case SH_PROBE_NONE:
+	case SH_PROBE_ERROR:
+		break;
+	}
+	return DRAIN_PROBE_NONE;
+}
+
+/* How the rules see one node this pass. */
+typedef struct judged {
+	int dead;              /* evidence of death */
+	int pending;           /* not dead yet, not alive either (a suspect without an answer): the guard counts it */
+	int settling;          /* dead by the probe, inside the settle window: counted, not drained yet */
+	int healthy;           /* alive for the restore clock */
+	int64_t dead_since;    /* grace clock (0: unknown, never drained) */
+	int64_t healthy_since; /* restore clock */
+	char why[200];         /* what the death is */
+} judged;
+
+static const char *swarm_dead_why(const drain_node *n)
+{
+	if (eq(n->swarm_state, "down"))
+		return "swarm reports it down";
+	if (eq(n->swarm_state, "disconnected"))
+		return "swarm reports it disconnected";
+	return NULL;
+}
+
+/* the rules before monitoring: the key's presence at face value */
+static void judge_legacy(const drain_node *nd, judged *j)
+{
+	j->dead = drain_node_dead(nd);
+	j->dead_since = nd->unhealthy_since_ns;
+	j->healthy = !j->dead;
+	j->healthy_since = nd->healthy_since_ns;
+	const char *sw = swarm_dead_why(nd);
+	snprintf(j->why, sizeof(j->why), "%s",
+		 !nd->hb_present    ? "heartbeat key is gone"
+		 : !nd->hb_engine_up ? "agent reports its engine down"
+		 : sw		     ? sw
+				     : "");
+}
+
+#define PROBE_REASK_NS (2 * NS_S) /* a probe asked for and not answered is asked again after this */
+
+/* monitoring: the next drain_watch of one node, its judgement, and whether to probe or note */
+static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, int64_t now, drain_watch *w,
+			judged *j, drain_result *r, int *oom)
+{
+	const drain_watch *o = &nd->watch;
+	int64_t settle = p->settle_ns == 0 ? 1500 * NS_S / 1000 : p->settle_ns < 0 ? 0 : p->settle_ns;
+	int64_t reprobe = p->reprobe_ns > 0 ? p->reprobe_ns : 5 * NS_S;
+	*w = *o;
+	int live = nd->hb_present && !nd->hb_stopped;
+	if (nd->hb_stopped) {
+		w->seen = 0;
+	} else if (live) {
+		w->seen = 1;
+		w->runs_as_task = eq(nd->hb_runs_as, "swarm-task");
+	}
+	if (live || !w->seen) {
+		w->lost_ns = 0;
+		w->answered = 0;
+		w->noted &= ~DRAIN_NOTED_ANSWERS;
+	} else if (!w->lost_ns) {
+		w->lost_ns = now;
+	}
+	if (w->seen)
+		w->noted &= ~DRAIN_NOTED_UNMONITORED;
+	int fresh = w->lost_ns && nd->probe != DRAIN_PROBE_NONE && nd->probe_at_ns >= w->lost_ns;
+	enum drain_mon m;
+	int probe_death = 0;
+	j->why[0] = '\0';
+	if (!w->seen) {
+		m = DRAIN_MON_UNMONITORED;
+	} else if (live) {
+		m = nd->hb_engine == DRAIN_ENGINE_DOWN ? DRAIN_MON_DEAD : DRAIN_MON_MONITORED;
+		if (m == DRAIN_MON_DEAD)
+			snprintf(j->why, sizeof(j->why), "agent reports its engine down");
+	} else if (fresh && nd->probe == DRAIN_PROBE_ALIVE) {
+		m = DRAIN_MON_SUSPECT;
+		w->answered = 1;
+	} else if (fresh) {
+		m = DRAIN_MON_DEAD;
+		w->answered = 0;
+		probe_death = 1;
+		snprintf(j->why, sizeof(j->why), "heartbeat gone without a stop mark and the node %s on port 7946",
+			 nd->probe == DRAIN_PROBE_REFUSED ? "refuses connections" : "does not answer");
+	} else {
+		m = DRAIN_MON_SUSPECT;
+		w->answered = 0;
+	}
+	/* Swarm's own view: down or disconnected is death whatever the heartbeat says */
+	const char *sw = swarm_dead_why(nd);
+	if (sw && m != DRAIN_MON_DEAD) {
+		m = DRAIN_MON_DEAD;
+		snprintf(j->why, sizeof(j->why), "%s", sw);
+	}
+	if (m != o->mon || !o->mon_since_ns)
+		w->mon_since_ns = now;
+	w->mon = m;
+
+	/* ask for a probe: a seen node without its key, first in this episode, then every reprobe */
+	if (w->seen && !live && !sw) {
+		int need = fresh ? now - nd->probe_at_ns >= reprobe : 1;
+		int outstanding = w->probe_asked_ns && w->probe_asked_ns >= w->lost_ns &&
+				  (!fresh || w->probe_asked_ns > nd->probe_at_ns) && now - w->probe_asked_ns < PROBE_REASK_NS;
+		if (need && !outstanding) {
+			w->probe_asked_ns = now;
+			act(r, oom, DRAIN_ACT_PROBE, i, nd->state, nd->flaps,
+			    "heartbeat of node %s gone without a stop mark: probing its port 7946", nd->id);
+		}
+	}
+	if (m == DRAIN_MON_UNMONITORED && !(w->noted & DRAIN_NOTED_UNMONITORED)) {
+		w->noted |= DRAIN_NOTED_UNMONITORED;
+		act(r, oom, DRAIN_ACT_NOTE, i, nd->state, nd->flaps,
+		    "node %s is unmonitored: %s; judged by Swarm's state only", nd->id,
+		    nd->hb_stopped ? "its agent was stopped on purpose" : "no agent heartbeat seen");
+	}
+	if (m == DRAIN_MON_SUSPECT && w->answered && !(w->noted & DRAIN_NOTED_ANSWERS)) {
+		w->noted |= DRAIN_NOTED_ANSWERS;
+		act(r, oom, DRAIN_ACT_NOTE, i, nd->state, nd->flaps,
+		    "agent lost, node answers: node %s has no heartbeat but accepts connections on port 7946; not "
+		    "draining",
+		    nd->id);
+	}
+
+	j->dead = m == DRAIN_MON_DEAD;
+	j->pending = m == DRAIN_MON_SUSPECT && !w->answered;
+	j->settling = probe_death && !sw && now - w->lost_ns < settle;
+	j->dead_since = j->dead ? w->mon_since_ns : 0;
+	/* healthy for the restore clock: a live heartbeat, or (unmonitored) Swarm's word; a node whose agent ran as
+	 * a Swarm task (it cannot run on a drained node) also when Swarm says ready and the node answers */
+	j->healthy = m == DRAIN_MON_MONITORED || m == DRAIN_MON_UNMONITORED ||
+		     (m == DRAIN_MON_SUSPECT && w->answered && w->runs_as_task && eq(nd->swarm_state, "ready"));
+	if (!j->healthy)
+		w->healthy_since_ns = 0;
+	else if (!w->healthy_since_ns)
+		w->healthy_since_ns = now;
+	j->healthy_since = w->healthy_since_ns;
+	r->count[m]++;
+}
+
+void drain_result_free(drain_result *r)
+{
+	if (!r)
+		return;
+	free(r->acts);
+	free(r->watch);
+	memset(r, 0, sizeof(*r));
+}
+
+sh_err drain_decide_all(const drain_policy *p, const drain_node *nodes, size_t n, const drain_service *svcs,
+			size_t nsvc, int64_t now, drain_result *out)
+{
+	memset(out, 0, sizeof(*out));
 	if (n == 0)
-		return 0;
+		return SH_OK;
+	int oom = 0;
+	drain_result *r = out;
+	judged *jd = calloc(n, sizeof(*jd));
+	int *deadv = calloc(n, sizeof(*deadv));
+	r->watch = calloc(n, sizeof(*r->watch));
+	if (!jd || !deadv || !r->watch) {
+		free(jd);
+		free(deadv);
+		return SH_E_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p->monitoring)
+			judge_watch(p, &nodes[i], i, now, &r->watch[i], &jd[i], r, &oom);
+		else
+			judge_legacy(&nodes[i], &jd[i]);
+		deadv[i] = jd[i].dead;
+	}
+
 	int64_t flap_window = p->flap_window_ns > 0 ? p->flap_window_ns : 300 * NS_S;
 	int64_t holdoff_max = p->holdoff_max_ns > 0 ? p->holdoff_max_ns : 3600 * NS_S;
 	int max_drained = p->max_drained > 0 ? p->max_drained : (int)(n / 3 > 0 ? n / 3 : 1);
 
-	/* partition guard: more than half the nodes, or every node of more than half the zones */
+	/* partition guard: more than half the nodes, or every node of more than half the zones, look dead
+	 * (dead or a suspect that has not answered its probe) */
 	size_t dead = 0;
 	for (size_t i = 0; i < n; i++)
-		dead += drain_node_dead(&nodes[i]);
+		dead += jd[i].dead || jd[i].pending;
 	const char *zones[64];
 	int zone_total[64] = {0}, zone_dead[64] = {0};
 	size_t nz = 0;
@@ -194,7 +410,7 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 			zones[nz++] = z;
 		}
 		zone_total[j]++;
-		zone_dead[j] += drain_node_dead(&nodes[i]);
+		zone_dead[j] += jd[i].dead || jd[i].pending;
 	}
 	size_t zones_down = 0;
 	for (size_t j = 0; j < nz; j++)
@@ -209,19 +425,20 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 
 	for (size_t i = 0; i < n; i++) {
 		const drain_node *nd = &nodes[i];
-		int is_dead = drain_node_dead(nd);
+		const judged *J = &jd[i];
+		int is_dead = J->dead;
 		const char *avail = nd->availability ? nd->availability : "";
 
 		/* a person reactivated a node we drained: hands off until it has been healthy */
 		if (nd->state == DRAIN_DRAINED && !eq(avail, "drain")) {
-			act(out, max, &k, DRAIN_ACT_FORGET, i, DRAIN_HUMAN_ACTIVE, nd->flaps,
+			act(r, &oom, DRAIN_ACT_FORGET, i, DRAIN_HUMAN_ACTIVE, nd->flaps,
 			    "node %s was set to %s by someone else after we drained it: leaving it alone", nd->id,
 			    avail);
 			continue;
 		}
 		if (nd->state == DRAIN_HUMAN_ACTIVE) {
-			if (!is_dead && nd->healthy_since_ns && now - nd->healthy_since_ns >= p->restore_after_ns)
-				act(out, max, &k, DRAIN_ACT_FORGET, i, DRAIN_NONE, nd->flaps,
+			if (J->healthy && J->healthy_since && now - J->healthy_since >= p->restore_after_ns)
+				act(r, &oom, DRAIN_ACT_FORGET, i, DRAIN_NONE, nd->flaps,
 				    "node %s healthy again after a person reactivated it: back under swarmheal's care",
 				    nd->id);
 			continue;
@@ -234,14 +451,22 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 				need *= 2;
 			if (need > holdoff_max)
 				need = holdoff_max;
-			if (!is_dead && !nd->requested && nd->healthy_since_ns && now - nd->healthy_since_ns >= need) {
+			if (J->healthy && !nd->requested && J->healthy_since && now - J->healthy_since >= need) {
 				if (p->read_only)
-					act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
+					act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
 					    "would restore node %s but the arbiter mode is read-only", nd->id);
+				else if (p->monitoring && r->watch[i].mon == DRAIN_MON_SUSPECT)
+					act(r, &oom, DRAIN_ACT_RESTORE, i, DRAIN_RESTORED, nd->flaps,
+					    "node %s ready in swarm and answering on port 7946 for %llds; its agent runs "
+					    "as a swarm task, which cannot run on a drained node",
+					    nd->id, (long long)((now - J->healthy_since) / NS_S));
 				else
-					act(out, max, &k, DRAIN_ACT_RESTORE, i, DRAIN_RESTORED, nd->flaps,
-					    "node %s healthy for %llds (heartbeat and swarm ready)", nd->id,
-					    (long long)((now - nd->healthy_since_ns) / NS_S));
+					act(r, &oom, DRAIN_ACT_RESTORE, i, DRAIN_RESTORED, nd->flaps,
+					    "node %s healthy for %llds (%s)", nd->id,
+					    (long long)((now - J->healthy_since) / NS_S),
+					    p->monitoring && r->watch[i].mon == DRAIN_MON_UNMONITORED
+						    ? "unmonitored, swarm not down"
+						    : "heartbeat and swarm ready");
 			}
 			continue;
 		}
@@ -252,22 +477,18 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 
 		char why[200];
 		int want = 0;
-		if (is_dead && nd->unhealthy_since_ns && now - nd->unhealthy_since_ns >= p->grace_ns) {
+		if (is_dead && J->dead_since && now - J->dead_since >= p->grace_ns && !J->settling) {
 			want = 1;
-			snprintf(why, sizeof(why), "%s",
-				 !nd->hb_present		  ? "heartbeat key is gone"
-				 : !nd->hb_engine_up		  ? "agent reports its engine down"
-				 : eq(nd->swarm_state, "down") ? "swarm reports it down"
-							       : "swarm reports it disconnected");
+			snprintf(why, sizeof(why), "%s", J->why);
 		} else if (nd->requested && !is_dead) {
 			char bwhy[200];
 			if (nsvc && !have_index) {
-				act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
+				act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
 				    "manual drain of node %s refused: out of memory checking budgets", nd->id);
 				continue;
 			}
-			if (nsvc && !budget_ok(nodes, &ix, svcs, nsvc, i, bwhy, sizeof(bwhy))) {
-				act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
+			if (nsvc && !budget_ok(nodes, deadv, &ix, svcs, nsvc, i, bwhy, sizeof(bwhy))) {
+				act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
 				    "manual drain of node %s refused: %s", nd->id, bwhy);
 				continue;
 			}
@@ -277,18 +498,18 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 		if (!want)
 			continue;
 		if (want == 1 && partition) {
-			act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
+			act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
 			    "not draining node %s (%s): %zu of %zu nodes%s look dead, suspecting our own partition", nd->id,
 			    why, dead, n, nz > 1 ? " or most zones" : "");
 			continue;
 		}
 		if (p->read_only) {
-			act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
+			act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
 			    "would drain node %s (%s) but the arbiter mode is read-only", nd->id, why);
 			continue;
 		}
 		if (drained_by_us >= max_drained) {
-			act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
+			act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
 			    "not draining node %s (%s): %d nodes already drained by swarmheal, the limit is %d", nd->id,
 			    why, drained_by_us, max_drained);
 			continue;
@@ -299,9 +520,25 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 		else if (nd->state == DRAIN_RESTORED || nd->state == DRAIN_NONE)
 			flaps = nd->state == DRAIN_RESTORED ? 0 : flaps;
 		drained_by_us++;
-		act(out, max, &k, DRAIN_ACT_DRAIN, i, DRAIN_DRAINED, flaps, "%s%s", why,
+		act(r, &oom, DRAIN_ACT_DRAIN, i, DRAIN_DRAINED, flaps, "%s%s", why,
 		    flaps ? " (failed again soon after a restore)" : "");
 	}
 	free(ix.slot);
+	free(jd);
+	free(deadv);
+	return oom ? SH_E_NOMEM : SH_OK;
+}
+
+size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, const drain_service *svcs, size_t nsvc,
+		    int64_t now, drain_action *out, size_t max)
+{
+	drain_result r;
+	size_t k = 0;
+	if (drain_decide_all(p, nodes, n, svcs, nsvc, now, &r) == SH_OK) {
+		k = r.nacts < max ? r.nacts : max;
+		if (k)
+			memcpy(out, r.acts, k * sizeof(*out));
+	}
+	drain_result_free(&r);
 	return k;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* drain_ctl.c - node-drain controller shell: observe (I/O) -> snapshot (pure) -> drain_decide (pure) -> worker per node */
+/* drain_ctl.c - node-drain controller shell: observe (I/O) -> snapshot (pure) -> drain_decide_all (pure) -> probe -> worker per node */
 #include "drain_ctl.h"
 
 #include <cjson/cJSON.h>
@@ -58,21 +58,18 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 		if (i < 0)
 			continue;
 		drain_node *x = &out[i];
-		x->hb_present = 1;
-		x->hb_engine_up = 1;
-		cJSON *j = cJSON_ParseWithLength(hb->kvs[k].value, hb->kvs[k].value_len);
-		const cJSON *eng = cJSON_GetObjectItemCaseSensitive(j, "engine");
-		const cJSON *hz = cJSON_GetObjectItemCaseSensitive(j, "zone");
-		if (!cJSON_IsObject(j) || !cJSON_IsString(eng))
-			snprintf(bad[i], 160, "heartbeat %s, taken as engine up",
-				 cJSON_IsObject(j) ? "without an engine state" : "is not a JSON object");
-		else
-			x->hb_engine_up = strcmp(eng->valuestring, "down") != 0;
-		if (!x->zone && cJSON_IsString(hz) && *hz->valuestring) {
-			snprintf(zones[i], 64, "%s", hz->valuestring);
+		rec_heartbeat h;
+		char why[100];
+		int parsed = rec_heartbeat_parse(hb->kvs[k].value, hb->kvs[k].value_len, &h, why, sizeof(why)) == SH_OK;
+		if (!parsed)
+			snprintf(bad[i], 160, "heartbeat %s: taken as a live agent, engine unknown", why);
+		drain_node_set_heartbeat(x, &h, parsed); /* the key exists: unparsable means alive, engine unknown */
+		if (parsed && !h.stopped && h.addr[0])
+			snprintf(mem[i].addr, sizeof(mem[i].addr), "%s", h.addr);
+		if (!x->zone && parsed && h.zone[0]) {
+			snprintf(zones[i], 64, "%s", h.zone);
 			x->zone = zones[i];
 		}
-		cJSON_Delete(j);
 	}
 	for (size_t k = 0; k < st->n; k++) {
 		long i = sh_index_find(&ix, leaf(&st->kvs[k]));
@@ -89,6 +86,11 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 			snprintf(bad[i], 160, "drain state %s", why);
 			continue;
 		}
+		ps[i].rec = r;
+		/* the previous leader saw this node's heartbeat: it is monitored, not an agent-less node */
+		if (!mem[i].watch.seen && (!strcmp(r.monitor, "monitored") || !strcmp(r.monitor, "suspect") ||
+					   !strcmp(r.monitor, "dead")))
+			mem[i].watch.seen = 1;
 		if (!strcmp(r.state, "draining")) {
 			ps[i].pending = 1;
 			x->state = DRAIN_DRAINED;
@@ -109,17 +111,11 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 	for (size_t i = 0; i < n; i++) {
 		if (!out[i].since_ns)
 			out[i].since_ns = now;
-		if (drain_node_dead(&out[i])) {
-			if (!mem[i].unhealthy_since)
-				mem[i].unhealthy_since = now;
-			mem[i].healthy_since = 0;
-		} else {
-			if (!mem[i].healthy_since)
-				mem[i].healthy_since = now;
-			mem[i].unhealthy_since = 0;
-		}
-		out[i].unhealthy_since_ns = mem[i].unhealthy_since;
-		out[i].healthy_since_ns = mem[i].healthy_since;
+		out[i].watch = mem[i].watch;
+		out[i].probe = mem[i].probe;
+		out[i].probe_at_ns = mem[i].probe_at;
+		if (!mem[i].addr[0] && nl->v[i].addr[0] && strcmp(nl->v[i].addr, "0.0.0.0"))
+			snprintf(mem[i].addr, sizeof(mem[i].addr), "%s", nl->v[i].addr);
 	}
 	sh_index_free(&ix);
 	sh_index_free(&px);
@@ -133,6 +129,7 @@ typedef struct plan {
 	enum drain_kind kind;  /* DRAIN_ACT_DRAIN or DRAIN_ACT_RESTORE */
 	char reason[300];
 	int flaps;
+	char monitor[16];      /* the node's monitoring state when decided */
 	char *prev_state;      /* JSON to put back when the engine call fails */
 } plan;
 
@@ -143,6 +140,7 @@ typedef struct drain_shell {
 	size_t n;
 	plan *plans;           /* parallel to ids: what the worker should do for each node */
 	sh_index ix;
+	int64_t term;          /* the fencing token of the term the memory belongs to */
 } drain_shell;
 
 static void shell_clear(drain_shell *d)
@@ -176,17 +174,18 @@ static void drain_release(void *state)
 	free(d);
 }
 
-static char *state_json(ctl_ctx *x, const char *state, const char *reason, int flaps)
+static char *state_json(ctl_ctx *x, const char *state, const char *reason, int flaps, const char *monitor)
 {
 	rec_drain_state r = {.since_ns = sh_real_ns(), .flaps = flaps, .fence = x->el ? x->el->rev : 0};
 	snprintf(r.state, sizeof(r.state), "%s", state);
+	snprintf(r.monitor, sizeof(r.monitor), "%s", monitor ? monitor : "");
 	snprintf(r.reason, sizeof(r.reason), "%s", reason);
 	return rec_drain_state_encode(&r);
 }
 
 /* drain or restore one node: record the intent (fenced), call the engine, record the result */
 static sh_err act_availability(ctl_ctx *x, drain_mem *m, const char *id, int drain, const char *reason,
-			       const char *prev_state, int flaps)
+			       const char *prev_state, int flaps, const char *monitor)
 {
 	const char *kind = drain ? "drain" : "restore";
 	char skey[400];
@@ -202,7 +201,7 @@ static sh_err act_availability(ctl_ctx *x, drain_mem *m, const char *id, int dra
 		snprintf(k, sizeof(k), "would-%s", kind);
 		return ctl_record(x, k, id, reason, "dry-run", NULL, NULL, NULL);
 	}
-	char *pending = state_json(x, drain ? "draining" : "restoring", reason, flaps);
+	char *pending = state_json(x, drain ? "draining" : "restoring", reason, flaps, monitor);
 	sh_err e = pending ? ctl_record(x, kind, id, reason, "started", NULL, skey, pending) : SH_E_NOMEM;
 	free(pending);
 	if (e)
@@ -213,7 +212,7 @@ static sh_err act_availability(ctl_ctx *x, drain_mem *m, const char *id, int dra
 	if (m)
 		m->last_note[0] = '\0';
 	if (de == SH_OK) {
-		char *done = state_json(x, drain ? "drained" : "restored", reason, flaps);
+		char *done = state_json(x, drain ? "drained" : "restored", reason, flaps, monitor);
 		e = done ? ctl_record(x, kind, id, reason, "ok", NULL, skey, done) : SH_E_NOMEM;
 		free(done);
 		return e;
@@ -306,11 +305,16 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	char(*bad)[160] = calloc(n + 1, 160);
 	char **ids = calloc(n + 1, sizeof(char *));
 	plan *plans = calloc(n + 1, sizeof(*plans));
-	drain_action *acts = calloc(n + 1, sizeof(*acts)); /* drain_decide gives at most one action per node */
-	int ok = nodes && ps && mem && zones && bad && ids && plans && acts;
+	drain_result res = {0};
+	int ok = nodes && ps && mem && zones && bad && ids && plans;
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (ids[i] = strdup(nl.v[i].id)) != NULL;
 	int64_t now = sh_mono_ns();
+	/* a new term starts with no heartbeat seen: every node is unmonitored until its first one */
+	if (x->el && x->el->rev != d->term) {
+		shell_clear(d);
+		d->term = x->el->rev;
+	}
 	if (ok)
 		ok = drain_snapshot(&nl, &hb, &st, &rq, (const char *const *)d->ids, d->mem, d->n, now, sh_real_ns(),
 				    nodes, ps, mem, zones, bad) == 0;
@@ -332,11 +336,11 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	for (size_t i = 0; ok && i < n && e == SH_OK; i++) {
 		if (ps[i].pending == 1 && strcmp(nodes[i].availability, "drain")) {
 			e = act_availability(x, &mem[i], nodes[i].id, 1, "finishing a drain a previous leader started", NULL,
-					     nodes[i].flaps);
+					     nodes[i].flaps, NULL);
 			nodes[i].availability = "drain";
 		} else if (ps[i].pending == 2 && strcmp(nodes[i].availability, "active")) {
 			e = act_availability(x, &mem[i], nodes[i].id, 0, "finishing a restore a previous leader started", NULL,
-					     nodes[i].flaps);
+					     nodes[i].flaps, NULL);
 			nodes[i].availability = "active";
 			nodes[i].state = DRAIN_RESTORED;
 		} else if (ps[i].pending == 2) {
@@ -353,15 +357,99 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	if (ok && any_request && read_services(x, &svcs, &nsvc, &sl, &tls))
 		sh_log("warn", name, "cannot read services for min-available budgets | error=\"%s\"", dock_errmsg(x->dock));
 
-	/* decide */
+	/* decide; probe the suspects together (one poll loop, ~1 s at most) and decide again at once */
 	drain_policy pol = {.grace_ns = o->grace_ms * SH_NS_PER_MS, .restore_after_ns = o->restore_after_ms * SH_NS_PER_MS,
-			    .max_drained = (int)o->max_drained, .read_only = mode == REC_MODE_READ_ONLY};
-	size_t na = ok ? drain_decide(&pol, nodes, n, svcs, nsvc, now, acts, n + 1) : 0;
+			    .max_drained = (int)o->max_drained, .read_only = mode == REC_MODE_READ_ONLY, .monitoring = 1,
+			    .settle_ns = o->settle_ms ? o->settle_ms * SH_NS_PER_MS : -1};
+	if (ok && drain_decide_all(&pol, nodes, n, svcs, nsvc, now, &res))
+		ok = 0;
+	size_t nprobe = 0;
+	for (size_t a = 0; ok && a < res.nacts; a++)
+		nprobe += res.acts[a].kind == DRAIN_ACT_PROBE;
+	if (ok && nprobe) {
+		sh_probe *pv = calloc(nprobe, sizeof(*pv));
+		size_t *who = calloc(nprobe, sizeof(*who));
+		size_t k = 0;
+		for (size_t a = 0; pv && who && a < res.nacts; a++) {
+			size_t i = res.acts[a].node;
+			if (res.acts[a].kind != DRAIN_ACT_PROBE || !mem[i].addr[0])
+				continue;
+			pv[k] = (sh_probe){.host = mem[i].addr, .port = 7946};
+			who[k++] = i;
+		}
+		int64_t tp = sh_mono_ns();
+		if (k)
+			sh_probe_many(pv, k, 500, NULL);
+		int64_t done = sh_mono_ns();
+		for (size_t j = 0; j < k; j++) {
+			size_t i = who[j];
+			mem[i].probe = drain_probe_from(pv[j].result);
+			mem[i].probe_at = done;
+			nodes[i].probe = mem[i].probe;
+			nodes[i].probe_at_ns = done;
+			sh_log("info", name, "probed a node whose heartbeat is gone | node=%s addr=%s:7946 result=%s tries=%d ms=%lld",
+			       nodes[i].id, mem[i].addr, sh_probe_result_name(pv[j].result), pv[j].tries,
+			       (long long)((done - tp) / SH_NS_PER_MS));
+		}
+		for (size_t i = 0; i < n; i++)
+			nodes[i].watch = res.watch[i];
+		free(pv);
+		free(who);
+		drain_result_free(&res);
+		now = sh_mono_ns();
+		if (drain_decide_all(&pol, nodes, n, svcs, nsvc, now, &res))
+			ok = 0;
+	}
+	int incident = 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		mem[i].watch = res.watch[i];
+		incident |= res.watch[i].mon == DRAIN_MON_SUSPECT || res.watch[i].mon == DRAIN_MON_DEAD;
+	}
+	for (int m = 0; ok && m < DRAIN_MON_COUNT; m++) {
+		char l[64];
+		snprintf(l, sizeof(l), "state=\"%s\"", drain_mon_name((enum drain_mon)m));
+		ctl_metric_set("swarmheal_nodes", l, (double)res.count[m]);
+	}
+	/* keep each node's monitoring state in its drain state, so a successor knows which nodes had agents */
+	const char **mkeys = calloc(n + 1, sizeof(char *)), **mvals = calloc(n + 1, sizeof(char *));
+	size_t nm = 0;
+	for (size_t i = 0; ok && mkeys && mvals && i < n; i++) {
+		const char *want = drain_mon_name(mem[i].watch.mon);
+		if (ps[i].unreadable || ps[i].pending || !strcmp(ps[i].rec.monitor, want))
+			continue;
+		rec_drain_state r = ps[i].rec;
+		if (!r.state[0]) {
+			snprintf(r.state, sizeof(r.state), "none");
+			r.since_ns = sh_real_ns();
+		}
+		snprintf(r.monitor, sizeof(r.monitor), "%s", want);
+		r.fence = x->el ? x->el->rev : 0;
+		char key[400];
+		char *v = rec_drain_state_encode(&r);
+		if (!v || rec_drain_state_key(key, sizeof(key), x->common.prefix, nodes[i].id) || !(mkeys[nm] = strdup(key))) {
+			free(v);
+			continue;
+		}
+		mvals[nm++] = v;
+	}
+	if (nm && e == SH_OK)
+		e = ctl_put_fenced(x, mkeys, mvals, nm);
+	for (size_t i = 0; i < nm; i++) {
+		free((char *)mkeys[i]);
+		free((char *)mvals[i]);
+	}
+	free(mkeys);
+	free(mvals);
+	/* while a node is suspect or dead, pass often: a settle window or a grace ends between resyncs */
+	if (incident)
+		ctl_resync_after(x, 100 * SH_NS_PER_MS);
 
 	/* records now; engine actions to the worker, one per node */
-	for (size_t a = 0; a < na && e == SH_OK; a++) {
-		drain_action *ac = &acts[a];
+	for (size_t a = 0; ok && a < res.nacts && e == SH_OK; a++) {
+		drain_action *ac = &res.acts[a];
 		size_t i = ac->node;
+		if (ac->kind == DRAIN_ACT_PROBE)
+			continue; /* no address to probe: the decision asks again later */
 		if (ps[i].unreadable) {
 			char note[256];
 			snprintf(note, sizeof(note), "drain state of node %s is unreadable: leaving the node as it is",
@@ -376,13 +464,15 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 			plans[i].kind = ac->kind;
 			plans[i].flaps = ac->flaps;
 			snprintf(plans[i].reason, sizeof(plans[i].reason), "%s", ac->reason);
+			snprintf(plans[i].monitor, sizeof(plans[i].monitor), "%s", drain_mon_name(mem[i].watch.mon));
 			plans[i].prev_state = ps[i].raw ? strdup(ps[i].raw) : NULL;
 			if (!ctl_queue_backing_off(x->q, nodes[i].id, now))
 				ctl_enqueue(x, nodes[i].id);
 		} else if (ac->kind == DRAIN_ACT_FORGET) {
 			char skey[400];
 			rec_drain_state_key(skey, sizeof(skey), x->common.prefix, nodes[i].id);
-			char *sj = state_json(x, drain_state_name(ac->new_state), ac->reason, ac->flaps);
+			char *sj = state_json(x, drain_state_name(ac->new_state), ac->reason, ac->flaps,
+					      drain_mon_name(mem[i].watch.mon));
 			e = x->common.dry_run ? SH_OK
 					      : ctl_record(x, "hands-off", nodes[i].id, ac->reason, "recorded", NULL, skey, sj);
 			free(sj);
@@ -392,6 +482,9 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 				continue; /* already recorded this episode */
 			snprintf(mem[i].last_note, sizeof(mem[i].last_note), "%s", ac->reason);
 			e = ctl_record(x, "refuse", nodes[i].id, ac->reason, "refused", NULL, NULL, NULL);
+		} else if (ac->kind == DRAIN_ACT_NOTE) {
+			/* the decision emits each note once per episode */
+			e = ctl_record(x, "note", nodes[i].id, ac->reason, "recorded", NULL, NULL, NULL);
 		}
 	}
 	/* the new memory replaces the old */
@@ -421,7 +514,7 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	free(ids);
 	free(plans);
 	free(mem);
-	free(acts);
+	drain_result_free(&res);
 	free(bad);
 	free(zones);
 	free(ps);
@@ -444,7 +537,7 @@ static sh_err drain_work(ctl_ctx *x, void *state, const char *key)
 	plan *p = &d->plans[i];
 	int drain = p->kind == DRAIN_ACT_DRAIN;
 	/* a manual request stays: the node stays drained until it is removed */
-	sh_err e = act_availability(x, &d->mem[i], key, drain, p->reason, p->prev_state, p->flaps);
+	sh_err e = act_availability(x, &d->mem[i], key, drain, p->reason, p->prev_state, p->flaps, p->monitor);
 	p->kind = DRAIN_ACT_REFUSE; /* done (or to be decided afresh by the next pass) */
 	return e;
 }
@@ -456,18 +549,21 @@ static const sh_opt drain_opt_table[] = {
 	{"restore-after", SH_OPT_DURATION, DO(restore_after_ms), "30s", NULL,
 	 "healthy time before a node swarmheal drained goes back to active", "SWARMHEAL_RESTORE_AFTER", SH_OPT_RELOAD, 0,
 	 NULL},
+	{"drain-settle", SH_OPT_DURATION, DO(settle_ms), "1500ms", NULL,
+	 "a node found dead by the probe waits this long after its heartbeat vanished, so leases lost together "
+	 "count as one event ('0' none)", "SWARMHEAL_DRAIN_SETTLE", SH_OPT_RELOAD, 0, NULL},
 	{"max-drained", SH_OPT_COUNT, DO(max_drained), NULL, "N",
 	 "nodes drained by swarmheal at once (default a third of the nodes, at least 1)", "SWARMHEAL_MAX_DRAINED",
 	 SH_OPT_RELOAD, 1, NULL},
 	{0},
 };
 
-static const char *const drain_watch[] = {"/nodes/", "/drain/requests/", "/arbiter/", NULL};
+static const char *const drain_watched[] = {"/nodes/", "/drain/requests/", "/arbiter/", NULL};
 
 const ctl_def drain_def = {
 	.name = "drain",
 	.summary = "drain nodes that are dead (heartbeat, engine, Swarm), restore them when healthy",
-	.watch = drain_watch,
+	.watch = drain_watched,
 	.engine_events = "{\"type\":[\"node\"]}",
 	.needs_engine = 1,
 	.opts = drain_opt_table,

@@ -8,15 +8,18 @@
 
 /* --drain-grace, --restore-after, --max-drained (0: a third of the nodes, at least 1). */
 typedef struct drain_opts {
-	int64_t grace_ms, restore_after_ms, max_drained;
+	int64_t grace_ms, restore_after_ms, max_drained, settle_ms;
 } drain_opts;
 
 extern const ctl_def drain_def;
 
-/* What the controller remembers about a node between passes (monotonic ns). */
+/* What the controller remembers about a node between passes (this leader's term only). */
 typedef struct drain_mem {
-	int64_t unhealthy_since, healthy_since;
-	char last_note[256]; /* the last refusal or dry-run recorded this episode: recorded once */
+	drain_watch watch;     /* the decision's memory (drain_result.watch), zero when this leader starts */
+	char addr[64];         /* the address of the node's last heartbeat: the probe's target once the key is gone */
+	enum drain_probe probe; /* newest probe result and when it finished (monotonic ns) */
+	int64_t probe_at;
+	char last_note[256];   /* the last refusal or dry-run recorded this episode: recorded once */
 } drain_mem;
 
 /* The persisted drain state as the snapshot read it. */
@@ -24,16 +27,19 @@ typedef struct drain_persisted {
 	int pending;       /* 1 "draining", 2 "restoring": an action a previous leader did not finish */
 	int unreadable;    /* the record did not parse: keep the node as drained, act on nothing about it */
 	const char *raw;   /* the record's JSON (points into the range result), NULL when absent */
+	rec_drain_state rec; /* the parsed record (state "" when absent or unreadable) */
 } drain_persisted;
 
 /*
  * Observed state in (plain structs: the engine's node list, the etcd ranges
  * of /nodes/, /drain/state/, /drain/requests/, keyed by the last path part),
- * the previous pass's memory (prev_ids[i] ↔ prev_mem[i]), the clocks.
- * Out, for each of nl->n nodes in order: out[i] for drain_decide, ps[i],
- * mem[i] (carried over by node id, then updated: unhealthy/healthy since).
- * A malformed heartbeat or state sets bad[i] to the reason (else ""), for the
- * shell to warn once. Pure: a hash join, O(nodes + keys). 0 ok, -1 no memory.
+ * the previous pass's memory (prev_ids[i] <-> prev_mem[i]), the clocks.
+ * Out, for each of nl->n nodes in order: out[i] for drain_decide_all (its
+ * heartbeat through rec_heartbeat_parse and drain_node_set_heartbeat, its
+ * watch and probe from the memory), ps[i], mem[i] (carried over by node id;
+ * addr updated from a live heartbeat). A malformed heartbeat or state sets
+ * bad[i] to the reason (else ""), for the shell to warn once.
+ * Pure: a hash join, O(nodes + keys). 0 ok, -1 no memory.
  */
 int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const etcd_range_result *st,
 		   const etcd_range_result *rq, const char *const *prev_ids, const drain_mem *prev_mem, size_t nprev,

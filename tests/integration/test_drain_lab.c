@@ -284,7 +284,7 @@ static void test_kill_worker_drained_then_restored(void)
 	fprintf(stderr, "killed worker drained after %.2f s (bound %.1f s = agent ttl %.0f s + etcd expiry scan %.1f s + margin %.1f s)\n",
 		secs, bound, AGENT_TTL_S, ETCD_EXPIRY_SCAN_S, MARGIN_S);
 	CU_ASSERT(secs < bound);
-	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat key is gone", "ok", 0, 1, 3000), 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat gone without a stop mark", "ok", 0, 1, 3000), 1);
 	/* bring it back: restored after --restore-after 2s */
 	CU_ASSERT_EQUAL(t_sh("%s start 3", lab), 0);
 	start_agent(3);
@@ -463,7 +463,7 @@ static void test_two_replicas_failover(void)
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[2], "finishing a drain a previous leader started", "ok", fence_b, 1, 3000), 1);
 	/* exactly one successful drain per node, and that one the standby's */
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[2], NULL, "ok", 0, 1, 3000), 1);
-	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat key is gone", "ok", fence_b, 1, 3000), 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat gone without a stop mark", "ok", fence_b, 1, 3000), 1);
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], NULL, "ok", 0, 1, 3000), 1);
 	CU_ASSERT_EQUAL(count_actions(NULL, NULL, NULL, NULL, fence_a), 0); /* the dead leader recorded nothing */
 	stop_daemon(b);
@@ -512,10 +512,13 @@ static void test_agent_heartbeat_and_autoheal(void)
 	int st;
 	CU_ASSERT_TRUE(t_wait_pid(ag, 10000, &st));
 	CU_ASSERT_EQUAL(st, 0);
-	/* SIGTERM revoked the lease: the heartbeat is gone */
+	/* SIGTERM left the stop mark, without a lease, and revoked the lease */
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s --print-value-only", eps, prefix, ids[2]);
 	popen_line(cmd, hb, sizeof(hb));
-	CU_ASSERT_STRING_EQUAL(hb, "");
+	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"agent\":\"stopped\""));
+	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s -w json | grep -q '\"lease\"'", eps, prefix,
+			     ids[2]),
+			1);
 	t_sh("docker -H %s rm -f ah >/dev/null 2>&1", socks[2]);
 }
 

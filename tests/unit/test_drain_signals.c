@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+/* test_drain_signals.c - the monitoring rules of the node-drain decision (DESIGN.md "Node health"), one per rule */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drain.h"
+#include "tmain.h"
+
+#define S INT64_C(1000000000)
+#define MS INT64_C(1000000)
+#define T0 (INT64_C(1000) * S)
+
+static const drain_policy mpol = {.restore_after_ns = 30 * S, .monitoring = 1};
+
+static drain_node live(const char *id)
+{
+	return (drain_node){.id = id, .swarm_state = "ready", .availability = "active", .hb_present = 1,
+			    .hb_engine_up = 1, .hb_engine = DRAIN_ENGINE_UP, .hb_runs_as = "systemd"};
+}
+
+/* what the shell does each pass: decide, keep the memory */
+static drain_result pass(const drain_policy *p, drain_node *n, size_t cnt, int64_t now)
+{
+	drain_result r;
+	CU_ASSERT_EQUAL_FATAL(drain_decide_all(p, n, cnt, NULL, 0, now, &r), SH_OK);
+	for (size_t i = 0; i < cnt; i++)
+		n[i].watch = r.watch[i];
+	return r;
+}
+
+static size_t count_kind(const drain_result *r, enum drain_kind k, long node)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < r->nacts; i++)
+		c += r->acts[i].kind == k && (node < 0 || r->acts[i].node == (size_t)node);
+	return c;
+}
+
+static const drain_action *find_kind(const drain_result *r, enum drain_kind k, size_t node)
+{
+	for (size_t i = 0; i < r->nacts; i++)
+		if (r->acts[i].kind == k && r->acts[i].node == node)
+			return &r->acts[i];
+	return NULL;
+}
+
+/* the reason of the first action of that kind for node, "" when there is none */
+static const char *reason_of(const drain_result *r, enum drain_kind k, size_t node)
+{
+	const drain_action *a = find_kind(r, k, node);
+	return a ? a->reason : "";
+}
+
+static void lose_key(drain_node *n)
+{
+	n->hb_present = 0;
+	n->hb_engine = DRAIN_ENGINE_UNSET;
+	n->hb_runs_as = NULL;
+}
+
+static void set_probe(drain_node *n, enum drain_probe pr, int64_t at)
+{
+	n->probe = pr;
+	n->probe_at_ns = at;
+}
+
+/* swarmheald first: a node whose heartbeat was never seen is unmonitored, noted once, never drained for it */
+static void test_never_seen_is_unmonitored(void)
+{
+	drain_node n[3] = {live("a"), live("b"), live("c")};
+	lose_key(&n[2]);
+	drain_result r = pass(&mpol, n, 3, T0);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_UNMONITORED);
+	CU_ASSERT_EQUAL(r.count[DRAIN_MON_UNMONITORED], 1);
+	CU_ASSERT_EQUAL(r.count[DRAIN_MON_MONITORED], 2);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 0);
+	const drain_action *a = find_kind(&r, DRAIN_ACT_NOTE, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "no agent heartbeat seen"));
+	drain_result_free(&r);
+	r = pass(&mpol, n, 3, T0 + 60 * S);
+	CU_ASSERT_EQUAL(r.nacts, 0); /* noted once, still not drained a minute later */
+	drain_result_free(&r);
+}
+
+/* the first heartbeat makes a node monitored */
+static void test_first_heartbeat_monitors(void)
+{
+	drain_node n[3] = {live("a"), live("b"), live("c")};
+	lose_key(&n[2]);
+	drain_result r = pass(&mpol, n, 3, T0);
+	drain_result_free(&r);
+	n[2] = (drain_node){.id = "c", .swarm_state = "ready", .availability = "active", .hb_present = 1,
+			    .hb_engine = DRAIN_ENGINE_UP, .watch = n[2].watch};
+	r = pass(&mpol, n, 3, T0 + S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_MONITORED);
+	CU_ASSERT_EQUAL(n[2].watch.mon_since_ns, T0 + S);
+	drain_result_free(&r);
+	/* and from then on a lost key is a suspect, not unmonitored */
+	lose_key(&n[2]);
+	r = pass(&mpol, n, 3, T0 + 2 * S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_SUSPECT);
+	drain_result_free(&r);
+}
+
+/* an unmonitored node is judged by Swarm's state: down past the grace is drained, unknown is not */
+static void test_unmonitored_judged_by_swarm(void)
+{
+	drain_policy p = mpol;
+	p.grace_ns = 5 * S;
+	drain_node n[3] = {live("a"), live("b"), live("c")};
+	lose_key(&n[2]);
+	n[2].swarm_state = "unknown";
+	drain_result r = pass(&p, n, 3, T0);
+	drain_result_free(&r);
+	r = pass(&p, n, 3, T0 + 60 * S);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	drain_result_free(&r);
+	n[2].swarm_state = "down";
+	r = pass(&p, n, 3, T0 + 61 * S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0); /* grace */
+	drain_result_free(&r);
+	r = pass(&p, n, 3, T0 + 66 * S);
+	const drain_action *a = find_kind(&r, DRAIN_ACT_DRAIN, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "swarm reports it down"));
+	drain_result_free(&r);
+}
+
+/* heartbeat gone with the agent's stop mark: unmonitored, no probe, no drain */
+static void test_stop_mark_unmonitored(void)
+{
+	drain_node n[3] = {live("a"), live("b"), live("c")};
+	drain_result r = pass(&mpol, n, 3, T0);
+	drain_result_free(&r);
+	n[2].hb_stopped = 1;
+	n[2].hb_engine = DRAIN_ENGINE_UNSET;
+	r = pass(&mpol, n, 3, T0 + S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_UNMONITORED);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 0);
+	const drain_action *a = find_kind(&r, DRAIN_ACT_NOTE, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "stopped on purpose"));
+	drain_result_free(&r);
+	/* then the mark goes too (deleted by a person): still unmonitored */
+	n[2].hb_stopped = 0;
+	lose_key(&n[2]);
+	r = pass(&mpol, n, 3, T0 + 30 * S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_UNMONITORED);
+	CU_ASSERT_EQUAL(r.nacts, 0);
+	drain_result_free(&r);
+}
+
+/* heartbeat gone without a mark: suspect, a probe is asked for, nothing drained, not asked twice at once */
+static void test_lost_key_asks_probe(void)
+{
+	drain_node n[3] = {live("a"), live("b"), live("c")};
+	drain_result r = pass(&mpol, n, 3, T0);
+	drain_result_free(&r);
+	lose_key(&n[2]);
+	r = pass(&mpol, n, 3, T0 + S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_EQUAL(r.count[DRAIN_MON_SUSPECT], 1);
+	CU_ASSERT_EQUAL(r.nacts, 1);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_PROBE, 2));
+	drain_result_free(&r);
+	r = pass(&mpol, n, 3, T0 + S + 500 * MS); /* still outstanding */
+	CU_ASSERT_EQUAL(r.nacts, 0);
+	drain_result_free(&r);
+	r = pass(&mpol, n, 3, T0 + 4 * S); /* never answered: asked again */
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_PROBE, 2));
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	drain_result_free(&r);
+}
+
+static void suspect_of(drain_node *n, size_t cnt, size_t who, const drain_policy *p)
+{
+	drain_result r = pass(p, n, cnt, T0);
+	drain_result_free(&r);
+	lose_key(&n[who]);
+	r = pass(p, n, cnt, T0 + S);
+	drain_result_free(&r);
+}
+
+/* suspect + refused or timed out: dead, drained once the settle window has passed */
+static void test_probe_failure_drains(void)
+{
+	static const enum drain_probe fails[] = {DRAIN_PROBE_REFUSED, DRAIN_PROBE_TIMEOUT};
+	for (int f = 0; f < 2; f++) {
+		drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+		suspect_of(n, 4, 3, &mpol);
+		set_probe(&n[3], fails[f], T0 + S + 100 * MS);
+		drain_result r = pass(&mpol, n, 4, T0 + 3 * S);
+		CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+		const drain_action *a = find_kind(&r, DRAIN_ACT_DRAIN, 3);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+		CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, f ? "does not answer" : "refuses connections"));
+		drain_result_free(&r);
+	}
+	/* a probe result from before the key vanished is no evidence */
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	suspect_of(n, 4, 3, &mpol);
+	set_probe(&n[3], DRAIN_PROBE_REFUSED, T0 + S - 1);
+	drain_result r = pass(&mpol, n, 4, T0 + 3 * S);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	drain_result_free(&r);
+}
+
+/* suspect + the probe connects: alive, no drain, "agent lost, node answers" recorded once */
+static void test_probe_answer_no_drain_noted_once(void)
+{
+	drain_node n[3] = {live("a"), live("b"), live("c")};
+	suspect_of(n, 3, 2, &mpol);
+	set_probe(&n[2], DRAIN_PROBE_ALIVE, T0 + S + 10 * MS);
+	drain_result r = pass(&mpol, n, 3, T0 + 2 * S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_TRUE(n[2].watch.answered);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_NOTE, 2), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_NOTE, 2), "agent lost, node answers"));
+	drain_result_free(&r);
+	r = pass(&mpol, n, 3, T0 + 3 * S);
+	CU_ASSERT_EQUAL(r.nacts, 0);
+	drain_result_free(&r);
+	/* it answers again after a re-probe: still one note */
+	set_probe(&n[2], DRAIN_PROBE_ALIVE, T0 + 8 * S);
+	r = pass(&mpol, n, 3, T0 + 9 * S);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_NOTE, -1), 0);
+	drain_result_free(&r);
+}
+
+/* a node whose agent is lost is probed again every reprobe interval; a later failure is death */
+static void test_reprobe(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	suspect_of(n, 4, 3, &mpol);
+	set_probe(&n[3], DRAIN_PROBE_ALIVE, T0 + S + 10 * MS);
+	drain_result r = pass(&mpol, n, 4, T0 + 2 * S);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 0);
+	drain_result_free(&r);
+	r = pass(&mpol, n, 4, T0 + 7 * S); /* 5 s after the answer */
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_PROBE, 3));
+	drain_result_free(&r);
+	set_probe(&n[3], DRAIN_PROBE_TIMEOUT, T0 + 7 * S + 300 * MS);
+	r = pass(&mpol, n, 4, T0 + 7 * S + 400 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_DRAIN, 3));
+	drain_result_free(&r);
+}
+
+/* the agent reports its engine down: dead first-hand, drained after the grace; slow is not dead */
+static void test_engine_down_dead_slow_alive(void)
+{
+	drain_policy p = mpol;
+	p.grace_ns = 2 * S;
+	drain_node n[3] = {live("a"), live("b"), live("c")};
+	drain_result r = pass(&p, n, 3, T0);
+	drain_result_free(&r);
+	n[2].hb_engine = DRAIN_ENGINE_SLOW;
+	r = pass(&p, n, 3, T0 + S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_MONITORED);
+	drain_result_free(&r);
+	r = pass(&p, n, 3, T0 + 60 * S);
+	CU_ASSERT_EQUAL(r.nacts, 0);
+	drain_result_free(&r);
+	n[2].hb_engine = DRAIN_ENGINE_DOWN;
+	r = pass(&p, n, 3, T0 + 61 * S);
+	CU_ASSERT_EQUAL(n[2].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0); /* grace */
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 0); /* first-hand: no probe needed */
+	drain_result_free(&r);
+	r = pass(&p, n, 3, T0 + 63 * S);
+	const drain_action *a = find_kind(&r, DRAIN_ACT_DRAIN, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "engine down"));
+	drain_result_free(&r);
+}
+
+/* correlated losses: the first probe death waits the settle window, by then the guard sees the others */
+static void test_settle_window_counts_losses_together(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	drain_result r = pass(&mpol, n, 4, T0);
+	drain_result_free(&r);
+	/* d's key goes first; we are cut off from the nodes, so its probe fails at once */
+	lose_key(&n[3]);
+	r = pass(&mpol, n, 4, T0 + S);
+	drain_result_free(&r);
+	set_probe(&n[3], DRAIN_PROBE_TIMEOUT, T0 + S + 50 * MS);
+	r = pass(&mpol, n, 4, T0 + S + 60 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0); /* settling: 1 of 4 would have passed the guard */
+	drain_result_free(&r);
+	/* b and c go within a third of the TTL; their probes have not answered yet */
+	lose_key(&n[1]);
+	lose_key(&n[2]);
+	r = pass(&mpol, n, 4, T0 + 2 * S);
+	drain_result_free(&r);
+	r = pass(&mpol, n, 4, T0 + S + 1600 * MS); /* d's window is over: 3 of 4 look dead */
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	const drain_action *a = find_kind(&r, DRAIN_ACT_REFUSE, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "suspecting our own partition"));
+	drain_result_free(&r);
+	/* settle < 0 switches the window off: d alone is drained at once */
+	drain_policy p = mpol;
+	p.settle_ns = -1;
+	drain_node m[4] = {live("a"), live("b"), live("c"), live("d")};
+	suspect_of(m, 4, 3, &p);
+	set_probe(&m[3], DRAIN_PROBE_TIMEOUT, T0 + S + 50 * MS);
+	r = pass(&p, m, 4, T0 + S + 60 * MS);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_DRAIN, 3));
+	drain_result_free(&r);
+}
+
+/* suspects that have not answered count for the partition guard; suspects that answered do not */
+static void test_guard_counts_unanswered_suspects(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	drain_result r = pass(&mpol, n, 4, T0);
+	drain_result_free(&r);
+	lose_key(&n[1]);
+	lose_key(&n[2]);
+	lose_key(&n[3]);
+	r = pass(&mpol, n, 4, T0 + S);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 3);
+	drain_result_free(&r);
+	set_probe(&n[3], DRAIN_PROBE_REFUSED, T0 + S + 10 * MS);
+	r = pass(&mpol, n, 4, T0 + 3 * S);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_REFUSE, 3));
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	drain_result_free(&r);
+	/* b and c answer: only d is dead, 1 of 4 */
+	set_probe(&n[1], DRAIN_PROBE_ALIVE, T0 + 3 * S);
+	set_probe(&n[2], DRAIN_PROBE_ALIVE, T0 + 3 * S);
+	r = pass(&mpol, n, 4, T0 + 3 * S + 10 * MS);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_DRAIN, 3));
+	drain_result_free(&r);
+}
+
+/* probe deaths still go through the read-only mode and the budget */
+static void test_probe_death_read_only_and_budget(void)
+{
+	drain_policy p = mpol;
+	p.read_only = 1;
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	suspect_of(n, 4, 3, &p);
+	set_probe(&n[3], DRAIN_PROBE_REFUSED, T0 + S + 10 * MS);
+	drain_result r = pass(&p, n, 4, T0 + 3 * S);
+	const drain_action *a = find_kind(&r, DRAIN_ACT_REFUSE, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "read-only"));
+	drain_result_free(&r);
+	p = mpol;
+	p.max_drained = 1;
+	drain_node m[4] = {live("a"), live("b"), live("c"), live("d")};
+	m[0].state = DRAIN_DRAINED;
+	m[0].availability = "drain";
+	suspect_of(m, 4, 3, &p);
+	set_probe(&m[3], DRAIN_PROBE_REFUSED, T0 + S + 10 * MS);
+	r = pass(&p, m, 4, T0 + 3 * S);
+	a = find_kind(&r, DRAIN_ACT_REFUSE, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "the limit is 1"));
+	drain_result_free(&r);
+}
+
+/* a node we drained whose agent ran as a Swarm task: ready + answering -> restored after --restore-after */
+static void test_task_agent_restored_without_heartbeat(void)
+{
+	for (int task = 0; task < 2; task++) {
+		drain_node n[3] = {live("a"), live("b"), live("c")};
+		n[2].hb_runs_as = task ? "swarm-task" : "systemd";
+		drain_result r = pass(&mpol, n, 3, T0);
+		drain_result_free(&r);
+		/* we drained it; its agent task stopped without a mark (killed) */
+		n[2].state = DRAIN_DRAINED;
+		n[2].availability = "drain";
+		lose_key(&n[2]);
+		r = pass(&mpol, n, 3, T0 + S);
+		drain_result_free(&r);
+		set_probe(&n[2], DRAIN_PROBE_ALIVE, T0 + S + 10 * MS);
+		r = pass(&mpol, n, 3, T0 + 2 * S);
+		drain_result_free(&r);
+		set_probe(&n[2], DRAIN_PROBE_ALIVE, T0 + 31 * S);
+		r = pass(&mpol, n, 3, T0 + 31 * S); /* healthy 29 s */
+		CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_RESTORE, -1), 0);
+		drain_result_free(&r);
+		r = pass(&mpol, n, 3, T0 + 33 * S);
+		CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_RESTORE, 2), (size_t)task);
+		if (task)
+			CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_RESTORE, 2), "swarm task"));
+		drain_result_free(&r);
+		/* not while Swarm calls it anything but ready */
+		if (task) {
+			n[2].swarm_state = "unknown";
+			r = pass(&mpol, n, 3, T0 + 34 * S);
+			CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_RESTORE, -1), 0);
+			drain_result_free(&r);
+		}
+	}
+}
+
+/* more actions than any fixed array: 200 lost heartbeats give 200 probes */
+static void test_no_fixed_cap(void)
+{
+	enum { N = 400 };
+	drain_node *n = calloc(N, sizeof(*n));
+	char(*ids)[8] = calloc(N, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ids);
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], 8, "n%d", i);
+		n[i] = live(ids[i]);
+	}
+	drain_result r = pass(&mpol, n, N, T0);
+	drain_result_free(&r);
+	for (int i = 0; i < 200; i++)
+		lose_key(&n[i]);
+	r = pass(&mpol, n, N, T0 + S);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 200);
+	CU_ASSERT_EQUAL(r.count[DRAIN_MON_SUSPECT], 200);
+	drain_result_free(&r);
+	free(n);
+	free(ids);
+}
+
+/* the shell's mappings: heartbeat record -> node inputs, sh_probe result -> probe input */
+static void test_mappings(void)
+{
+	drain_node n = {0};
+	drain_node_set_heartbeat(&n, NULL, 0);
+	CU_ASSERT_FALSE(n.hb_present);
+	CU_ASSERT_PTR_NULL(n.hb_runs_as);
+	rec_heartbeat h = {.engine = REC_ENGINE_SLOW, .runs_as = REC_RUNS_SWARM_TASK};
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_TRUE(n.hb_present);
+	CU_ASSERT_FALSE(n.hb_stopped);
+	CU_ASSERT_EQUAL(n.hb_engine, DRAIN_ENGINE_SLOW);
+	CU_ASSERT_TRUE(n.hb_engine_up);
+	CU_ASSERT_STRING_EQUAL(n.hb_runs_as, "swarm-task");
+	h.engine = REC_ENGINE_DOWN;
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_EQUAL(n.hb_engine, DRAIN_ENGINE_DOWN);
+	CU_ASSERT_FALSE(n.hb_engine_up);
+	h.stopped = 1;
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_TRUE(n.hb_present && n.hb_stopped);
+	CU_ASSERT_EQUAL(n.hb_engine, DRAIN_ENGINE_UNSET);
+	/* a key that does not parse is a live heartbeat, engine unknown: never death */
+	drain_node_set_heartbeat(&n, &h, 0);
+	CU_ASSERT_TRUE(n.hb_present);
+	CU_ASSERT_FALSE(n.hb_stopped);
+	CU_ASSERT_TRUE(n.hb_engine_up);
+	CU_ASSERT_PTR_NULL(n.hb_runs_as);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_ALIVE), DRAIN_PROBE_ALIVE);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_REFUSED), DRAIN_PROBE_REFUSED);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_TIMEOUT), DRAIN_PROBE_TIMEOUT);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_UNREACHABLE), DRAIN_PROBE_TIMEOUT);
+	CU_ASSERT_EQUAL(drain_probe_from(SH_PROBE_ERROR), DRAIN_PROBE_NONE);
+	CU_ASSERT_STRING_EQUAL(drain_mon_name(DRAIN_MON_SUSPECT), "suspect");
+}
+
+int main(int argc, char **argv)
+{
+	static const t_case cases[] = {
+		{"never_seen_is_unmonitored", test_never_seen_is_unmonitored},
+		{"first_heartbeat_monitors", test_first_heartbeat_monitors},
+		{"unmonitored_judged_by_swarm", test_unmonitored_judged_by_swarm},
+		{"stop_mark_unmonitored", test_stop_mark_unmonitored},
+		{"lost_key_asks_probe", test_lost_key_asks_probe},
+		{"probe_failure_drains", test_probe_failure_drains},
+		{"probe_answer_no_drain_noted_once", test_probe_answer_no_drain_noted_once},
+		{"reprobe", test_reprobe},
+		{"engine_down_dead_slow_alive", test_engine_down_dead_slow_alive},
+		{"settle_window_counts_losses_together", test_settle_window_counts_losses_together},
+		{"guard_counts_unanswered_suspects", test_guard_counts_unanswered_suspects},
+		{"probe_death_read_only_and_budget", test_probe_death_read_only_and_budget},
+		{"task_agent_restored_without_heartbeat", test_task_agent_restored_without_heartbeat},
+		{"no_fixed_cap", test_no_fixed_cap},
+		{"mappings", test_mappings},
+		{NULL, NULL},
+	};
+	return t_run("drain_signals", cases, argc, argv);
+}
