@@ -53,6 +53,7 @@ char *rec_print(struct cJSON *j);
 #include "rec_action.h"
 #include "rec_arbiter.h"
 #include "rec_drain.h"
+#include "rec_heartbeat.h"
 #include "rec_rollback.h"
 
 #endif

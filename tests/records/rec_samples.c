@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rec.h"
+#include "rec_heartbeat.h"
 #include "sh_util.h"
 
 static void out(const char *schema, char *json)
@@ -45,5 +46,11 @@ int main(void)
 	rec_rollback_snapshot s = {.spec = "{\"Name\":\"web\"}", .ts_ns = now, .healthy = 1, .version = 12};
 	rec_rollback_digest(s.spec, strlen(s.spec), s.sha256);
 	out("rollback_snapshot", rec_rollback_snapshot_encode(&s));
+	rec_heartbeat hb = {.node_id = "n1", .hostname = "lab-n1", .zone = "a", .addr = "10.0.0.1",
+			    .engine = REC_ENGINE_SLOW, .runs_as = REC_RUNS_SWARM_TASK, .ts_ns = now,
+			    .cert_not_after_ns = now + 90 * 24 * 3600 * SH_NS_PER_S};
+	out("heartbeat", rec_heartbeat_encode(&hb));
+	rec_heartbeat mark = {.stopped = 1, .node_id = "n1", .addr = "10.0.0.1", .ts_ns = now};
+	out("heartbeat", rec_heartbeat_encode(&mark));
 	return 0;
 }
