@@ -3,53 +3,10 @@
 #ifndef ETCD_FLAGS_H
 #define ETCD_FLAGS_H
 
-#include <getopt.h>
-
 #include "etcd.h"
 #include "sh_opt.h"
 
-/* Option ids for getopt_long tables; programs embed ETCD_FLAG_OPTIONS. */
-enum {
-	ETCD_OPT_ENDPOINTS = 1000,
-	ETCD_OPT_CACERT,
-	ETCD_OPT_CERT,
-	ETCD_OPT_KEY,
-	ETCD_OPT_USER,
-	ETCD_OPT_PASSWORD,
-	ETCD_OPT_REQUEST_TIMEOUT,
-};
-
-#define ETCD_FLAG_OPTIONS                                                    \
-	{"endpoints", required_argument, 0, ETCD_OPT_ENDPOINTS},             \
-	{"cacert", required_argument, 0, ETCD_OPT_CACERT},                   \
-	{"cert", required_argument, 0, ETCD_OPT_CERT},                       \
-	{"key", required_argument, 0, ETCD_OPT_KEY},                         \
-	{"user", required_argument, 0, ETCD_OPT_USER},                       \
-	{"password", required_argument, 0, ETCD_OPT_PASSWORD},              \
-	{"request-timeout", required_argument, 0, ETCD_OPT_REQUEST_TIMEOUT}
-
-#define ETCD_FLAGS_HELP                                                                            \
-	"  --endpoints LIST       etcd endpoints, comma separated (env SWARMHEAL_ENDPOINTS,\n"       \
-	"                         then ETCDCTL_ENDPOINTS; default http://127.0.0.1:2379)\n"         \
-	"  --cacert FILE          CA bundle to verify etcd's certificate (env ETCDCTL_CACERT)\n"     \
-	"  --cert FILE --key FILE client certificate and key for etcd (env ETCDCTL_CERT/_KEY)\n"     \
-	"  --user NAME[:PASSWORD] etcd user (env ETCDCTL_USER)\n"                                    \
-	"  --password PASSWORD    etcd password (env ETCDCTL_PASSWORD)\n"                            \
-	"  --request-timeout DUR  timeout of each etcd request (default 5s)\n"
-
-typedef struct etcd_flags {
-	etcd_config cfg;
-	char *user;    /* owned copies */
-	char *password;
-} etcd_flags;
-
-/* Defaults from the environment. */
-void etcd_flags_init(etcd_flags *f);
-/* Apply one option. 0 ok; -1 bad value (err filled). */
-int etcd_flags_set(etcd_flags *f, int id, const char *value, char *err, size_t errlen);
-void etcd_flags_release(etcd_flags *f);
-
-/* ---- the option-table form (sh_opt.h): what new programs use ---- */
+/* The shared etcd connection options, as an option table (sh_opt.h). */
 
 /* Values of the shared etcd options; etcd_flag_table's offsets point here. */
 typedef struct etcd_flag_values {

@@ -2,7 +2,7 @@
 /* swarmheal-agent - keeps this node's heartbeat key alive in etcd, with the facts the drain controller reads */
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,8 +13,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "ctl.h"
 #include "dock_flags.h"
+#include "sh_log.h"
+#include "rec.h"
+#include "etcd_concurrency.h"
 #include "etcd_flags.h"
 #include "rec_action.h"
 #include "rec_heartbeat.h"
@@ -22,45 +24,52 @@
 
 enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_ETCD = 69, EXIT_ENGINE = 74 };
 
-static const char usage_text[] =
-	"usage: swarmheal-agent [options]\n"
-	"\n"
-	"Keep PREFIX/nodes/NODEID alive in etcd on a lease of --ttl, with hostname, zone, address,\n"
-	"how the agent runs and the engine's state (GET /_ping every --interval): up; slow while its\n"
-	"pings time out, for less than --engine-down-after; down when its socket refuses or it has\n"
-	"not answered for --engine-down-after. On SIGTERM/SIGINT it leaves a stop mark without a\n"
-	"lease ({\"agent\":\"stopped\",...}) before revoking the lease. The node ID comes from the engine.\n"
-	"\n"
-	"  --ttl DUR              heartbeat lease TTL, whole seconds >= 2 (default 3s)\n"
-	"  --interval DUR         engine ping period (default 1s)\n"
-	"  --engine-down-after DUR  an engine silent this long is down, not slow (default 8s)\n"
-	"  --zone NAME            zone of this node (default: the node label 'zone', when readable)\n"
-	"  --autoheal             restart standalone containers labelled autoheal=true that turn\n"
-	"                         unhealthy (after their health start period), once per unhealthy\n"
-	"                         episode; never a Swarm task's container (Swarm replaces those)\n"
-	"  --autoheal-stop-timeout DUR  stop timeout of such a restart when the container has neither\n"
-	"                         an autoheal.stop.timeout label nor its own stop timeout (default 10s)\n"
-	"  --prefix PREFIX        key prefix (default /swarmheal)\n"
-	DOCK_FLAGS_HELP ETCD_FLAGS_HELP
-	"  --help, --version\n"
-	"\n"
-	"exit: 0 stopped by SIGINT/SIGTERM, 64 usage, 69 etcd unreachable or refused at start,\n"
-	"      74 the engine never told its node ID\n";
+typedef struct agent_opts {
+	int64_t ttl_ms, interval_ms, down_after_ms, ah_stop_ms;
+	int autoheal;
+	const char *zone, *prefix;
+} agent_opts;
 
-enum { O_TTL = 1, O_INTERVAL, O_ZONE, O_PREFIX, O_HELP, O_VERSION, O_AUTOHEAL, O_AH_STOP, O_DOWN_AFTER };
-static const struct option options[] = {
-	{"ttl", required_argument, 0, O_TTL},
-	{"interval", required_argument, 0, O_INTERVAL},
-	{"engine-down-after", required_argument, 0, O_DOWN_AFTER},
-	{"zone", required_argument, 0, O_ZONE},
-	{"autoheal", no_argument, 0, O_AUTOHEAL},
-	{"autoheal-stop-timeout", required_argument, 0, O_AH_STOP},
-	{"prefix", required_argument, 0, O_PREFIX},
-	{"help", no_argument, 0, O_HELP},
-	{"version", no_argument, 0, O_VERSION},
-	ETCD_FLAG_OPTIONS,
-	DOCK_FLAG_OPTIONS,
-	{0, 0, 0, 0},
+static int check_ttl(const void *v, char *err, size_t len)
+{
+	int64_t ms = *(const int64_t *)v;
+	if (ms % 1000 || ms < 2000) {
+		snprintf(err, len, "invalid --ttl %lldms (whole seconds, at least 2s)", (long long)ms);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_zone(const void *v, char *err, size_t len)
+{
+	const char *z = *(const char *const *)v;
+	if (z && strlen(z) >= sizeof(((rec_heartbeat *)0)->zone)) {
+		snprintf(err, len, "invalid --zone '%s' (at most 63 bytes)", z);
+		return -1;
+	}
+	return 0;
+}
+
+#define AO(f) offsetof(agent_opts, f)
+static const sh_opt agent_opt_table[] = {
+	{"ttl", SH_OPT_DURATION, AO(ttl_ms), "3s", NULL, "heartbeat lease TTL, whole seconds >= 2", "SWARMHEAL_AGENT_TTL", 0,
+	 0, check_ttl},
+	{"interval", SH_OPT_DURATION, AO(interval_ms), "1s", NULL, "engine ping period", "SWARMHEAL_AGENT_INTERVAL", 0, 100,
+	 NULL},
+	{"engine-down-after", SH_OPT_DURATION, AO(down_after_ms), "8s", NULL,
+	 "an engine silent this long is down, not slow (a refused socket is down at once)", "SWARMHEAL_ENGINE_DOWN_AFTER",
+	 0, 1000, NULL},
+	{"zone", SH_OPT_STRING, AO(zone), NULL, "NAME", "zone of this node (default: the node label 'zone', when readable)",
+	 "SWARMHEAL_ZONE", 0, 0, check_zone},
+	{"autoheal", SH_OPT_BOOL, AO(autoheal), "false", NULL,
+	 "restart standalone containers labelled autoheal=true that turn unhealthy (after their health start period), "
+	 "once per unhealthy episode; never a Swarm task's container (Swarm replaces those)",
+	 "SWARMHEAL_AUTOHEAL", 0, 0, NULL},
+	{"autoheal-stop-timeout", SH_OPT_DURATION, AO(ah_stop_ms), "10s", NULL,
+	 "stop timeout of such a restart when the container has neither an autoheal.stop.timeout label nor its own",
+	 "SWARMHEAL_AUTOHEAL_STOP_TIMEOUT", 0, 0, NULL},
+	{"prefix", SH_OPT_STRING, AO(prefix), "/swarmheal", "PREFIX", "etcd key prefix", "SWARMHEAL_PREFIX", 0, 0, NULL},
+	{0},
 };
 
 static volatile sig_atomic_t stop;
@@ -152,7 +161,7 @@ static void record_restart(autoheal_ctx *a, const char *id, const char *reason, 
 	char *v = rec_action_encode(&r);
 	if (!v || rec_action_key(key, sizeof(key), a->prefix, ctl, now, "restart", id) ||
 	    etcd_put(a->etcd, key, v, strlen(v), NULL, NULL, NULL))
-		ctl_log("error", "agent", "cannot record autoheal restart | container=%.12s error=\"%s\"", id,
+		sh_log("error", "agent", "cannot record autoheal restart | container=%.12s error=\"%s\"", id,
 			v ? etcd_errmsg(a->etcd) : "out of memory");
 	free(v);
 }
@@ -219,7 +228,7 @@ static void autoheal_pass(autoheal_ctx *a, dock_client *dock)
 		if (e && e != SH_E_TIMEOUT)
 			dn->started_at_ns = 0;
 		record_restart(a, l.v[i].id, reason, e ? err : "ok");
-		ctl_log(e ? "error" : "info", "agent", "autoheal restart: %s | container=%.12s result=\"%s\"", reason,
+		sh_log(e ? "error" : "info", "agent", "autoheal restart: %s | container=%.12s result=\"%s\"", reason,
 			l.v[i].id, e ? err : "ok");
 	}
 	dock_container_list_free(&l);
@@ -231,7 +240,7 @@ static void *autoheal_main(void *arg)
 	dock_client *dock;
 	char err[300];
 	if (dock_client_new(&a->dcfg, &dock, err, sizeof(err))) {
-		ctl_log("error", "agent", "autoheal off | error=\"%s\"", err);
+		sh_log("error", "agent", "autoheal off | error=\"%s\"", err);
 		return NULL;
 	}
 	while (!stop) {
@@ -339,72 +348,56 @@ static void heartbeat_fill(rec_heartbeat *h, const dock_info *info, const char *
 
 int main(int argc, char **argv)
 {
-	int64_t ttl_ms = 3000, interval_ms = 1000, ah_stop_ms = 10000, down_after_ms = 8000;
-	int do_autoheal = 0;
-	const char *zone = NULL, *prefix = "/swarmheal";
-	dock_config dcfg = {0};
-	etcd_flags ef;
-	etcd_flags_init(&ef);
-	char err[512];
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-		switch (c) {
-		case O_TTL:
-			if (sh_parse_duration_ms(optarg, &ttl_ms) || ttl_ms % 1000 || ttl_ms < 2000)
-				return usage_error("invalid --ttl '%s' (whole seconds, at least 2s)", optarg);
-			break;
-		case O_INTERVAL:
-			if (sh_parse_duration_ms(optarg, &interval_ms) || interval_ms < 100)
-				return usage_error("invalid --interval '%s' (at least 100ms)", optarg);
-			break;
-		case O_DOWN_AFTER:
-			if (sh_parse_duration_ms(optarg, &down_after_ms) || down_after_ms < 1000)
-				return usage_error("invalid --engine-down-after '%s' (at least 1s)", optarg);
-			break;
-		case O_ZONE:
-			if (strlen(optarg) >= sizeof(((rec_heartbeat *)0)->zone))
-				return usage_error("invalid --zone '%s' (at most 63 bytes)", optarg);
-			zone = optarg;
-			break;
-		case O_AUTOHEAL:
-			do_autoheal = 1;
-			break;
-		case O_AH_STOP:
-			if (sh_parse_duration_ms(optarg, &ah_stop_ms))
-				return usage_error("invalid --autoheal-stop-timeout '%s'", optarg);
-			break;
-		case O_PREFIX:
-			prefix = optarg;
-			break;
-		case O_HELP:
-			fputs(usage_text, stdout);
-			etcd_flags_release(&ef);
-			return EXIT_OK;
-		case O_VERSION:
-			printf("swarmheal-agent %s\n", SWARMHEAL_VERSION);
-			etcd_flags_release(&ef);
-			return EXIT_OK;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		case '?':
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		default:
-			if (!dock_flags_set(&dcfg, c, optarg) && etcd_flags_set(&ef, c, optarg, err, sizeof(err)))
-				return usage_error("%s", err);
-		}
+	static agent_opts ao;
+	static etcd_flag_values ev;
+	static dock_config dcfg;
+	sh_opt_group groups[] = {
+		{"swarmheal-agent", agent_opt_table, &ao, sizeof(ao)},
+		{"etcd connection", etcd_flag_table, &ev, sizeof(ev)},
+		{"Docker engine", dock_flag_table, &dcfg, sizeof(dcfg)},
+	};
+	sh_opts so = {
+		.prog = "swarmheal-agent",
+		.synopsis = "[options]",
+		.description =
+			"Keep PREFIX/nodes/NODEID alive in etcd on a lease of --ttl, with hostname, zone, address,\n"
+			"how the agent runs and the engine's state (GET /_ping every --interval): up; slow while its\n"
+			"pings time out, for less than --engine-down-after; down when its socket refuses or it has\n"
+			"not answered for --engine-down-after. On SIGTERM/SIGINT it leaves a stop mark without a\n"
+			"lease ({\"agent\":\"stopped\",...}) before revoking the lease. The node ID comes from the engine.",
+		.footer = "exit: 0 stopped by SIGINT/SIGTERM, 64 usage, 69 etcd unreachable or refused at start,\n"
+			  "      74 the engine never told its node ID\n",
+		.groups = groups,
+		.ngroups = 3,
+	};
+	int argi, prc = sh_opts_parse(&so, argc, argv, &argi);
+	if (prc) {
+		sh_opts_release(&so);
+		return prc == SH_OPTS_EXIT ? EXIT_OK : EXIT_USAGE;
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (argi < argc) {
+		sh_opts_release(&so);
+		return usage_error("unexpected argument '%s'", argv[argi]);
+	}
+	int64_t ttl_ms = ao.ttl_ms, interval_ms = ao.interval_ms, ah_stop_ms = ao.ah_stop_ms,
+		down_after_ms = ao.down_after_ms;
+	int do_autoheal = ao.autoheal;
+	const char *zone = ao.zone, *prefix = ao.prefix;
+	etcd_config ecfg;
+	char err[512];
+	if (etcd_flag_config(&ev, &ecfg, err, sizeof(err))) {
+		sh_opts_release(&so);
+		return usage_error("%s", err);
+	}
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!ef.cfg.timeout_ms || ef.cfg.timeout_ms > ttl_ms / 3)
-		ef.cfg.timeout_ms = (long)(ttl_ms / 3);
+	if (!ecfg.timeout_ms || ecfg.timeout_ms > ttl_ms / 3)
+		ecfg.timeout_ms = (long)(ttl_ms / 3);
 	etcd_client *etcd;
-	if (etcd_client_new(&ef.cfg, &etcd, err, sizeof(err))) {
+	if (etcd_client_new(&ecfg, &etcd, err, sizeof(err))) {
 		fprintf(stderr, "swarmheal-agent: %s\n", err);
 		return EXIT_USAGE;
 	}
@@ -420,7 +413,7 @@ int main(int argc, char **argv)
 	int tries = 0;
 	while (!stop && dock_info_get(dock, &info) != SH_OK) {
 		if (tries++ % 10 == 0)
-			ctl_log("warn", "agent", "waiting for the engine | error=\"%s\"", dock_errmsg(dock));
+			sh_log("warn", "agent", "waiting for the engine | error=\"%s\"", dock_errmsg(dock));
 		if (tries > 60) {
 			fprintf(stderr, "swarmheal-agent: %s\n", dock_errmsg(dock));
 			dock_client_free(dock);
@@ -461,7 +454,7 @@ int main(int argc, char **argv)
 		if (etcd_client_dup(etcd, &ah.etcd) == SH_OK && pthread_create(&ah.th, NULL, autoheal_main, &ah) == 0)
 			ah.running = 1;
 		else
-			ctl_log("error", "agent", "autoheal off: cannot start its thread");
+			sh_log("error", "agent", "autoheal off: cannot start its thread");
 	}
 	etcd_session *s = NULL;
 	int engine = REC_ENGINE_UP, last_put_up = -1, first = 1; /* last_put_up: engine state last written, -1 none */
@@ -473,7 +466,7 @@ int main(int argc, char **argv)
 				 * replaces it, so a watcher sees no delete unless etcd already expired the old one */
 				char why[256];
 				etcd_session_errmsg(s, why, sizeof(why));
-				ctl_log("warn", "agent", "heartbeat lease lost, starting a new one | node=%s max_keepalive_gap_ms=%lld error=\"%s\"",
+				sh_log("warn", "agent", "heartbeat lease lost, starting a new one | node=%s max_keepalive_gap_ms=%lld error=\"%s\"",
 					info.node_id, (long long)(etcd_session_max_gap_ns(s) / SH_NS_PER_MS), why);
 				etcd_session_close(s, 0);
 				s = NULL;
@@ -485,7 +478,7 @@ int main(int argc, char **argv)
 					rc = EXIT_ETCD;
 					break;
 				}
-				ctl_log("error", "agent", "cannot grant heartbeat lease | error=\"%s\"", etcd_errmsg(etcd));
+				sh_log("error", "agent", "cannot grant heartbeat lease | error=\"%s\"", etcd_errmsg(etcd));
 				sh_sleep_ms(100, &stop);
 				continue;
 			}
@@ -498,12 +491,12 @@ int main(int argc, char **argv)
 			sh_err e = v ? etcd_put(etcd, key, v, strlen(v), &po, NULL, NULL) : SH_E_NOMEM;
 			free(v);
 			if (e == SH_OK) {
-				ctl_log("info", "agent", "heartbeat written | node=%s engine=%s runs_as=%s key=%s",
+				sh_log("info", "agent", "heartbeat written | node=%s engine=%s runs_as=%s key=%s",
 					info.node_id, rec_engine_name(hb.engine), rec_runs_as_name(runs_as), key);
 				last_put_up = engine;
 				first = 0;
 			} else {
-				ctl_log("error", "agent", "cannot write heartbeat | error=\"%s\"", etcd_errmsg(etcd));
+				sh_log("error", "agent", "cannot write heartbeat | error=\"%s\"", etcd_errmsg(etcd));
 				if (first) {
 					fprintf(stderr, "swarmheal-agent: %s\n", etcd_errmsg(etcd));
 					rc = e == SH_E_AUTH ? EXIT_ETCD : EXIT_ETCD;
@@ -522,7 +515,7 @@ int main(int argc, char **argv)
 		sh_err pe = dock_ping(dock);
 		int next = engine_next(&ew, pe, sh_mono_ns());
 		if (next != engine)
-			ctl_log(next == REC_ENGINE_UP ? "info" : "warn", "agent", "engine %s | node=%s error=\"%s\"",
+			sh_log(next == REC_ENGINE_UP ? "info" : "warn", "agent", "engine %s | node=%s error=\"%s\"",
 				next == REC_ENGINE_UP	  ? "answers again"
 				: next == REC_ENGINE_SLOW ? "is slow (ping timed out)"
 							  : "is down",
@@ -539,13 +532,13 @@ int main(int argc, char **argv)
 		sh_err e = v ? etcd_put(etcd, key, v, strlen(v), NULL, NULL, NULL) : SH_E_NOMEM;
 		free(v);
 		if (e)
-			ctl_log("error", "agent", "cannot leave the stop mark | key=%s error=\"%s\"", key,
+			sh_log("error", "agent", "cannot leave the stop mark | key=%s error=\"%s\"", key,
 				e == SH_E_NOMEM ? "out of memory" : etcd_errmsg(etcd));
 		else
-			ctl_log("info", "agent", "stop mark written | node=%s key=%s", info.node_id, key);
+			sh_log("info", "agent", "stop mark written | node=%s key=%s", info.node_id, key);
 	}
 	if (s) {
-		ctl_log("info", "agent", "heartbeat session closed | node=%s max_keepalive_gap_ms=%lld", info.node_id,
+		sh_log("info", "agent", "heartbeat session closed | node=%s max_keepalive_gap_ms=%lld", info.node_id,
 			(long long)(etcd_session_max_gap_ns(s) / SH_NS_PER_MS));
 		etcd_session_close(s, 1); /* revoke: a key still on the lease goes with it, the stop mark stays */
 	}
@@ -557,6 +550,6 @@ int main(int argc, char **argv)
 	free(ah.done);
 	dock_client_free(dock);
 	etcd_client_free(etcd);
-	etcd_flags_release(&ef);
+	sh_opts_release(&so);
 	return rc;
 }
