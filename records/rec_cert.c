@@ -149,6 +149,8 @@ char *rec_cert_status_encode(const rec_cert_status *s)
 	bad |= !cJSON_AddNumberToObject(o, "failures", (double)s->failures);
 	if (s->secret_version)
 		bad |= !cJSON_AddNumberToObject(o, "secret_version", (double)s->secret_version);
+	if (s->spec_digest[0])
+		bad |= !cJSON_AddStringToObject(o, "spec_digest", s->spec_digest);
 	bad |= !cJSON_AddStringToObject(o, "last_error", s->last_error);
 	return finish(o, bad);
 }
@@ -393,6 +395,7 @@ static sh_err status_fields(pctx *p, const cJSON *o, rec_cert_status *s)
 	TRY(get_time(p, o, "next_retry", &s->next_retry_ns));
 	TRY(get_count(p, o, "failures", &s->failures));
 	TRY(get_count(p, o, "secret_version", &s->secret_version));
+	TRY(get_str(p, o, "spec_digest", "spec_digest", 0, s->spec_digest, sizeof(s->spec_digest)));
 	return get_str(p, o, "last_error", "last_error", 0, s->last_error, sizeof(s->last_error));
 }
 

@@ -70,6 +70,7 @@ typedef struct rec_cert_status {
 	int64_t failures;         /* consecutive failed attempts (drives the backoff); 0 after a success */
 	int64_t next_retry_ns;    /* after a failure: the earliest next attempt; 0 = none */
 	int64_t secret_version;   /* secret delivery: N of the NAME.PART.vN now in use; 0 = none */
+	char spec_digest[72];     /* lowercase hex SHA-256 of the spec the certificate was issued for; "" unknown */
 	char last_error[512];     /* "" = the last attempt succeeded */
 } rec_cert_status;
 

@@ -169,6 +169,7 @@ static void test_status_round_trip(void)
 	rec_cert_status s = {.serial = "0a1b2c", .not_before_ns = 1700000000 * S, .not_after_ns = 1700003600 * S,
 			     .next_renewal_ns = 1700002400 * S + 123 * INT64_C(1000000), .renewed_at_ns = 1700000001 * S,
 			     .failures = 3, .next_retry_ns = 1700000040 * S, .secret_version = 7,
+			     .spec_digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 			     .last_error = "CA key '/k' does not match"};
 	char *j = rec_cert_status_encode(&s);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
@@ -245,7 +246,7 @@ static void test_schema(void)
 	j = rec_cert_spec_encode(&s);
 	CU_ASSERT_EQUAL(schema_check("cert_spec.json", j), 0);
 	free(j);
-	rec_cert_status st = {.serial = "ff", .not_before_ns = 1700000000 * S, .not_after_ns = 1700003600 * S,
+	rec_cert_status st = {.serial = "ff", .spec_digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", .not_before_ns = 1700000000 * S, .not_after_ns = 1700003600 * S,
 			      .last_error = ""};
 	j = rec_cert_status_encode(&st);
 	CU_ASSERT_EQUAL(schema_check("cert_status.json", j), 0);
