@@ -97,7 +97,7 @@ sh_err cert_read_file(const char *path, size_t max, char **out, size_t *len, cha
 		io_fail(why, wlen, "open", path, e);
 		return e == ENOENT ? SH_E_NOT_FOUND : SH_E_IO;
 	}
-	size_t cap = 4096, n = 0;
+	size_t cap = max < 4096 ? max : 4096, n = 0;
 	char *buf = malloc(cap + 1);
 	for (;;) {
 		if (!buf) {
