@@ -112,10 +112,11 @@ sh_err cert_issue(const rec_cert_spec *spec, const cert_ca *ca, int64_t now_ns, 
  *  SAN_MISMATCH  the common name or the set of DNS names / IP addresses differs from the spec;
  *  NOT_YET_VALID, EXPIRED;
  *  WRONG_CA      the leaf's issuer is not the CA's issuer (by name);
- *  STALE_ISSUER  the issuer's name matches but its signature does not verify with the issuer
- *                now on disk: signed by an older intermediate (cert-manager#5114);
  *  CHAIN_INCOMPLETE  an intermediate of ca.chain_file is not in the bundle's chain;
- *  CHAIN_INVALID X509_verify_cert against ca.cert_file fails otherwise (why holds its error and depth);
+ *  STALE_ISSUER  X509_verify_cert fails and the leaf's signature does not verify with the issuer now
+ *                on disk although its name matches: signed by an older intermediate (cert-manager#5114);
+ *  WRONG_CA, CHAIN_INVALID  X509_verify_cert (trust anchor ca.cert_file, the bundle's intermediates
+ *                untrusted) fails otherwise (why holds its error and depth);
  *  RENEW_DUE     all is well but renew_at_ns is set and now_ns >= renew_at_ns.
  */
 cert_fault cert_verify(const rec_cert_spec *spec, const cert_ca *ca, const cert_bundle *b, int64_t now_ns,
@@ -132,11 +133,13 @@ void cert_pem_free(cert_pem *p);
 /*
  * A bundle from PEM texts as found on disk: cert (leaf first, then any
  * intermediates), chain (may be NULL: leaf + intermediates; when given, its
- * first certificate must be the same leaf), key. CERT_F_UNREADABLE with why,
- * else CERT_OK.
+ * first certificate must be the same leaf), key. known (may be NULL, e.g.
+ * the CA's intermediates): certificates byte-identical to one of them are
+ * shared, not parsed again (parsing is most of a check's cost in OpenSSL 3.0).
+ * CERT_F_UNREADABLE or CERT_F_CHAIN_INVALID with why, else CERT_OK.
  */
-cert_fault cert_bundle_from_pem(const char *cert, const char *chain, const char *key, cert_bundle *out, char *why,
-				size_t wlen);
+cert_fault cert_bundle_from_pem(const char *cert, const char *chain, const char *key, STACK_OF(X509) *known,
+				cert_bundle *out, char *why, size_t wlen);
 
 /*
  * Check what spec.files holds on disk now: readable (UNREADABLE names the

@@ -220,14 +220,14 @@ static void test_chain_assembly(void)
 	/* read back: the same verdict */
 	cert_bundle back;
 	char why[512];
-	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, pem.chain, pem.key, &back, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, pem.chain, pem.key, NULL, &back, why, sizeof(why)), CERT_OK);
 	CU_ASSERT_EQUAL(verify(&s, &ca, &back, now, why), CERT_OK);
 	cert_bundle_free(&back);
 	cert_pem_free(&pem);
 	/* no separate chain destination: the cert text carries the chain */
 	CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&b, 1, &pem), SH_OK);
 	CU_ASSERT_EQUAL(count_certs(pem.cert), 2);
-	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, NULL, pem.key, &back, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, NULL, pem.key, ca.inter, &back, why, sizeof(why)), CERT_OK);
 	CU_ASSERT_EQUAL(verify(&s, &ca, &back, now, why), CERT_OK);
 	cert_bundle_free(&back);
 	/* a chain file whose leaf is another certificate */
@@ -235,10 +235,10 @@ static void test_chain_assembly(void)
 	issue(&s, &ca, now, &other);
 	cert_pem opem;
 	CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&other, 0, &opem), SH_OK);
-	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, opem.chain, pem.key, &back, why, sizeof(why)), CERT_F_CHAIN_INVALID);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, opem.chain, pem.key, ca.inter, &back, why, sizeof(why)), CERT_F_CHAIN_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "does not start with the certificate's leaf"));
-	CU_ASSERT_EQUAL(cert_bundle_from_pem("garbage", NULL, pem.key, &back, why, sizeof(why)), CERT_F_UNREADABLE);
-	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, NULL, "garbage", &back, why, sizeof(why)), CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem("garbage", NULL, pem.key, NULL, &back, why, sizeof(why)), CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, NULL, "garbage", NULL, &back, why, sizeof(why)), CERT_F_UNREADABLE);
 	cert_pem_free(&opem);
 	cert_bundle_free(&other);
 	cert_pem_free(&pem);
@@ -429,6 +429,34 @@ static void test_older_intermediate(void)
 	CU_ASSERT_EQUAL(verify(&s2, &ca, &b, now, why), CERT_F_STALE_ISSUER);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "signed by an older key of 'CN=swarmheal test intermediate'"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "inter2.pem"));
+	/* a leaf without an authority key ID (made by another tool), signed by the old key, delivered with the new
+	 * intermediate: caught by its signature */
+	cert_ca old_ca;
+	load_ca(&s, &old_ca);
+	cert_bundle na;
+	issue(&s, &old_ca, now, &na);
+	X509_EXTENSION *ext = X509_delete_ext(na.leaf, X509_get_ext_by_NID(na.leaf, NID_authority_key_identifier, -1));
+	X509_EXTENSION_free(ext);
+	CU_ASSERT(X509_sign(na.leaf, inter_key, EVP_sha256()) > 0);
+	cert_pem np;
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&na, 0, &np), SH_OK);
+	char *inter2_pem = cert_x509_pem(inter2);
+	char *leaf_pem = cert_x509_pem(na.leaf);
+	size_t cl = strlen(leaf_pem) + strlen(inter2_pem) + 1;
+	char *chain2 = malloc(cl);
+	snprintf(chain2, cl, "%s%s", leaf_pem, inter2_pem);
+	cert_bundle nb;
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(leaf_pem, chain2, np.key, NULL, &nb, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_PTR_NULL(X509_get0_authority_key_id(nb.leaf));
+	CU_ASSERT_EQUAL(verify(&s2, &ca, &nb, now, why), CERT_F_STALE_ISSUER);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "its signature does not verify with the issuer now in"));
+	cert_bundle_free(&nb);
+	free(chain2);
+	free(leaf_pem);
+	free(inter2_pem);
+	cert_pem_free(&np);
+	cert_bundle_free(&na);
+	cert_ca_free(&old_ca);
 	/* a fresh issue from the new intermediate is whole again */
 	cert_bundle n;
 	issue(&s2, &ca, now, &n);
