@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cert_files.h"
@@ -83,7 +84,7 @@ int main(int argc, char **argv)
 	} kinds[] = {{REC_CERT_EC_P256, 200}, {REC_CERT_ED25519, 200}, {REC_CERT_RSA_2048, 10},
 		     {REC_CERT_RSA_3072, 5},  {REC_CERT_RSA_4096, 3}};
 	printf("issue one certificate (key, CSR, sign, verify chain) per key type:\n");
-	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && !getenv("BENCH_CERTS_PAUSE"); k++) {
 		rec_cert_spec s = spec_for(0, kinds[k].t);
 		int64_t t0 = sh_mono_ns();
 		for (int r = 0; r < kinds[k].rounds; r++) {
@@ -117,18 +118,33 @@ int main(int argc, char **argv)
 	/* check them all: read cert, chain, key; key match, SANs, validity, issuer, X509_verify_cert */
 	int64_t renew_at = now + 20 * DAY;
 	int bad = 0;
-	t0 = sh_mono_ns();
-	for (int i = 0; i < n; i++) {
-		rec_cert_spec s = spec_for(i, REC_CERT_EC_P256);
-		cert_info info;
-		if (cert_check_files(&s, &ca, now, renew_at, &info, why, sizeof(why)) != CERT_OK)
-			bad++;
+	cert_check_memo *memo = calloc((size_t)n, sizeof(*memo));
+	if (!memo)
+		die("memo", "out of memory");
+	double check_s = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		struct timespec c0, c1;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+		t0 = sh_mono_ns();
+		for (int i = 0; i < n; i++) {
+			rec_cert_spec s = spec_for(i, REC_CERT_EC_P256);
+			cert_info info;
+			if (cert_check_files(&s, &ca, now, renew_at, &memo[i], &info, why, sizeof(why)) != CERT_OK)
+				bad++;
+		}
+		double wall = (double)(sh_mono_ns() - t0) / 1e9;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+		double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+		if (!pass)
+			check_s = wall;
+		printf("check %d certificates on disk, %s: %.3f s (%.1f us each; %.3f s of CPU)%s\n", n,
+		       pass ? "again, files unchanged (memo hit: read + SHA-256)"
+			    : "first time (read cert + chain + key, parse, key match, SANs, X509_verify_cert)",
+		       wall, wall * 1e6 / n, cpu, wall < 1.0 ? "  [goal < 1 s: met]" : "  [goal < 1 s: MISSED]");
 	}
-	double check_s = (double)(sh_mono_ns() - t0) / 1e9;
-	printf("check %d certificates on disk (cert + chain + key files, full verification): %.3f s (%.1f us each)%s\n", n,
-	       check_s, check_s * 1e6 / n, check_s < 1.0 ? "  [goal < 1 s: met]" : "  [goal < 1 s: MISSED]");
+	free(memo);
 	if (bad)
-		printf("  %d of them did not check out (a bug)\n", bad);
+		printf("  %d checks did not come out valid (a bug)\n", bad);
 	printf("  (writing them took %.2f s: issue + 3 atomic, fsync'd writes each)\n", setup_s);
 	/* the alternative people script: one `openssl verify` process per certificate */
 	if (!system("command -v openssl >/dev/null 2>&1")) {

@@ -830,8 +830,57 @@ cert_fault cert_bundle_from_pem(const char *cert, const char *chain, const char 
 	return CERT_OK;
 }
 
+static void digest_cert(EVP_MD_CTX *md, X509 *x)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der);
+	if (n > 0)
+		EVP_DigestUpdate(md, der, (size_t)n);
+	OPENSSL_free(der);
+}
+
+/* SHA-256 over what a check's verdict depends on besides the clock; 0 ok. */
+static int check_digest(const rec_cert_spec *spec, const cert_ca *ca, char *const text[3], unsigned char out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	if (ok) {
+		digest_cert(md, ca->root);
+		for (int i = 0; i < sk_X509_num(ca->inter); i++)
+			digest_cert(md, sk_X509_value(ca->inter, i));
+		EVP_DigestUpdate(md, spec->common_name, strlen(spec->common_name) + 1);
+		for (size_t i = 0; i < spec->n_dns; i++)
+			EVP_DigestUpdate(md, spec->dns_names[i], strlen(spec->dns_names[i]) + 1);
+		EVP_DigestUpdate(md, "|", 1);
+		for (size_t i = 0; i < spec->n_ip; i++)
+			EVP_DigestUpdate(md, spec->ip_addresses[i], strlen(spec->ip_addresses[i]) + 1);
+		for (int i = 0; i < 3; i++) {
+			EVP_DigestUpdate(md, "|", 1);
+			if (text[i])
+				EVP_DigestUpdate(md, text[i], strlen(text[i]));
+		}
+		unsigned int n = 0;
+		ok = EVP_DigestFinal_ex(md, out, &n) && n == 32;
+	}
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -1;
+}
+
+static int64_t chain_valid_until(const cert_bundle *b, const cert_ca *ca)
+{
+	int64_t t = asn1_ns(X509_get0_notAfter(b->leaf)), r = asn1_ns(X509_get0_notAfter(ca->root));
+	if (r < t)
+		t = r;
+	for (int i = 0; i < sk_X509_num(b->inter); i++) {
+		int64_t x = asn1_ns(X509_get0_notAfter(sk_X509_value(b->inter, i)));
+		if (x < t)
+			t = x;
+	}
+	return t;
+}
+
 cert_fault cert_check_files(const rec_cert_spec *spec, const cert_ca *ca, int64_t now_ns, int64_t renew_at_ns,
-			    cert_info *info, char *why, size_t wlen)
+			    cert_check_memo *memo, cert_info *info, char *why, size_t wlen)
 {
 	if (info)
 		memset(info, 0, sizeof(*info));
@@ -848,6 +897,21 @@ cert_fault cert_check_files(const rec_cert_spec *spec, const cert_ca *ca, int64_
 			f = CERT_F_UNREADABLE;
 		}
 	}
+	unsigned char digest[32];
+	int have_digest = f == CERT_OK && memo && !check_digest(spec, ca, text, digest);
+	if (have_digest && memo->valid && !memcmp(memo->digest, digest, sizeof(digest)) && now_ns >= memo->checked_ns &&
+	    now_ns < memo->valid_until_ns && (!renew_at_ns || now_ns < renew_at_ns)) {
+		if (info)
+			*info = memo->info;
+		for (int i = 0; i < 3; i++)
+			if (text[i]) {
+				OPENSSL_cleanse(text[i], strlen(text[i]));
+				free(text[i]);
+			}
+		return CERT_OK;
+	}
+	if (memo)
+		memo->valid = 0;
 	cert_bundle b = {0};
 	if (f == CERT_OK) {
 		char e[300];
@@ -863,9 +927,18 @@ cert_fault cert_check_files(const rec_cert_spec *spec, const cert_ca *ca, int64_
 			free(text[i]);
 		}
 	if (f == CERT_OK) {
+		cert_info li;
+		cert_info_of(b.leaf, &li);
 		if (info)
-			cert_info_of(b.leaf, info);
+			*info = li;
 		f = cert_verify(spec, ca, &b, now_ns, renew_at_ns, why, wlen);
+		if (f == CERT_OK && have_digest) {
+			memcpy(memo->digest, digest, sizeof(digest));
+			memo->valid = 1;
+			memo->checked_ns = now_ns;
+			memo->valid_until_ns = chain_valid_until(&b, ca);
+			memo->info = li;
+		}
 	}
 	cert_bundle_free(&b);
 	return f;

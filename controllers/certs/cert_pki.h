@@ -142,13 +142,29 @@ cert_fault cert_bundle_from_pem(const char *cert, const char *chain, const char 
 				cert_bundle *out, char *why, size_t wlen);
 
 /*
+ * What an earlier check of one spec's files found valid, so that unchanged
+ * files skip parsing and signatures (a check every resync for every spec).
+ * Zero-initialise one per spec; the caller owns it. A hit needs the same
+ * bytes in the three files, the same CA certificates and spec names, a
+ * clock not before the earlier check, and now before the earliest notAfter
+ * of the chain and before renew_at_ns; anything else checks in full.
+ */
+typedef struct cert_check_memo {
+	unsigned char digest[32]; /* SHA-256 of the CA's certificates, the spec's names, the files' bytes */
+	int valid;
+	int64_t checked_ns, valid_until_ns;
+	cert_info info;
+} cert_check_memo;
+
+/*
  * Check what spec.files holds on disk now: readable (UNREADABLE names the
  * file), then cert_verify() with renew_at_ns (a chain broken by hand, a key
- * that does not match, a certificate near expiry all need repair). info (may
- * be NULL) gets the leaf's facts when one was read.
+ * that does not match, a certificate near expiry all need repair). memo
+ * (may be NULL) as above. info (may be NULL) gets the leaf's facts when one
+ * was read.
  */
 cert_fault cert_check_files(const rec_cert_spec *spec, const cert_ca *ca, int64_t now_ns, int64_t renew_at_ns,
-			    cert_info *info, char *why, size_t wlen);
+			    cert_check_memo *memo, cert_info *info, char *why, size_t wlen);
 
 /* ---- for tests, benchmarks and the quickstart: a CA of our own ---- */
 /* A CA certificate for key, signed by issuer/issuer_key (NULL: self-signed), valid from now_ns for duration_ns. */

@@ -302,7 +302,7 @@ static void test_files_and_reload(void)
 	CU_ASSERT_EQUAL(stat(s.files.cert, &st), 0);
 	CU_ASSERT_EQUAL(st.st_mode & 07777, 0644);
 	cert_info got;
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, sh_real_ns(), 0, &got, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, sh_real_ns(), 0, NULL, &got, why, sizeof(why)), CERT_OK);
 	CU_ASSERT_STRING_EQUAL(got.serial, info.serial);
 	/* the container got SIGHUP (its trap ran), and still runs */
 	int hup = 0;

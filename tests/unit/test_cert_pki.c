@@ -525,25 +525,51 @@ static void test_check_files(void)
 	char why[512];
 	cert_info info;
 	/* nothing there yet */
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "certificate file: cannot open '"));
 	cert_bundle b;
 	issue(&s, &ca, now, &b);
 	deliver(&s, &b);
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_OK);
 	cert_info want;
 	cert_info_of(b.leaf, &want);
 	CU_ASSERT_STRING_EQUAL(info.serial, want.serial);
 	struct stat st;
 	CU_ASSERT_EQUAL(stat(s.files.key, &st), 0);
 	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
+	/* a memo of the check: the second check of unchanged files is a hit (it answers with the memo's facts) */
+	cert_check_memo memo;
+	memset(&memo, 0, sizeof(memo));
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_TRUE(memo.valid);
+	CU_ASSERT_STRING_EQUAL(memo.info.serial, want.serial);
+	snprintf(memo.info.serial, sizeof(memo.info.serial), "from-memo");
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now + 1, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_STRING_EQUAL(info.serial, "from-memo");
+	/* ... but not once the renewal time passed, nor past expiry, nor with the clock turned back */
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now + 2, now + 1, &memo, &info, why, sizeof(why)), CERT_F_RENEW_DUE);
+	CU_ASSERT_FALSE(memo.valid);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now + 31 * DAY, 0, &memo, &info, why, sizeof(why)), CERT_F_EXPIRED);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	snprintf(memo.info.serial, sizeof(memo.info.serial), "from-memo");
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now - 10, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_STRING_EQUAL(info.serial, want.serial);
+	/* another spec name set: no hit */
+	rec_cert_spec other_names = s;
+	other_names.n_dns = 1;
+	CU_ASSERT_EQUAL(cert_check_files(&other_names, &ca, now, now + DAY, &memo, &info, why, sizeof(why)),
+			CERT_F_SAN_MISMATCH);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
 	/* near expiry */
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now - 1, &info, why, sizeof(why)), CERT_F_RENEW_DUE);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now - 1, NULL, &info, why, sizeof(why)), CERT_F_RENEW_DUE);
 	/* a chain broken by hand: the intermediate cut out */
 	char *leaf = cert_x509_pem(b.leaf);
 	CU_ASSERT_EQUAL(cert_write_atomic(s.files.chain, leaf, strlen(leaf), 0644, NULL, 0), SH_OK);
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_F_CHAIN_INCOMPLETE);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_CHAIN_INCOMPLETE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "chain lacks intermediate"));
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)),
+			CERT_F_CHAIN_INCOMPLETE); /* a memo never hides a changed file */
 	free(leaf);
 	deliver(&s, &b);
 	/* a key that does not match */
@@ -551,17 +577,17 @@ static void test_check_files(void)
 	issue(&s, &ca, now, &other);
 	char *k = cert_key_pem(other.key);
 	CU_ASSERT_EQUAL(cert_write_atomic(s.files.key, k, strlen(k), 0600, NULL, 0), SH_OK);
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_F_KEY_MISMATCH);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_KEY_MISMATCH);
 	free(k);
 	/* a truncated key file */
 	CU_ASSERT_EQUAL(cert_write_atomic(s.files.key, "-----BEGIN PRIVATE KEY-----\nAAAA\n", 33, 0600, NULL, 0), SH_OK);
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "key file '"));
 	/* without a chain destination the cert file carries the chain */
 	rec_cert_spec t = s;
 	t.files.chain[0] = '\0';
 	deliver(&t, &b);
-	CU_ASSERT_EQUAL(cert_check_files(&t, &ca, now, 0, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL(cert_check_files(&t, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_OK);
 	cert_bundle_free(&other);
 	cert_bundle_free(&b);
 	cert_ca_free(&ca);
