@@ -64,9 +64,11 @@ int main(int argc, char **argv)
 		die("mkdir", dir);
 	char why[512] = "";
 	int64_t now = sh_real_ns();
-	EVP_PKEY *rk = cert_key_new(REC_CERT_EC_P256, why, sizeof(why)), *ik = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
+	EVP_PKEY *rk = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
+	EVP_PKEY *ik = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
 	X509 *root = rk ? cert_ca_make("bench root", rk, NULL, NULL, now, 365 * DAY, why, sizeof(why)) : NULL;
-	X509 *inter = root && ik ? cert_ca_make("bench intermediate", ik, root, rk, now, 300 * DAY, why, sizeof(why)) : NULL;
+	X509 *inter =
+		root && ik ? cert_ca_make("bench intermediate", ik, root, rk, now, 300 * DAY, why, sizeof(why)) : NULL;
 	if (!inter)
 		die("CA", why);
 	put("root.pem", cert_x509_pem(root), 0644);
@@ -81,8 +83,11 @@ int main(int argc, char **argv)
 	static const struct {
 		rec_cert_key_type t;
 		int rounds;
-	} kinds[] = {{REC_CERT_EC_P256, 200}, {REC_CERT_ED25519, 200}, {REC_CERT_RSA_2048, 10},
-		     {REC_CERT_RSA_3072, 5},  {REC_CERT_RSA_4096, 3}};
+	} kinds[] = {{REC_CERT_EC_P256, 200},
+		     {REC_CERT_ED25519, 200},
+		     {REC_CERT_RSA_2048, 10},
+		     {REC_CERT_RSA_3072, 5},
+		     {REC_CERT_RSA_4096, 3}};
 	printf("issue one certificate (key, CSR, sign, verify chain) per key type:\n");
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		rec_cert_spec s = spec_for(0, kinds[k].t);
@@ -151,14 +156,16 @@ int main(int argc, char **argv)
 		int m = n < 50 ? n : 50;
 		t0 = sh_mono_ns();
 		for (int i = 0; i < m; i++) {
-			snprintf(cmd, sizeof(cmd), "openssl verify -CAfile %s/root.pem -untrusted %s/c/%d.chain.pem %s/c/%d.cert.pem "
-						   ">/dev/null 2>&1",
+			snprintf(cmd, sizeof(cmd),
+				 "openssl verify -CAfile %s/root.pem -untrusted %s/c/%d.chain.pem %s/c/%d.cert.pem "
+				 ">/dev/null 2>&1",
 				 dir, dir, i, dir, i);
 			if (system(cmd))
 				bad++;
 		}
 		double per = (double)(sh_mono_ns() - t0) / 1e9 / m;
-		printf("  vs one 'openssl verify' process per certificate (chain only; no key or SAN check): %.3f s for %d "
+		printf("  vs one 'openssl verify' process per certificate (chain only; no key or SAN check): %.3f s "
+		       "for %d "
 		       "(from %d runs), %.0fx slower\n",
 		       per * n, n, m, per * n / check_s);
 	}

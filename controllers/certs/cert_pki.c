@@ -340,7 +340,8 @@ sh_err cert_ca_load(const rec_cert_spec *spec, int64_t now_ns, cert_ca *out, cha
 	}
 	int has_inter = sk_X509_num(out->inter) > 0;
 	out->issuer = has_inter ? sk_X509_value(out->inter, 0) : out->root;
-	snprintf(out->issuer_path, sizeof(out->issuer_path), "%s", has_inter ? spec->ca.chain_file : spec->ca.cert_file);
+	snprintf(out->issuer_path, sizeof(out->issuer_path), "%s",
+		 has_inter ? spec->ca.chain_file : spec->ca.cert_file);
 	if ((e = read_pem(spec->ca.key_file, "CA key", &pem, why, wlen))) {
 		cert_ca_free(out);
 		return e == SH_E_NOT_FOUND ? SH_E_IO : e;
@@ -364,8 +365,8 @@ sh_err cert_ca_load(const rec_cert_spec *spec, int64_t now_ns, cert_ca *out, cha
 	if (has_inter) {
 		int depth, err = verify_chain(out->root, out->issuer, out->inter, now_ns, &depth);
 		if (err != X509_V_OK) {
-			setw(why, wlen, "CA chain '%s' does not verify against '%s': %s (depth %d)", spec->ca.chain_file,
-			     spec->ca.cert_file, X509_verify_cert_error_string(err), depth);
+			setw(why, wlen, "CA chain '%s' does not verify against '%s': %s (depth %d)",
+			     spec->ca.chain_file, spec->ca.cert_file, X509_verify_cert_error_string(err), depth);
 			cert_ca_free(out);
 			return SH_E_INVAL;
 		}
@@ -704,7 +705,8 @@ cert_fault cert_verify(const rec_cert_spec *spec, const cert_ca *ca, const cert_
 	const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(b->leaf), *ski = X509_get0_subject_key_id(ca->issuer);
 	if (aki && ski && ASN1_OCTET_STRING_cmp(aki, ski)) {
 		setw(why, wlen,
-		     "certificate was signed by an older key of '%s': its authority key ID is not that of the issuer now "
+		     "certificate was signed by an older key of '%s': its authority key ID is not that of the issuer "
+		     "now "
 		     "in '%s'",
 		     name_text(want, n1, sizeof(n1)), ca->issuer_path);
 		return CERT_F_STALE_ISSUER;
@@ -733,14 +735,16 @@ cert_fault cert_verify(const rec_cert_spec *spec, const cert_ca *ca, const cert_
 		setw(why, wlen, "chain does not verify against the CA '%s': %s (depth %d)",
 		     name_text(X509_get_subject_name(ca->root), n1, sizeof(n1)), X509_verify_cert_error_string(err),
 		     depth);
-		return err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+		return err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+				       err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
 			       ? CERT_F_WRONG_CA
 			       : CERT_F_CHAIN_INVALID;
 	}
 	if (renew_at_ns && now_ns >= renew_at_ns) {
 		sh_rfc3339(info.not_after_ns, t1, sizeof(t1));
 		sh_rfc3339(renew_at_ns, t2, sizeof(t2));
-		setw(why, wlen, "certificate (serial %s) expires at %s; its renewal was due at %s", info.serial, t1, t2);
+		setw(why, wlen, "certificate (serial %s) expires at %s; its renewal was due at %s", info.serial, t1,
+		     t2);
 		return CERT_F_RENEW_DUE;
 	}
 	return CERT_OK;
@@ -796,7 +800,8 @@ cert_fault cert_bundle_from_pem(const char *cert, const char *chain, const char 
 	STACK_OF(X509) *ch = chain ? pem_certs_known(chain, known) : NULL;
 	STACK_OF(X509) *first = sk_X509_new_null();
 	if (ch && sk_X509_num(ch) > 0 && first)
-		sk_X509_push(first, sk_X509_value(ch, 0)); /* borrowed: the cert file's leaf is usually the same bytes */
+		sk_X509_push(first,
+			     sk_X509_value(ch, 0)); /* borrowed: the cert file's leaf is usually the same bytes */
 	STACK_OF(X509) *sk = cert ? pem_certs_known(cert, chain ? first : known) : NULL;
 	sk_X509_free(first);
 	cert_fault f = CERT_OK;

@@ -29,17 +29,17 @@
  */
 
 /* A verification verdict. Each has a distinct reason text (why). Numbers are stable. */
-#define CERT_FAULTS(X)                                                                            \
-	X(OK, 0, "valid")                                                                         \
-	X(UNREADABLE, 1, "file missing or not PEM")                                               \
-	X(KEY_MISMATCH, 2, "private key does not match the certificate")                          \
-	X(SAN_MISMATCH, 3, "names differ from the spec")                                          \
-	X(NOT_YET_VALID, 4, "not valid yet")                                                      \
-	X(EXPIRED, 5, "expired")                                                                  \
-	X(WRONG_CA, 6, "not issued by the spec's CA")                                             \
-	X(STALE_ISSUER, 7, "signed by an older key of the issuer")                                \
-	X(CHAIN_INCOMPLETE, 8, "intermediate missing from the chain")                             \
-	X(CHAIN_INVALID, 9, "chain does not verify")                                              \
+#define CERT_FAULTS(X)                                                                                                 \
+	X(OK, 0, "valid")                                                                                              \
+	X(UNREADABLE, 1, "file missing or not PEM")                                                                    \
+	X(KEY_MISMATCH, 2, "private key does not match the certificate")                                               \
+	X(SAN_MISMATCH, 3, "names differ from the spec")                                                               \
+	X(NOT_YET_VALID, 4, "not valid yet")                                                                           \
+	X(EXPIRED, 5, "expired")                                                                                       \
+	X(WRONG_CA, 6, "not issued by the spec's CA")                                                                  \
+	X(STALE_ISSUER, 7, "signed by an older key of the issuer")                                                     \
+	X(CHAIN_INCOMPLETE, 8, "intermediate missing from the chain")                                                  \
+	X(CHAIN_INVALID, 9, "chain does not verify")                                                                   \
 	X(RENEW_DUE, 10, "inside its renewal window")
 
 typedef enum {
@@ -54,10 +54,10 @@ const char *cert_fault_name(cert_fault f);
 
 /* The issuing CA, loaded from the spec's ca.* files. */
 typedef struct cert_ca {
-	X509 *root;            /* ca.cert_file */
-	STACK_OF(X509) *inter; /* ca.chain_file, issuer first; empty when absent */
-	X509 *issuer;          /* borrowed: inter[0], else root */
-	EVP_PKEY *key;         /* the issuer's key */
+	X509 *root;                          /* ca.cert_file */
+	STACK_OF(X509) *inter;              /* ca.chain_file, issuer first; empty when absent */
+	X509 *issuer;                        /* borrowed: inter[0], else root */
+	EVP_PKEY *key;                       /* the issuer's key */
 	char issuer_path[REC_CERT_PATH_LEN]; /* the file issuer came from, for messages */
 } cert_ca;
 

@@ -15,7 +15,7 @@
 #include "tsupport.h"
 
 #define IMAGE "swarmheal-test-busybox"
-#define DAY (86400 * INT64_C(1000000000))
+#define DAY   (86400 * INT64_C(1000000000))
 
 static const char *host;
 static char dir[256], base[64];
@@ -177,9 +177,11 @@ static void test_rotate_secrets(void)
 	snprintf(svc, sizeof(svc), "%s-app", base);
 	snprintf(sec, sizeof(sec), "%s-tls", base);
 	snprintf(spec_svc, sizeof(spec_svc),
-		 "{\"Name\":\"%s\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"" IMAGE "\",\"Args\":[\"sleep\",\"1000\"],"
+		 "{\"Name\":\"%s\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"" IMAGE
+		 "\",\"Args\":[\"sleep\",\"1000\"],"
 		 "\"StopGracePeriod\":1000000000},\"RestartPolicy\":{\"Condition\":\"any\",\"Delay\":100000000}},"
-		 "\"Mode\":{\"Replicated\":{\"Replicas\":1}},\"UpdateConfig\":{\"Parallelism\":0,\"Order\":\"start-first\"}}",
+		 "\"Mode\":{\"Replicated\":{\"Replicas\":1}},\"UpdateConfig\":{\"Parallelism\":0,\"Order\":\"start-"
+		 "first\"}}",
 		 svc);
 	cJSON *sspec = cJSON_Parse(spec_svc);
 	char sid[80];
@@ -335,7 +337,8 @@ int main(int argc, char **argv)
 {
 	host = getenv("SWARMHEAL_TEST_DOCKER_HOST");
 	if (!host || !*host) {
-		fprintf(stderr, "no private swarm dockerd (SWARMHEAL_TEST_DOCKER_HOST; tests/run.sh starts one): skipped\n");
+		fprintf(stderr,
+			"no private swarm dockerd (SWARMHEAL_TEST_DOCKER_HOST; tests/run.sh starts one): skipped\n");
 		return 77;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/test_cert_delivery.%d", (int)getpid());

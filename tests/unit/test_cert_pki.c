@@ -14,7 +14,7 @@
 #include "tmain.h"
 #include "tsupport.h"
 
-#define S INT64_C(1000000000)
+#define S   INT64_C(1000000000)
 #define DAY (86400 * S)
 
 static char dir[256];
@@ -87,7 +87,8 @@ static void make_pki(void)
 	root_key = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
 	inter_key = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
 	root = cert_ca_make("swarmheal test root", root_key, NULL, NULL, now, 365 * DAY, why, sizeof(why));
-	inter = cert_ca_make("swarmheal test intermediate", inter_key, root, root_key, now, 300 * DAY, why, sizeof(why));
+	inter = cert_ca_make("swarmheal test intermediate", inter_key, root, root_key, now, 300 * DAY, why,
+			     sizeof(why));
 	if (!root || !inter) {
 		fprintf(stderr, "make_pki: %s\n", why);
 		exit(1);
@@ -130,8 +131,10 @@ static void test_issue_each_key_type(void)
 	static const struct {
 		rec_cert_key_type t;
 		int id, bits;
-	} kinds[] = {{REC_CERT_EC_P256, EVP_PKEY_EC, 256},       {REC_CERT_RSA_2048, EVP_PKEY_RSA, 2048},
-		     {REC_CERT_RSA_3072, EVP_PKEY_RSA, 3072},    {REC_CERT_RSA_4096, EVP_PKEY_RSA, 4096},
+	} kinds[] = {{REC_CERT_EC_P256, EVP_PKEY_EC, 256},
+		     {REC_CERT_RSA_2048, EVP_PKEY_RSA, 2048},
+		     {REC_CERT_RSA_3072, EVP_PKEY_RSA, 3072},
+		     {REC_CERT_RSA_4096, EVP_PKEY_RSA, 4096},
 		     {REC_CERT_ED25519, EVP_PKEY_ED25519, 256}};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		rec_cert_spec s = base_spec(kinds[i].t);
@@ -220,14 +223,16 @@ static void test_chain_assembly(void)
 	/* read back: the same verdict */
 	cert_bundle back;
 	char why[512];
-	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, pem.chain, pem.key, NULL, &back, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, pem.chain, pem.key, NULL, &back, why, sizeof(why)),
+			      CERT_OK);
 	CU_ASSERT_EQUAL(verify(&s, &ca, &back, now, why), CERT_OK);
 	cert_bundle_free(&back);
 	cert_pem_free(&pem);
 	/* no separate chain destination: the cert text carries the chain */
 	CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&b, 1, &pem), SH_OK);
 	CU_ASSERT_EQUAL(count_certs(pem.cert), 2);
-	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, NULL, pem.key, ca.inter, &back, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, NULL, pem.key, ca.inter, &back, why, sizeof(why)),
+			      CERT_OK);
 	CU_ASSERT_EQUAL(verify(&s, &ca, &back, now, why), CERT_OK);
 	cert_bundle_free(&back);
 	/* a chain file whose leaf is another certificate */
@@ -235,10 +240,13 @@ static void test_chain_assembly(void)
 	issue(&s, &ca, now, &other);
 	cert_pem opem;
 	CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&other, 0, &opem), SH_OK);
-	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, opem.chain, pem.key, ca.inter, &back, why, sizeof(why)), CERT_F_CHAIN_INVALID);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, opem.chain, pem.key, ca.inter, &back, why, sizeof(why)),
+			CERT_F_CHAIN_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "does not start with the certificate's leaf"));
-	CU_ASSERT_EQUAL(cert_bundle_from_pem("garbage", NULL, pem.key, NULL, &back, why, sizeof(why)), CERT_F_UNREADABLE);
-	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, NULL, "garbage", NULL, &back, why, sizeof(why)), CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem("garbage", NULL, pem.key, NULL, &back, why, sizeof(why)),
+			CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, NULL, "garbage", NULL, &back, why, sizeof(why)),
+			CERT_F_UNREADABLE);
 	cert_pem_free(&opem);
 	cert_bundle_free(&other);
 	cert_pem_free(&pem);
@@ -418,7 +426,8 @@ static void test_older_intermediate(void)
 	/* the intermediate is re-issued with a new key (same name) and replaces the one on disk */
 	char why[512];
 	EVP_PKEY *k2 = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
-	X509 *inter2 = cert_ca_make("swarmheal test intermediate", k2, root, root_key, now, 300 * DAY, why, sizeof(why));
+	X509 *inter2 =
+		cert_ca_make("swarmheal test intermediate", k2, root, root_key, now, 300 * DAY, why, sizeof(why));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(inter2);
 	rec_cert_spec s2 = s;
 	path(s2.ca.chain_file, sizeof(s2.ca.chain_file), "inter2.pem");
@@ -580,7 +589,8 @@ static void test_check_files(void)
 	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_KEY_MISMATCH);
 	free(k);
 	/* a truncated key file */
-	CU_ASSERT_EQUAL(cert_write_atomic(s.files.key, "-----BEGIN PRIVATE KEY-----\nAAAA\n", 33, 0600, NULL, 0), SH_OK);
+	CU_ASSERT_EQUAL(cert_write_atomic(s.files.key, "-----BEGIN PRIVATE KEY-----\nAAAA\n", 33, 0600, NULL, 0),
+			SH_OK);
 	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "key file '"));
 	/* without a chain destination the cert file carries the chain */
