@@ -27,7 +27,7 @@ static int status_equal(const rec_cert_status *a, const rec_cert_status *b)
 static void issue_and_deliver(const cert_env *env, const rec_cert_spec *spec, const char *digest, const cert_ca *ca,
 			      int64_t now_ns, rec_cert_status *st, cert_sync_out *out)
 {
-	char why[512] = "", vwhy[480] = "";
+	char why[512] = "", vwhy[440] = "";
 	cert_bundle b;
 	sh_err e = cert_issue(spec, ca, now_ns, &b, why, sizeof(why));
 	if (e) {
