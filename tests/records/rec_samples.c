@@ -45,5 +45,13 @@ int main(void)
 	rec_rollback_snapshot s = {.spec = "{\"Name\":\"web\"}", .ts_ns = now, .healthy = 1, .version = 12};
 	rec_rollback_digest(s.spec, strlen(s.spec), s.sha256);
 	out("rollback_snapshot", rec_rollback_snapshot_encode(&s));
+	rec_rollback_state rs = {.state = "rolled-back", .update_ns = now, .reason = "1 of 1 new tasks failed",
+				 .since_ns = now, .fence = 9};
+	snprintf(rs.spec_sha256, 65, "%s", s.sha256);
+	snprintf(rs.target_sha256, 65, "%s", s.sha256);
+	rec_rollback_state_add_bad(&rs, s.sha256);
+	out("rollback_state", rec_rollback_state_encode(&rs));
+	rec_rollback_state rs0 = {.state = "judging"};
+	out("rollback_state", rec_rollback_state_encode(&rs0));
 	return 0;
 }
