@@ -19,7 +19,8 @@ typedef struct svc_mem {
 	int64_t seen_pass;       /* the last pass that listed it */
 	int have_state, unreadable;
 	rec_rollback_state st;   /* the persisted judgement (cached; written through) */
-	char last_note[320];     /* the last refusal/dry-run/leave noted: recorded once */
+	char notes[4][320];      /* the last refusals/dry runs/hands-off noted: each recorded once */
+	unsigned nnote;
 } svc_mem;
 
 typedef struct rb_shell {
@@ -172,11 +173,12 @@ static sh_err record_once(ctl_ctx *x, svc_mem *m, const char *kind, const char *
 {
 	char note[320];
 	snprintf(note, sizeof(note), "%s|%.250s", kind, reason);
-	if (!strcmp(m->last_note, note))
-		return SH_OK;
+	for (size_t i = 0; i < 4; i++)
+		if (!strcmp(m->notes[i], note))
+			return SH_OK;
 	sh_err e = ctl_record(x, kind, m->id, reason, result, details, NULL, NULL);
 	if (e == SH_OK)
-		snprintf(m->last_note, sizeof(m->last_note), "%s", note);
+		snprintf(m->notes[m->nnote++ % 4], sizeof(m->notes[0]), "%s", note);
 	return e;
 }
 
@@ -350,7 +352,7 @@ static sh_err act(ctl_ctx *x, svc_mem *m, const rb_service *s, const rb_decision
 		cJSON_Delete(spec);
 	}
 	ctl_engine_done(x, t0);
-	m->last_note[0] = '\0';
+	memset(m->notes, 0, sizeof(m->notes));
 	if (de != SH_OK) {
 		char res[400];
 		snprintf(res, sizeof(res), "failed: %s", dock_errmsg(x->dock));
@@ -367,9 +369,9 @@ static sh_err act(ctl_ctx *x, svc_mem *m, const rb_service *s, const rb_decision
 	return record(x, m, kind, reason, "ok", details, &done);
 }
 
-static sh_err rb_work(ctl_ctx *x, void *state, const char *id)
+/* look at one service: observe, decide, record, act; sets its next look (m->next_check) */
+static sh_err judge_one(ctl_ctx *x, rb_shell *r, const char *id)
 {
-	rb_shell *r = state;
 	const rollback_opts *o = x->cfg;
 	svc_mem *m = mem_find(r, id, 1);
 	if (!m)
@@ -485,10 +487,8 @@ static sh_err rb_work(ctl_ctx *x, void *state, const char *id)
 		break;
 	}
 	free(det);
-	if (d->recheck_ns) {
+	if (d->recheck_ns)
 		m->next_check = sh_mono_ns() + d->recheck_ns;
-		ctl_queue_add_after(x->q, id, sh_mono_ns(), d->recheck_ns);
-	}
 out:
 	free(d);
 	free(text);
@@ -496,6 +496,47 @@ out:
 	snaps_free(&sn);
 	dock_task_list_free(&tl);
 	dock_service_free(&sv);
+	return e;
+}
+
+/*
+ * Services due for another look are polled together under one queue key, so
+ * that looking at several services every RB_POLL_NS costs one token of the
+ * runtime's rate limit per round, not one per service.
+ */
+#define POLL_KEY "*poll"
+
+static void schedule_poll(ctl_ctx *x, const rb_shell *r)
+{
+	int64_t now = sh_mono_ns(), soonest = INT64_MAX;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].next_check && r->v[i].next_check < soonest)
+			soonest = r->v[i].next_check;
+	if (soonest != INT64_MAX)
+		ctl_queue_add_after(x->q, POLL_KEY, now, soonest > now ? soonest - now : 0);
+}
+
+static sh_err rb_work(ctl_ctx *x, void *state, const char *key)
+{
+	rb_shell *r = state;
+	sh_err e = SH_OK;
+	if (strcmp(key, POLL_KEY)) {
+		e = judge_one(x, r, key);
+	} else {
+		int64_t now = sh_mono_ns();
+		for (size_t i = 0; i < r->n && e != SH_E_NOT_LEADER; i++) {
+			if (!r->v[i].next_check || r->v[i].next_check > now + SH_NS_PER_MS * 5)
+				continue;
+			char id[64];
+			snprintf(id, sizeof(id), "%s", r->v[i].id);
+			sh_err je = judge_one(x, r, id);
+			if (je == SH_E_NOT_LEADER)
+				e = je;
+			else if (je) /* its own failure: look again in a second, the others go on */
+				r->v[i].next_check = sh_mono_ns() + SH_NS_PER_S;
+		}
+	}
+	schedule_poll(x, r);
 	return e;
 }
 
@@ -549,8 +590,10 @@ static sh_err rb_reconcile(ctl_ctx *x, void *state)
 	int64_t now = sh_mono_ns();
 	for (size_t i = 0; i < sl.n; i++) {
 		svc_mem *m = mem_find(r, sl.v[i].id, 0);
-		if (m && (m->last_version != sl.v[i].version || (m->next_check && now >= m->next_check)))
+		if (m && m->last_version != sl.v[i].version)
 			ctl_enqueue(x, m->id);
+		else if (m && m->next_check && now >= m->next_check + SH_NS_PER_S)
+			ctl_enqueue(x, POLL_KEY); /* a poll that fell behind */
 	}
 	/* forget services that are gone */
 	for (size_t i = 0; i < r->n;) {

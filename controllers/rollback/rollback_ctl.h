@@ -18,9 +18,10 @@ typedef struct rollback_opts {
  * a pass lists the services and queues each one whose version changed or
  * whose look-again time has come; the worker reads that service and its
  * tasks (every engine call bounded by the client's --docker-timeout),
- * its snapshots and its judgement, runs rollback_decide, records and acts,
- * and queues the service again after RB_POLL_NS while it is being judged
- * (Swarm has no task events).
+ * its snapshots and its judgement, runs rollback_decide, records and acts.
+ * Services being judged are looked at again every RB_POLL_NS (Swarm has no
+ * task events), all of them under one queue key per round so the runtime's
+ * rate limit counts one token per round, not one per service.
  */
 extern const ctl_def rollback_def;
 

@@ -122,7 +122,7 @@ static long pick_snapshot(const rb_service *s, const rec_rollback_state *st, rb_
 				d->refused[d->nrefused++] = i;
 			continue;
 		}
-		if (!p->healthy || is(p->sha256, s->spec_sha256) || rec_rollback_state_is_bad(st, p->sha256))
+		if (!p->healthy || rec_rollback_state_is_bad(st, p->sha256)) /* the failing spec is known bad by now */
 			continue;
 		return (long)i;
 	}

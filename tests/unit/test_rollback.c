@@ -261,6 +261,37 @@ static void test_rolled_back_spec_fails_too_held(void)
 	CU_ASSERT_EQUAL(d.recheck_ns, 0);
 }
 
+static void test_restored_snapshot_fails_too_held(void)
+{
+	/* the controller restored GOOD (an ordinary update); GOOD's new tasks fail: no second restore */
+	rb_task t[1] = {tk("n", "failed", 1, STARTED + S, "x")};
+	rb_snapshot sn[2] = {{.sha256 = GOOD, .verified = 1, .healthy = 1}, {.sha256 = OLDER, .verified = 1, .healthy = 1}};
+	rb_service s = svc(t, 1);
+	s.spec_sha256 = GOOD;
+	s.prev_sha256 = BAD;
+	s.snaps = sn;
+	s.nsnaps = 2;
+	rec_rollback_state j = {.state = "restored", .update_ns = STARTED - 20 * S};
+	rec_rollback_state_add_bad(&j, BAD);
+	snprintf(j.target_sha256, 65, "%s", GOOD);
+	rb_decision d = decide(&s, &j);
+	CU_ASSERT_EQUAL(d.kind, RB_HOLD);
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "after the restore of a snapshot put it back"));
+}
+
+static void test_unhealthy_snapshot_never_restored(void)
+{
+	rb_task t[1] = {tk("n", "failed", 1, STARTED + S, "x")};
+	rb_snapshot sn[2] = {{.sha256 = GOOD, .verified = 1, .healthy = 0}, {.sha256 = OLDER, .verified = 1, .healthy = 1}};
+	rb_service s = svc(t, 1);
+	s.prev_sha256 = "";
+	s.snaps = sn;
+	s.nsnaps = 2;
+	rb_decision d = decide(&s, NULL);
+	CU_ASSERT_EQUAL(d.kind, RB_RESTORE);
+	CU_ASSERT_EQUAL(d.snapshot, 1);
+}
+
 static void test_our_rollback_in_progress_not_left_alone(void)
 {
 	/* rollback_started by the controller itself is judged, not left to Swarm */
@@ -399,6 +430,8 @@ int main(int argc, char **argv)
 		{"previous_known_bad_restores_snapshot", test_previous_known_bad_restores_snapshot},
 		{"tampered_snapshot_refused", test_tampered_snapshot_refused},
 		{"rolled_back_spec_fails_too_held", test_rolled_back_spec_fails_too_held},
+		{"restored_snapshot_fails_too_held", test_restored_snapshot_fails_too_held},
+		{"unhealthy_snapshot_never_restored", test_unhealthy_snapshot_never_restored},
 		{"our_rollback_in_progress_not_left_alone", test_our_rollback_in_progress_not_left_alone},
 		{"swarm_rollback_failing_with_empty_previous_restores", test_swarm_rollback_failing_with_empty_previous_restores},
 		{"intent_finished_once", test_intent_finished_once},
