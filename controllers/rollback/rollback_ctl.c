@@ -21,6 +21,7 @@ typedef struct svc_mem {
 	rec_rollback_state st;   /* the persisted judgement (cached; written through) */
 	char notes[4][320];      /* the last refusals/dry runs/hands-off noted: each recorded once */
 	unsigned nnote;
+	int fails;               /* looks in a row that failed (engine or etcd): the next waits 1 s << fails, up to 64 s */
 } svc_mem;
 
 typedef struct rb_shell {
@@ -530,10 +531,16 @@ static sh_err rb_work(ctl_ctx *x, void *state, const char *key)
 			char id[64];
 			snprintf(id, sizeof(id), "%s", r->v[i].id);
 			sh_err je = judge_one(x, r, id);
-			if (je == SH_E_NOT_LEADER)
+			if (je == SH_E_NOT_LEADER) {
 				e = je;
-			else if (je) /* its own failure: look again in a second, the others go on */
-				r->v[i].next_check = sh_mono_ns() + SH_NS_PER_S;
+			} else if (je) {
+				/* its own failure: look again after a backoff, the others go on */
+				svc_mem *m = &r->v[i];
+				m->next_check = sh_mono_ns() + (SH_NS_PER_S << (m->fails < 6 ? m->fails : 6));
+				m->fails++;
+			} else {
+				r->v[i].fails = 0;
+			}
 		}
 	}
 	schedule_poll(x, r);
