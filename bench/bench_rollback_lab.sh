@@ -65,8 +65,10 @@ run_pair() {
 	local start
 	start=$(now)
 	dk service update "$@" "sw-$c" >/dev/null &
+	local u1=$!
 	dk service update "$@" "sh-$c" >/dev/null &
-	wait %1 %2 2>/dev/null || true
+	local u2=$!
+	wait $u1 $u2 || true
 	watch_rb "sw-$c" "$start" >"$STATE/rb-sw-$c" &
 	local w1=$!
 	watch_rb "sh-$c" "$start" >"$STATE/rb-sh-$c" &
