@@ -35,12 +35,16 @@ done
 pids+=($!)
 sleep 2
 now() { date +%s%N; }
-# watch one service: print the ns time UpdateStatus first reads rollback_started (or "never")
+# watch one service: once its UpdateStatus reads rollback_*, print the rollback's StartedAt in ns (or "never")
 watch_rb() {
 	local s=$1 start=$2 st
 	while [ $(( ($(now) - start) / 1000000000 )) -lt "$WAIT" ]; do
 		st=$(dk service inspect "$s" --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' 2>/dev/null || true)
-		case "$st" in rollback_*) now; return ;; esac
+		case "$st" in rollback_*)
+			# the manager's own time of the rollback's start (same clock as ours: one machine)
+			date -d "$(dk service inspect "$s" --format '{{.UpdateStatus.StartedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}')" +%s%N
+			return ;;
+		esac
 		sleep 0.05
 	done
 	echo never
@@ -59,42 +63,57 @@ first_failure() {
 	echo "${best:-}"
 }
 secs() { if [ "$1" = never ]; then echo "never (within ${WAIT} s)"; else echo "$(echo "scale=2; ($1 - $2) / 1000000000" | bc) s"; fi; }
-declare -A out
+# one bad update of sw-SVC and sh-SVC at the same moment; results saved under TAG
 run_pair() {
-	local c=$1; shift
+	local svc=$1 tag=$2; shift 2
 	local start
 	start=$(now)
-	dk service update "$@" "sw-$c" >/dev/null &
+	dk service update "$@" "sw-$svc" >/dev/null &
 	local u1=$!
-	dk service update "$@" "sh-$c" >/dev/null &
+	dk service update "$@" "sh-$svc" >/dev/null &
 	local u2=$!
 	wait $u1 $u2 || true
-	watch_rb "sw-$c" "$start" >"$STATE/rb-sw-$c" &
+	watch_rb "sw-$svc" "$start" >"$STATE/rb-sw-$tag" &
 	local w1=$!
-	watch_rb "sh-$c" "$start" >"$STATE/rb-sh-$c" &
+	watch_rb "sh-$svc" "$start" >"$STATE/rb-sh-$tag" &
 	local w2=$!
 	wait $w1 $w2
-	out[$c-start]=$start
+	echo "$start" >"$STATE/rb-start-$tag"
 }
-run_pair exit -d --args "sh -c 'exit 3'"
-run_pair crash -d --args "sh -c 'sleep 8; exit 1'"
-run_pair pending -d --constraint-add node.labels.lab-node==none
-echo "seconds from the update to rollback_started (--stop-grace-period 0s, 1 replica, 3-node lab):"
-for c in exit crash pending; do
-	start=${out[$c-start]}
-	sw=$(cat "$STATE/rb-sw-$c")
-	sh=$(cat "$STATE/rb-sh-$c")
-	case $c in
-	exit) what="new tasks exit at once" ;;
-	crash) what="new tasks crash 8 s after starting" ;;
-	pending) what="new tasks stay pending (constraint no node satisfies)" ;;
-	esac
+report() {
+	local svc=$1 tag=$2 what=$3 start side r label line ff
+	start=$(cat "$STATE/rb-start-$tag")
 	echo "  $what:"
-	echo "    Swarm (failure action rollback, monitor 5s): $(secs "$sw" "$start")"
-	echo "    swarmheal (Swarm's default pause):           $(secs "$sh" "$start")"
-	if [ "$c" != pending ] && [ "$sh" != never ]; then
-		ff=$(first_failure "sh-$c" "$start")
-		[ -n "$ff" ] && echo "      first failed new task after $(secs "$ff" "$start"); rollback $(secs "$sh" "$ff") after it (goal: < 1 s)"
-	fi
-	[ "$c" = pending ] && echo "      (--pending-timeout $PENDING_TIMEOUT; goal: within it + 1 s of the task's creation)"
+	for side in sw sh; do
+		r=$(cat "$STATE/rb-$side-$tag")
+		if [ $side = sw ]; then label="Swarm (failure action rollback, monitor 5s):"; else label="swarmheal (Swarm's default pause):          "; fi
+		line="    $label $(secs "$r" "$start")"
+		if [ "$svc" != pending ] && [ "$r" != never ]; then
+			ff=$(first_failure "$side-$svc" "$start")
+			[ -n "$ff" ] && line="$line   (first failed new task at $(secs "$ff" "$start"), rollback $(secs "$r" "$ff") after it)"
+		fi
+		echo "$line"
+	done
+}
+# back to the good spec and running on both sides before the next round
+settle() {
+	local s
+	for s in "sw-$1" "sh-$1"; do
+		until dk service inspect "$s" --format '{{.UpdateStatus.State}}' | grep -q rollback_completed &&
+			[ "$(dk service ps "$s" --filter desired-state=running --format '{{.CurrentState}}' | grep -c Running)" -ge 1 ]; do
+			sleep 0.2
+		done
+	done
+}
+ROUNDS=${ROUNDS:-3}
+echo "seconds from the update to the rollback's UpdateStatus.StartedAt (--stop-grace-period 0s, 1 replica, 3-node lab):"
+for r in $(seq "$ROUNDS"); do
+	run_pair exit "exit$r" -d --args "sh -c 'exit 3'"
+	report exit "exit$r" "new tasks exit at once (round $r of $ROUNDS)"
+	[ "$r" = "$ROUNDS" ] || settle exit
 done
+run_pair crash crash -d --args "sh -c 'sleep 8; exit 1'"
+report crash crash "new tasks crash 8 s after starting"
+run_pair pending pending -d --constraint-add node.labels.lab-node==none
+report pending pending "new tasks stay pending (constraint no node satisfies)"
+echo "      (--pending-timeout $PENDING_TIMEOUT: goal within it + 1 s of the task's creation)"
