@@ -11,6 +11,7 @@ typedef struct entry {
 	char *key;
 	int state;
 	int requeue;     /* added again while being worked on */
+	int64_t requeue_delay; /* ... with this delay after done (ctl_queue_add_after) */
 	int failures;
 	int64_t ready_at;
 	uint64_t seq;    /* FIFO among equally ready keys */
@@ -60,6 +61,13 @@ static entry *find(const ctl_queue *q, const char *key)
 
 int ctl_queue_add(ctl_queue *q, const char *key, int64_t now)
 {
+	return ctl_queue_add_after(q, key, now, 0);
+}
+
+int ctl_queue_add_after(ctl_queue *q, const char *key, int64_t now, int64_t delay_ns)
+{
+	if (delay_ns < 0)
+		delay_ns = 0;
 	entry *e = find(q, key);
 	if (!e) {
 		if (q->n == q->cap) {
@@ -78,11 +86,16 @@ int ctl_queue_add(ctl_queue *q, const char *key, int64_t now)
 		q->n++;
 	}
 	if (e->state == K_WORKING) {
+		/* the soonest of the asks wins */
+		if (!e->requeue || delay_ns < e->requeue_delay)
+			e->requeue_delay = delay_ns;
 		e->requeue = 1;
 	} else if (e->state == K_IDLE) {
 		e->state = K_QUEUED;
-		e->ready_at = now;
+		e->ready_at = now + delay_ns;
 		e->seq = q->seq++;
+	} else if (e->failures == 0 && e->ready_at > now + delay_ns) {
+		e->ready_at = now + delay_ns; /* waiting out an add_after, not a backoff: the sooner ask wins */
 	}
 	/* already queued (maybe backing off): stays once, keeps its time */
 	return 0;
@@ -117,6 +130,7 @@ int ctl_queue_get(ctl_queue *q, int64_t now, char *key, size_t len)
 	q->tokens -= 1;
 	best->state = K_WORKING;
 	best->requeue = 0;
+	best->requeue_delay = 0;
 	size_t kl = strlen(best->key);
 	if (kl >= len)
 		kl = len - 1;
@@ -134,7 +148,7 @@ void ctl_queue_done(ctl_queue *q, const char *key, int64_t now, int ok)
 		e->failures = 0;
 		if (e->requeue) {
 			e->state = K_QUEUED;
-			e->ready_at = now;
+			e->ready_at = now + e->requeue_delay;
 			e->seq = q->seq++;
 		} else {
 			e->state = K_IDLE;
@@ -178,5 +192,11 @@ int64_t ctl_queue_next_ready(const ctl_queue *q)
 	for (size_t i = 0; i < q->n; i++)
 		if (q->v[i].state == K_QUEUED && q->v[i].ready_at < t)
 			t = q->v[i].ready_at;
+	/* a ready key with no token left waits for the next token, not in a busy loop */
+	if (t != INT64_MAX && q->tokens < 1 && q->last_refill >= 0) {
+		int64_t tok = q->last_refill + (int64_t)((1 - q->tokens) / q->rate * 1e9) + 1;
+		if (tok > t)
+			t = tok;
+	}
 	return t;
 }

@@ -19,6 +19,10 @@ ctl_queue *ctl_queue_new(int64_t base_backoff_ns, int64_t max_backoff_ns, double
 void ctl_queue_free(ctl_queue *q);
 /* 0 ok, -1 no memory */
 int ctl_queue_add(ctl_queue *q, const char *key, int64_t now);
+/* Like ctl_queue_add, ready delay_ns after now (client-go's AddAfter): to look at a key again soon. A key
+ * already queued keeps the sooner time (a backoff is never cut short); one being worked on is queued again
+ * delay_ns after it is done. 0 ok, -1 no memory */
+int ctl_queue_add_after(ctl_queue *q, const char *key, int64_t now, int64_t delay_ns);
 /* 1 and key copied when a key is ready and the rate allows; 0 otherwise */
 int ctl_queue_get(ctl_queue *q, int64_t now, char *key, size_t len);
 void ctl_queue_done(ctl_queue *q, const char *key, int64_t now, int ok);
@@ -28,7 +32,7 @@ int ctl_queue_failures(const ctl_queue *q, const char *key);
 int ctl_queue_backing_off(const ctl_queue *q, const char *key, int64_t now);
 /* keys queued (waiting or backing off), not counting those being worked on */
 size_t ctl_queue_len(const ctl_queue *q);
-/* earliest time a queued key becomes ready (INT64_MAX when none) */
+/* earliest time a queued key becomes ready and a token allows it (INT64_MAX when none) */
 int64_t ctl_queue_next_ready(const ctl_queue *q);
 
 #endif

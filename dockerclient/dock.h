@@ -91,6 +91,7 @@ typedef struct dock_service {
 	int64_t version;
 	char update_state[32]; /* UpdateStatus.State: updating, paused, completed, rollback_started, ... */
 	char update_message[512];
+	int64_t update_started_ns, update_completed_ns; /* UpdateStatus.StartedAt/CompletedAt, real ns, 0 absent */
 	int64_t replicas;      /* -1 for global */
 	cJSON *spec, *previous_spec; /* previous_spec NULL when absent */
 } dock_service;
@@ -135,6 +136,10 @@ typedef struct dock_task {
 	char id[64], service_id[64], node_id[64], desired_state[16], state[16], container_id[80];
 	char message[256], err[256];
 	int64_t slot, version;
+	int64_t spec_version;  /* SpecVersion.Index: the service spec version the task was made for (0 absent) */
+	int64_t created_ns;    /* CreatedAt, real ns (0 absent) */
+	int64_t status_ns;     /* Status.Timestamp: when it entered its state, real ns (0 absent) */
+	int64_t exit_code;     /* Status.ContainerStatus.ExitCode (0 when absent) */
 } dock_task;
 typedef struct dock_task_list {
 	dock_task *v;

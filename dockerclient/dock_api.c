@@ -266,6 +266,8 @@ int dock_decode_service(const cJSON *j, dock_service *s)
 	s->version = jint(j, "Version.Index", 0);
 	jcopy(s->update_state, sizeof(s->update_state), j, "UpdateStatus.State");
 	jcopy(s->update_message, sizeof(s->update_message), j, "UpdateStatus.Message");
+	s->update_started_ns = jtime(j, "UpdateStatus.StartedAt");
+	s->update_completed_ns = jtime(j, "UpdateStatus.CompletedAt");
 	s->replicas = cJSON_IsObject(jpath(spec, "Mode.Global")) ? -1 : jint(spec, "Mode.Replicated.Replicas", 1);
 	s->spec = jdup(spec);
 	const cJSON *prev = jpath(j, "PreviousSpec");
@@ -388,6 +390,10 @@ int dock_decode_task(const cJSON *j, dock_task *t)
 	jcopy(t->container_id, sizeof(t->container_id), j, "Status.ContainerStatus.ContainerID");
 	t->slot = jint(j, "Slot", 0);
 	t->version = jint(j, "Version.Index", 0);
+	t->spec_version = jint(j, "SpecVersion.Index", 0);
+	t->created_ns = jtime(j, "CreatedAt");
+	t->status_ns = jtime(j, "Status.Timestamp");
+	t->exit_code = jint(j, "Status.ContainerStatus.ExitCode", 0);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "dock_flags.h"
 #include "drain_ctl.h"
 #include "etcd_flags.h"
+#include "rollback_ctl.h"
 #include "sh_util.h"
 
 enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_ETCD = 69, EXIT_SOFTWARE = 70 };
@@ -19,6 +20,7 @@ enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_ETCD = 69, EXIT_SOFTWARE = 70 };
 /* The controller table: adding a controller is its folder, one line here, and its tests. */
 static const ctl_def *const controllers[] = {
 	&drain_def,
+	&rollback_def,
 };
 #define NCTL (sizeof(controllers) / sizeof(*controllers))
 

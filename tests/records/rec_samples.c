@@ -52,5 +52,13 @@ int main(void)
 	out("heartbeat", rec_heartbeat_encode(&hb));
 	rec_heartbeat mark = {.stopped = 1, .node_id = "n1", .addr = "10.0.0.1", .ts_ns = now};
 	out("heartbeat", rec_heartbeat_encode(&mark));
+	rec_rollback_state rs = {.state = "rolled-back", .update_ns = now, .reason = "1 of 1 new tasks failed",
+				 .since_ns = now, .fence = 9};
+	snprintf(rs.spec_sha256, 65, "%s", s.sha256);
+	snprintf(rs.target_sha256, 65, "%s", s.sha256);
+	rec_rollback_state_add_bad(&rs, s.sha256);
+	out("rollback_state", rec_rollback_state_encode(&rs));
+	rec_rollback_state rs0 = {.state = "judging"};
+	out("rollback_state", rec_rollback_state_encode(&rs0));
 	return 0;
 }

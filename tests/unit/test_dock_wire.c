@@ -47,9 +47,11 @@ static void test_decode_service(void)
 {
 	cJSON *j = J("{\"ID\":\"s1\",\"Version\":{\"Index\":7},\"Spec\":{\"Name\":\"web\",\"Mode\":{\"Replicated\":"
 		     "{\"Replicas\":3}}},\"PreviousSpec\":{\"Name\":\"web\"},\"UpdateStatus\":{\"State\":\"paused\","
-		     "\"Message\":\"update paused due to failure\"}}");
+		     "\"Message\":\"update paused due to failure\",\"StartedAt\":\"2026-11-28T13:15:15.5Z\","
+		     "\"CompletedAt\":\"2026-11-28T13:15:20Z\"}}");
 	dock_service s;
 	CU_ASSERT_EQUAL(dock_decode_service(j, &s), 0);
+	CU_ASSERT_EQUAL(s.update_completed_ns - s.update_started_ns, 4500000000LL);
 	CU_ASSERT_STRING_EQUAL(s.name, "web");
 	CU_ASSERT_EQUAL(s.replicas, 3);
 	CU_ASSERT_STRING_EQUAL(s.update_state, "paused");
@@ -68,10 +70,14 @@ static void test_decode_service(void)
 static void test_decode_task_container_event(void)
 {
 	cJSON *j = J("{\"ID\":\"t1\",\"ServiceID\":\"s1\",\"NodeID\":\"n1\",\"Slot\":2,\"DesiredState\":\"running\","
-		     "\"Status\":{\"State\":\"failed\",\"Err\":\"task: non-zero exit (1)\",\"ContainerStatus\":"
-		     "{\"ContainerID\":\"c1\"}}}");
+		     "\"SpecVersion\":{\"Index\":41},\"CreatedAt\":\"2026-11-28T13:15:15Z\","
+		     "\"Status\":{\"Timestamp\":\"2026-11-28T13:15:23.25Z\",\"State\":\"failed\","
+		     "\"Err\":\"task: non-zero exit (1)\",\"ContainerStatus\":{\"ContainerID\":\"c1\",\"ExitCode\":1}}}");
 	dock_task t;
 	CU_ASSERT_EQUAL(dock_decode_task(j, &t), 0);
+	CU_ASSERT_EQUAL(t.spec_version, 41);
+	CU_ASSERT_EQUAL(t.exit_code, 1);
+	CU_ASSERT_EQUAL(t.status_ns - t.created_ns, 8250000000LL);
 	CU_ASSERT_STRING_EQUAL(t.state, "failed");
 	CU_ASSERT_STRING_EQUAL(t.err, "task: non-zero exit (1)");
 	CU_ASSERT_EQUAL(t.slot, 2);

@@ -123,6 +123,52 @@ static void test_snapshot_digest(void)
 	free(j);
 }
 
+static void test_rollback_state_round_trip_and_malformed(void)
+{
+	char k[128];
+	CU_ASSERT_EQUAL(rec_rollback_state_key(k, sizeof(k), "/p", "svc1"), 0);
+	CU_ASSERT_STRING_EQUAL(k, "/p/rollback/state/svc1");
+	CU_ASSERT_EQUAL(rec_rollback_state_key(k, sizeof(k), "/p", "a/b"), -1);
+	rec_rollback_state a = {.state = "rolled-back", .update_ns = INT64_C(1700000000000000000), .fence = 4,
+				.reason = "1 of 2 new tasks failed"};
+	char d1[65], d2[65];
+	rec_rollback_digest("a", 1, d1);
+	rec_rollback_digest("b", 1, d2);
+	snprintf(a.spec_sha256, 65, "%s", d1);
+	snprintf(a.target_sha256, 65, "%s", d2);
+	rec_rollback_state_add_bad(&a, d1);
+	rec_rollback_state_add_bad(&a, d1); /* no repeats */
+	CU_ASSERT_EQUAL(a.nbad, 1);
+	for (int i = 0; i < REC_ROLLBACK_MAX_BAD + 2; i++) {
+		char d[65], t[8];
+		snprintf(t, sizeof(t), "x%d", i);
+		rec_rollback_digest(t, strlen(t), d);
+		rec_rollback_state_add_bad(&a, d);
+	}
+	CU_ASSERT_EQUAL(a.nbad, REC_ROLLBACK_MAX_BAD);
+	CU_ASSERT_FALSE(rec_rollback_state_is_bad(&a, d1)); /* the oldest went first */
+	rec_rollback_state_add_bad(&a, d1);
+	char *j = rec_rollback_state_encode(&a);
+	rec_rollback_state b;
+	char why[128];
+	CU_ASSERT_EQUAL(rec_rollback_state_parse(j, strlen(j), &b, why, sizeof(why)), SH_OK);
+	CU_ASSERT_STRING_EQUAL(b.state, "rolled-back");
+	CU_ASSERT_EQUAL(b.update_ns, a.update_ns);
+	CU_ASSERT_STRING_EQUAL(b.target_sha256, d2);
+	CU_ASSERT_EQUAL(b.nbad, REC_ROLLBACK_MAX_BAD);
+	CU_ASSERT_TRUE(rec_rollback_state_is_bad(&b, d1));
+	CU_ASSERT_STRING_EQUAL(b.bad[0], d1);
+	free(j);
+	const char *unk = "{\"state\":\"rolled-forward\"}";
+	CU_ASSERT_EQUAL(rec_rollback_state_parse(unk, strlen(unk), &b, why, sizeof(why)), SH_E_MALFORMED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "unknown value"));
+	const char *badd = "{\"state\":\"held\",\"bad\":[\"xyz\"]}";
+	CU_ASSERT_EQUAL(rec_rollback_state_parse(badd, strlen(badd), &b, why, sizeof(why)), SH_E_MALFORMED);
+	const char *nostate = "{\"bad\":[]}";
+	CU_ASSERT_EQUAL(rec_rollback_state_parse(nostate, strlen(nostate), &b, why, sizeof(why)), SH_E_MALFORMED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "'state' is missing"));
+}
+
 int main(int argc, char **argv)
 {
 	static const t_case cases[] = {
@@ -132,6 +178,7 @@ int main(int argc, char **argv)
 		{"arbiter_mode_unreadable_is_read_only", test_arbiter_mode_unreadable_is_read_only},
 		{"action_round_trip_and_malformed", test_action_round_trip_and_malformed},
 		{"snapshot_digest", test_snapshot_digest},
+		{"rollback_state_round_trip_and_malformed", test_rollback_state_round_trip_and_malformed},
 		{NULL, NULL},
 	};
 	return t_run("records", cases, argc, argv);
