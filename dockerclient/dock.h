@@ -110,6 +110,25 @@ sh_err dock_service_create(dock_client *c, const cJSON *spec, char *id, size_t i
 sh_err dock_service_remove(dock_client *c, const char *id);
 void dock_service_free(dock_service *s);
 void dock_service_list_free(dock_service_list *l);
+/*
+ * Update a service the way dock_node_update updates a node: read it, let
+ * mutate() change the ServiceSpec, post it with the read version; on "update
+ * out of sequence" re-read and call mutate() again, up to 5 times. mutate
+ * returns 1 to apply, 0 when the change no longer holds (SH_E_CANCELED,
+ * nothing posted), -1 on error (SH_E_INVAL).
+ */
+typedef int (*dock_service_mutate_fn)(dock_service *s, cJSON *spec, void *ud);
+sh_err dock_service_update_with(dock_client *c, const char *id, dock_service_mutate_fn mutate, void *ud);
+/*
+ * Secret references of a ServiceSpec (TaskTemplate.ContainerSpec.Secrets), edited in place, for one
+ * update that swaps versions: remove the references named old_name (NULL: none) and, when new_name is
+ * given, add {SecretName new_name, SecretID new_id, File}: File is the removed reference's (same path,
+ * owner and mode in the task), else {Name new_name, UID "0", GID "0", Mode mode}; target, when not NULL,
+ * sets File.Name. 0 ok; -1 malformed spec or out of memory; 1 when old_name was not referenced (nothing
+ * removed; the new one is still added).
+ */
+int dock_spec_secret_swap(cJSON *spec, const char *old_name, const char *new_name, const char *new_id,
+			  const char *target, int mode);
 
 /* ---- tasks ---- */
 typedef struct dock_task {
@@ -140,9 +159,43 @@ typedef struct dock_container_list {
 sh_err dock_containers_list(dock_client *c, const char *filters_json, int all, dock_container_list *out);
 sh_err dock_container_inspect(dock_client *c, const char *id, dock_container *out);
 sh_err dock_container_kill(dock_client *c, const char *id, const char *signal);
+/*
+ * Send signal ("SIGHUP", "HUP", "1"; NULL: the engine's default, SIGKILL) to every running container
+ * with the label ("app=api" or a bare key "app"). *signalled (may be NULL) counts those signalled.
+ * Every container is tried; the first error is returned (dock_errmsg names the container), others are
+ * counted in *failed (may be NULL). A container that stopped meanwhile is skipped, not an error.
+ */
+sh_err dock_containers_kill_by_label(dock_client *c, const char *label, const char *signal, int *signalled,
+				     int *failed);
 sh_err dock_container_restart(dock_client *c, const char *id, int timeout_s);
 void dock_container_free(dock_container *ct);
 void dock_container_list_free(dock_container_list *l);
+
+/* ---- secrets (Swarm; a manager answers) ---- */
+typedef struct dock_secret {
+	char id[64], name[256];
+	int64_t version, created_ns;
+	cJSON *labels; /* owned; Spec.Labels, NULL when none */
+} dock_secret;
+typedef struct dock_secret_list {
+	dock_secret *v;
+	size_t n;
+} dock_secret_list;
+/* GET /secrets; filters as a JSON object of arrays ({"name":["api-tls."]} matches name prefixes,
+ * {"label":["k=v"]}); NULL: all. The engine never returns a secret's data. */
+sh_err dock_secrets_list(dock_client *c, const char *filters_json, dock_secret_list *out);
+/* Label value or NULL. */
+const char *dock_secret_label(const dock_secret *s, const char *key);
+/* POST /secrets/create with data (any bytes, at most 500 KB as Swarm allows; base64 on the wire) and
+ * labels (a JSON object of strings; may be NULL). id (may be NULL) gets the new ID. SH_E_CONFLICT when
+ * the name exists (secrets are immutable: create a new version instead). */
+sh_err dock_secret_create(dock_client *c, const char *name, const void *data, size_t len, const cJSON *labels,
+			  char *id, size_t idlen);
+/* DELETE /secrets/{id or name}. SH_E_NOT_FOUND when it is gone already; SH_E_HTTP when a service still
+ * refers to it (the engine answers 400 "... is in use by the following service ..."). */
+sh_err dock_secret_remove(dock_client *c, const char *id_or_name);
+void dock_secret_free(dock_secret *s);
+void dock_secret_list_free(dock_secret_list *l);
 
 /* ---- events ---- */
 typedef struct dock_event {

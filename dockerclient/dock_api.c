@@ -544,3 +544,242 @@ sh_err dock_container_restart(dock_client *c, const char *id, int timeout_s)
 	snprintf(path, sizeof(path), "/containers/%s/restart?t=%d", id, timeout_s);
 	return dock_call(c, "POST", path, NULL, "container restart", NULL);
 }
+
+sh_err dock_service_update_with(dock_client *c, const char *id, dock_service_mutate_fn mutate, void *ud)
+{
+	for (int attempt = 0; attempt < MAX_RETRIES; attempt++) {
+		dock_service s;
+		sh_err e = dock_service_inspect(c, id, &s);
+		if (e)
+			return e;
+		int r = mutate(&s, s.spec, ud);
+		if (r <= 0) {
+			dock_service_free(&s);
+			if (r == 0) {
+				dock_setf(c, "service update of '%s' no longer needed", id);
+				return SH_E_CANCELED;
+			}
+			dock_setf(c, "service update of '%s' refused by the caller", id);
+			return SH_E_INVAL;
+		}
+		e = dock_service_update(c, s.id, s.version, s.spec);
+		dock_service_free(&s);
+		if (e != SH_E_CONFLICT)
+			return e;
+		/* out of sequence: the service changed underneath; re-read and re-decide */
+	}
+	return SH_E_CONFLICT;
+}
+
+int dock_spec_secret_swap(cJSON *spec, const char *old_name, const char *new_name, const char *new_id,
+			  const char *target, int mode)
+{
+	cJSON *cs = (cJSON *)jpath(spec, "TaskTemplate.ContainerSpec");
+	if (!cJSON_IsObject(cs))
+		return -1;
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(cs, "Secrets");
+	if (!list || cJSON_IsNull(list)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(cs, "Secrets");
+		list = cJSON_AddArrayToObject(cs, "Secrets");
+	}
+	if (!cJSON_IsArray(list))
+		return -1;
+	cJSON *kept_file = NULL;
+	int removed = 0;
+	if (old_name) {
+		for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--) {
+			cJSON *ref = cJSON_GetArrayItem(list, i);
+			const cJSON *n = cJSON_GetObjectItemCaseSensitive(ref, "SecretName");
+			if (!cJSON_IsString(n) || strcmp(n->valuestring, old_name))
+				continue;
+			const cJSON *file = cJSON_GetObjectItemCaseSensitive(ref, "File");
+			if (!kept_file && cJSON_IsObject(file))
+				kept_file = cJSON_Duplicate(file, 1);
+			cJSON_DeleteItemFromArray(list, i);
+			removed = 1;
+		}
+	}
+	if (new_name) {
+		cJSON *ref = cJSON_CreateObject();
+		cJSON *file = kept_file;
+		kept_file = NULL;
+		if (!file && (file = cJSON_CreateObject()) &&
+		    (!cJSON_AddStringToObject(file, "Name", new_name) || !cJSON_AddStringToObject(file, "UID", "0") ||
+		     !cJSON_AddStringToObject(file, "GID", "0") || !cJSON_AddNumberToObject(file, "Mode", mode))) {
+			cJSON_Delete(file);
+			file = NULL;
+		}
+		if (file && target) {
+			cJSON_DeleteItemFromObjectCaseSensitive(file, "Name");
+			if (!cJSON_AddStringToObject(file, "Name", target)) {
+				cJSON_Delete(file);
+				file = NULL;
+			}
+		}
+		if (!ref || !file || !cJSON_AddItemToObject(ref, "File", file)) {
+			cJSON_Delete(file);
+			cJSON_Delete(ref);
+			return -1;
+		}
+		if (!cJSON_AddStringToObject(ref, "SecretName", new_name) ||
+		    (new_id && !cJSON_AddStringToObject(ref, "SecretID", new_id)) || !cJSON_AddItemToArray(list, ref)) {
+			cJSON_Delete(ref);
+			return -1;
+		}
+	}
+	cJSON_Delete(kept_file);
+	return old_name && !removed ? 1 : 0;
+}
+
+int dock_decode_secret(const cJSON *j, dock_secret *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (!cJSON_IsObject(j) || !cJSON_IsString(jpath(j, "ID")) || !cJSON_IsString(jpath(j, "Spec.Name")))
+		return -1;
+	jcopy(s->id, sizeof(s->id), j, "ID");
+	jcopy(s->name, sizeof(s->name), j, "Spec.Name");
+	s->version = jint(j, "Version.Index", 0);
+	s->created_ns = jtime(j, "CreatedAt");
+	const cJSON *labels = jpath(j, "Spec.Labels");
+	s->labels = cJSON_IsObject(labels) ? jdup(labels) : NULL;
+	return 0;
+}
+
+const char *dock_secret_label(const dock_secret *s, const char *key)
+{
+	const cJSON *v = s->labels ? cJSON_GetObjectItemCaseSensitive(s->labels, key) : NULL;
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void dock_secret_free(dock_secret *s)
+{
+	if (s) {
+		cJSON_Delete(s->labels);
+		s->labels = NULL;
+	}
+}
+
+void dock_secret_list_free(dock_secret_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		dock_secret_free(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+sh_err dock_secrets_list(dock_client *c, const char *filters_json, dock_secret_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	char path[2048];
+	sh_err e = filtered_path(c, "/secrets", filters_json, NULL, path, sizeof(path));
+	if (e)
+		return e;
+	cJSON *j;
+	if ((e = dock_call(c, "GET", path, NULL, "secret list", &j)))
+		return e;
+	DECODE_LIST(c, j, "secret list", dock_secret, dock_decode_secret, dock_secret_free, out);
+	return SH_OK;
+}
+
+#define SECRET_MAX (500u * 1024)
+
+sh_err dock_secret_create(dock_client *c, const char *name, const void *data, size_t len, const cJSON *labels,
+			  char *id, size_t idlen)
+{
+	if (id && idlen)
+		id[0] = '\0';
+	if (!dock_id_ok(name))
+		return bad_id(c, "secret name", name);
+	if (len > SECRET_MAX) {
+		dock_setf(c, "secret '%s' is %zu bytes; Swarm takes at most %u", name, len, SECRET_MAX);
+		return SH_E_TOO_LARGE;
+	}
+	char *b64 = sh_b64_encode(data, len);
+	cJSON *req = cJSON_CreateObject();
+	int ok = b64 && req && cJSON_AddStringToObject(req, "Name", name) && cJSON_AddStringToObject(req, "Data", b64);
+	if (ok && labels) {
+		cJSON *l = cJSON_Duplicate(labels, 1);
+		ok = l && cJSON_AddItemToObject(req, "Labels", l);
+		if (!ok)
+			cJSON_Delete(l);
+	}
+	free(b64);
+	if (!ok) {
+		cJSON_Delete(req);
+		return SH_E_NOMEM;
+	}
+	cJSON *j;
+	sh_err e = dock_call(c, "POST", "/secrets/create", req, "secret create", &j);
+	cJSON_Delete(req);
+	if (e)
+		return e;
+	if (id)
+		jcopy(id, idlen, j, "ID");
+	cJSON_Delete(j);
+	return SH_OK;
+}
+
+sh_err dock_secret_remove(dock_client *c, const char *id_or_name)
+{
+	if (!dock_id_ok(id_or_name))
+		return bad_id(c, "secret", id_or_name);
+	char path[512];
+	snprintf(path, sizeof(path), "/secrets/%s", id_or_name);
+	return dock_call(c, "DELETE", path, NULL, "secret remove", NULL);
+}
+
+sh_err dock_containers_kill_by_label(dock_client *c, const char *label, const char *signal, int *signalled,
+				     int *failed)
+{
+	if (signalled)
+		*signalled = 0;
+	if (failed)
+		*failed = 0;
+	if (!label || !*label) {
+		dock_setf(c, "invalid label filter ''");
+		return SH_E_INVAL;
+	}
+	cJSON *f = cJSON_CreateObject();
+	cJSON *arr = f ? cJSON_AddArrayToObject(f, "label") : NULL;
+	if (!arr || !cJSON_AddItemToArray(arr, cJSON_CreateString(label)) ||
+	    !cJSON_AddItemToArray(cJSON_AddArrayToObject(f, "status"), cJSON_CreateString("running"))) {
+		cJSON_Delete(f);
+		return SH_E_NOMEM;
+	}
+	char *filters = cJSON_PrintUnformatted(f);
+	cJSON_Delete(f);
+	if (!filters)
+		return SH_E_NOMEM;
+	dock_container_list l;
+	sh_err e = dock_containers_list(c, filters, 0, &l);
+	free(filters);
+	if (e)
+		return e;
+	sh_err first = SH_OK;
+	char firstmsg[1024] = "";
+	for (size_t i = 0; i < l.n; i++) {
+		sh_err k = dock_container_kill(c, l.v[i].id, signal);
+		if (k == SH_OK) {
+			if (signalled)
+				(*signalled)++;
+			continue;
+		}
+		/* stopped or removed meanwhile (409 not running, 404 gone): nothing left to reload */
+		if (k == SH_E_CONFLICT || k == SH_E_NOT_FOUND)
+			continue;
+		if (failed)
+			(*failed)++;
+		if (!first) {
+			first = k;
+			snprintf(firstmsg, sizeof(firstmsg), "signal %.32s to container '%.200s': %s", signal ? signal : "KILL",
+				 l.v[i].name, c->errbuf);
+		}
+	}
+	dock_container_list_free(&l);
+	if (first)
+		dock_setf(c, "%s", firstmsg);
+	return first;
+}

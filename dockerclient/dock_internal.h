@@ -42,6 +42,7 @@ int dock_decode_node(const cJSON *j, dock_node *n);
 int dock_decode_service(const cJSON *j, dock_service *s);
 int dock_decode_task(const cJSON *j, dock_task *t);
 int dock_decode_container(const cJSON *j, dock_container *ct);
+int dock_decode_secret(const cJSON *j, dock_secret *s);
 /* raw: the event's JSON text, read for timeNano (an int64 a double cannot hold); may be NULL. */
 int dock_decode_event(const cJSON *j, const char *raw, size_t rawlen, dock_event *e);
 
