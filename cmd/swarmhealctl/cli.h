@@ -67,6 +67,7 @@ typedef struct cli_ctx {
 	etcd_client *etcd;
 	dock_client *dock;
 	FILE *out;
+	const char *first_head; /* cli_out: the next table's first column header, once */
 } cli_ctx;
 
 /* A verb, as one entry of the command table (git's builtins, tmux's cmd_entry). */

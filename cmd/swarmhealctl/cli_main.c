@@ -33,14 +33,14 @@ static int check_color(const void *v, char *err, size_t len)
 #define GO(f) offsetof(cli_global, f)
 const sh_opt cli_global_table[] = {
 	{"output", SH_OPT_STRING, GO(output), "table", "FORMAT", "-o: table, wide, json, yaml or jsonpath=EXPR",
-	 "SWARMHEALCTL_OUTPUT", 0, 0, check_output},
+	 "SWARMHEALCTL_OUTPUT", 0, 0, NULL},
 	{"prefix", SH_OPT_STRING, GO(prefix), "/swarmheal", "PREFIX", "etcd key prefix", "SWARMHEAL_PREFIX", 0, 0, NULL},
 	{"controllers", SH_OPT_LIST, GO(controllers), "drain", "LIST",
 	 "controllers expected to have a leader (as swarmheald's --controllers)", "SWARMHEAL_CONTROLLERS", 0, 0, NULL},
 	{"etcd-quota", SH_OPT_COUNT, GO(etcd_quota), "2147483648", "BYTES",
 	 "etcd's --quota-backend-bytes, for QUOTA USE (etcd does not report it)", "SWARMHEALCTL_ETCD_QUOTA", 0, 1, NULL},
 	{"color", SH_OPT_STRING, GO(color), "auto", "WHEN", "colour: auto (on a terminal, unless NO_COLOR), always, never",
-	 "SWARMHEALCTL_COLOR", 0, 0, check_color},
+	 "SWARMHEALCTL_COLOR", 0, 0, NULL},
 	{0},
 };
 
@@ -202,12 +202,17 @@ int cli_main(int argc, char **argv)
 		rc = sh_usage_error("swarmhealctl", "no verb given (get, describe, drain, uncordon, wait, ...)");
 		goto release;
 	}
+	/* checked here, not in the table, so --print-config shows any value it was given */
+	char err[512];
+	if (check_output(&g_vals.output, err, sizeof(err)) || check_color(&g_vals.color, err, sizeof(err))) {
+		rc = sh_usage_error("swarmhealctl", "%s", err);
+		goto release;
+	}
 	cli_ctx c = {.prog = "swarmhealctl", .g = g_vals, .v = g_verb, .out = stdout, .dcfg = dcfg};
 	cli_parse_output(c.g.output, &c.fmt, &c.jsonpath);
 	c.color = !strcmp(c.g.color, "always") ||
 		  (!strcmp(c.g.color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && c.fmt <= CLI_WIDE);
 	c.docker = o.src[2][0] != 0; /* --docker-host or DOCKER_HOST given: Swarm's view too */
-	char err[512];
 	if (etcd_flag_config(&g_ev, &c.ecfg, err, sizeof(err))) {
 		rc = sh_usage_error("swarmhealctl", "%s", err);
 		goto release;

@@ -402,11 +402,11 @@ static cJSON *node_item(const cli_snap *s, const char *id, int detail)
 		cJSON_AddNullToObject(j, "cert_days_left");
 	}
 	if (detail) {
-		cJSON_AddItemToObject(j, "actions", actions_array(s, NULL, 20, id));
-		if (sok)
+		if (sok) {
 			cJSON_AddNumberToObject(j, "drain_flaps", (double)ds.flaps);
-		if (sok)
 			cJSON_AddNumberToObject(j, "drain_fence", (double)ds.fence);
+		}
+		cJSON_AddItemToObject(j, "actions", actions_array(s, NULL, 20, id));
 	}
 	return j;
 }

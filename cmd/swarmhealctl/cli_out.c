@@ -81,6 +81,7 @@ static const col node_cols[] = {
 	{"AVAILABILITY", "swarm.availability", F_STR, 0},
 	{"DRAIN", "drain_state", F_STR, 0},
 	{"DRAINED-BY", "drained_by", F_STR, 0},
+	{"REQUESTED-BY", "request.requested_by", F_STR, 0},
 	{"CERT-EXPIRY", "cert_not_after", F_DATE, 0},
 	{"ADDR", "addr", F_STR, C_WIDE},
 	{"RUNS-AS", "runs_as", F_STR, C_WIDE},
@@ -296,6 +297,16 @@ static size_t width(const char *s)
 
 static void print_table(cli_ctx *c, const cJSON *items, const col *cols, int64_t now_ns)
 {
+	col renamed[32];
+	if (c->first_head) { /* a section of get status names its first column ("NODE" for "NAME") */
+		size_t k;
+		for (k = 0; cols[k].head && k < 31; k++)
+			renamed[k] = cols[k];
+		renamed[k] = (col){0};
+		renamed[0].head = c->first_head;
+		cols = renamed;
+		c->first_head = NULL;
+	}
 	int wide = c->fmt == CLI_WIDE;
 	size_t ncol = 0, nrow = (size_t)cJSON_GetArraySize(items);
 	const col *use[32];
@@ -385,14 +396,18 @@ static void print_status(cli_ctx *c, const cJSON *v, int64_t now)
 	const cJSON *swe = cJSON_GetObjectItemCaseSensitive(v, "swarm_error");
 	if (cJSON_IsString(swe))
 		fprintf(c->out, "Swarm: %s (nodes as the agents and the drain controller recorded them)\n", swe->valuestring);
+	c->first_head = "NODE";
 	section(c, v, "nodes", node_cols, "NODE: none (no heartbeat, drain record or Swarm node)", now);
+	c->first_head = NULL;
 	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(v, "services"))) {
 		fputc('\n', c->out);
 		section(c, v, "services", service_cols, NULL, now);
 	}
 	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(v, "certs"))) {
 		fputc('\n', c->out);
+		c->first_head = "CERT";
 		section(c, v, "certs", cert_cols, NULL, now);
+		c->first_head = NULL;
 	}
 	fputc('\n', c->out);
 	section(c, v, "actions", action_cols, "ACTIONS: none recorded", now);
@@ -436,8 +451,8 @@ static void describe(cli_ctx *c, const cJSON *obj, int indent, int64_t now)
 	{
 		char t[128];
 		title(m->string, t, sizeof(t));
-		if (!strcmp(m->string, "kind") || !strcmp(m->string, "time"))
-			continue;
+		if (!indent && (!strcmp(m->string, "kind") || !strcmp(m->string, "time")))
+			continue; /* the view's own kind and time, not an action's */
 		if (cJSON_IsObject(m)) {
 			fprintf(c->out, "%*s%s:\n", indent, "", t);
 			describe(c, m, indent + 2, now);
@@ -483,18 +498,21 @@ static int yaml_write(void *data, unsigned char *buf, size_t size)
 	return fwrite(buf, 1, size, data) == size;
 }
 
-/* A string that a YAML 1.1 reader would take for another type (or that plain style cannot hold) is quoted. */
+/*
+ * A string that a YAML 1.1 reader would resolve to another type is double-quoted: the words
+ * null/true/false/yes/no/on/off/y/n/~ (any case), "", and anything that starts like a number or a
+ * timestamp (a digit, '.', or a sign before a digit or '.'). The emitter itself quotes what plain
+ * style cannot hold (leading indicators, ": ", ...).
+ */
 static int needs_quotes(const char *s)
 {
 	static const char *const words[] = {"", "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (!strcasecmp(s, words[i]))
 			return 1;
-	char *end;
-	strtod(s, &end);
-	if (!*end)
+	if (isdigit((unsigned char)s[0]) || s[0] == '.')
 		return 1;
-	return strspn(s, "0123456789:.-+_eE") == strlen(s);
+	return (s[0] == '-' || s[0] == '+') && (isdigit((unsigned char)s[1]) || s[1] == '.');
 }
 
 static int yaml_node(yaml_emitter_t *em, const cJSON *v)
@@ -573,7 +591,7 @@ int cli_emit_yaml(const cJSON *v, FILE *f)
  * TEMPLATE := (text | "{" PATH "}")*, or a bare PATH. PATH := ("." NAME | "[" N "]" | "[*]" | ".*")+, or "."
  * for the whole document. NAME is [A-Za-z0-9_-]+. Each {PATH} prints its matches separated by spaces:
  * strings raw, numbers and booleans as JSON, null as nothing, objects and arrays as compact JSON.
- * Text outside braces is printed as is, with \n and \t escapes.
+ * {"TEXT"} and text outside braces are printed as is, with \n and \t escapes.
  */
 static int jp_eval(const cJSON *v, const char *p, cJSON *acc, char *err, size_t errlen)
 {
@@ -674,6 +692,16 @@ int cli_jsonpath(const cJSON *v, const char *expr, FILE *f, char *err, size_t er
 			plen = strlen(p);
 			p += plen;
 		}
+		if (plen >= 2 && path[0] == '"' && path[plen - 1] == '"') { /* {"\t"}: a literal, as kubectl's */
+			for (size_t k = 1; k + 1 < plen; k++) {
+				if (path[k] == '\\' && k + 2 < plen && (path[k + 1] == 'n' || path[k + 1] == 't')) {
+					sh_buf_add(&out, path[++k] == 'n' ? "\n" : "\t", 1);
+					continue;
+				}
+				sh_buf_add(&out, path + k, 1);
+			}
+			continue;
+		}
 		char *one = strndup(path, plen);
 		cJSON *acc = cJSON_CreateArray();
 		if (!one || !acc || (one[0] != '.' && one[0] != '[') || jp_eval(v, one, acc, err, errlen)) {
@@ -720,12 +748,15 @@ int cli_print(cli_ctx *c, const cJSON *v)
 		char *t = cJSON_Print(v);
 		if (!t)
 			return -1;
-		/* cJSON indents with tabs; scripts expect two spaces like kubectl */
+		/* cJSON formats with tabs (strings hold none: JSON escapes them): indent by two spaces like
+		 * kubectl, one space after a colon */
+		int bol = 1;
 		for (const char *p = t; *p; p++) {
 			if (*p == '\t')
-				fputs("  ", c->out);
+				fputs(bol ? "  " : " ", c->out);
 			else
 				fputc(*p, c->out);
+			bol = *p == '\n' || (bol && *p == '\t');
 		}
 		fputc('\n', c->out);
 		free(t);
