@@ -113,6 +113,7 @@ typedef struct cli_snap {
 	char swarm_error[300];    /* --docker-host given but the engine did not answer */
 	const char *controllers;  /* expected controllers (comma list) */
 	int64_t etcd_quota;
+	char error[400];          /* cli_fetch failed: the failing read's message */
 } cli_snap;
 
 /* What to read: a bit per part. */
@@ -130,7 +131,12 @@ enum {
 			  CLI_READ_ARBITER | CLI_READ_SERVICES,
 };
 
-/* Read what `what` names. SH_OK, or the etcd error (etcd_errmsg(c->etcd) says which). */
+/* Services' states come from the newest this many rollback records (a service whose last record is older
+ * than that shows as ok: the rollback controller, when it exists, should keep a state record per service). */
+#define CLI_ROLLBACK_WINDOW 500
+
+/* Read what `what` names (independent groups in parallel, each with its own client).
+ * SH_OK, or the first etcd error with s->error naming it. Release s either way. */
 sh_err cli_fetch(cli_ctx *c, unsigned what, int64_t limit, cli_snap *s);
 void cli_snap_release(cli_snap *s);
 
@@ -170,6 +176,10 @@ void cli_age(int64_t ns, char *out, size_t len);
 /* ---- generated text (cli_man.c) ---- */
 void cli_man_page(FILE *f, const cli_cmd *cmd, const sh_opt_group *globals, size_t nglobals);
 void cli_completion_bash(FILE *f, const sh_opt_group *globals, size_t nglobals);
+
+/* One line on stderr for an etcd failure (msg, or etcd_errmsg(c->etcd) when NULL); returns 69 (70 for a
+ * malformed answer or no memory). */
+int cli_etcd_fail(cli_ctx *c, sh_err e, const char *msg);
 
 /* The entry point main.c calls. */
 int cli_main(int argc, char **argv);

@@ -12,7 +12,6 @@
 #include "rec_heartbeat.h"
 #include "sh_util.h"
 
-int cli_etcd_fail(cli_ctx *c, sh_err e);
 
 static int node_arg(cli_ctx *c, const char *verb, int argc, char **argv, const char **node)
 {
@@ -244,8 +243,9 @@ int cli_run_drain(cli_ctx *c, int argc, char **argv)
 	cli_snap s;
 	sh_err e = cli_fetch(c, CLI_READ_NODES | CLI_READ_ELECTIONS | CLI_READ_ARBITER, 0, &s);
 	if (e) {
+		int rc_ = cli_etcd_fail(c, e, s.error);
 		cli_snap_release(&s);
-		return cli_etcd_fail(c, e);
+		return rc_;
 	}
 	char key[512];
 	rec_drain_request_key(key, sizeof(key), c->g.prefix, node);
@@ -257,8 +257,9 @@ int cli_run_drain(cli_ctx *c, int argc, char **argv)
 	e = etcd_put(c->etcd, key, json, strlen(json), NULL, NULL, NULL);
 	free(json);
 	if (e) {
+		int rc_ = cli_etcd_fail(c, e, s.error);
 		cli_snap_release(&s);
-		return cli_etcd_fail(c, e);
+		return rc_;
 	}
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "kind", "DrainResult");
@@ -293,14 +294,15 @@ int cli_run_uncordon(cli_ctx *c, int argc, char **argv)
 	etcd_delete_result dr = {0};
 	sh_err e = etcd_delete(c->etcd, key, NULL, &dr);
 	if (e)
-		return cli_etcd_fail(c, e);
+		return cli_etcd_fail(c, e, NULL);
 	int64_t deleted = dr.deleted;
 	etcd_delete_result_free(&dr);
 	cli_snap s;
 	e = cli_fetch(c, CLI_READ_NODES | CLI_READ_ELECTIONS | CLI_READ_ARBITER, 0, &s);
 	if (e) {
+		int rc_ = cli_etcd_fail(c, e, s.error);
 		cli_snap_release(&s);
-		return cli_etcd_fail(c, e);
+		return rc_;
 	}
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "kind", "DrainResult");
@@ -368,10 +370,11 @@ int cli_run_wait(cli_ctx *c, int argc, char **argv)
 		cli_snap s;
 		sh_err e = cli_fetch(c, what, 0, &s);
 		if (e) {
+			int rc_ = cli_etcd_fail(c, e, s.error);
 			cli_snap_release(&s);
 			if (w)
 				etcd_watch_close(w);
-			return cli_etcd_fail(c, e);
+			return rc_;
 		}
 		int met = condition(&s, node, want_drained, seen, sizeof(seen));
 		int64_t rev = s.revision;
@@ -392,7 +395,7 @@ int cli_run_wait(cli_ctx *c, int argc, char **argv)
 			/* this node's drain state, from just after what was read; Swarm (no etcd watch) every second */
 			etcd_watch_opts wo = {.start_revision = rev + 1};
 			if ((e = etcd_watch_open(c->etcd, key, &wo, &w))) {
-				rc = cli_etcd_fail(c, e);
+				rc = cli_etcd_fail(c, e, NULL);
 				break;
 			}
 		}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* cli_fetch.c - swarmhealctl's reads: the etcd prefixes a view needs, each endpoint's status, Swarm's nodes */
+/* cli_fetch.c - swarmhealctl's reads: the etcd prefixes a view needs (in parallel), each endpoint's status, Swarm */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,21 +12,58 @@
 #include "rec_heartbeat.h"
 #include "sh_util.h"
 
-static sh_err range_prefix(cli_ctx *c, cli_snap *s, const char *sub, etcd_range_result *r, const etcd_range_opts *o)
+/*
+ * The reads of one answer fall into independent groups (nodes; the newest
+ * actions; the rollback controller's records; the rest), each read by its
+ * own thread with its own etcd client, so `get status` waits for the
+ * slowest group rather than their sum (etcd's JSON gateway spends ~30 ms
+ * encoding 1,000 heartbeats, and sorting 10,000 action records by
+ * mod_revision costs the server as much again). Every group's ranges are
+ * separate requests: the answer is not one revision of the store, and says
+ * which revision it started watching from (the highest it read).
+ */
+
+/* SWARMHEALCTL_TRACE=1: each read's time on stderr (what an answer spends where). */
+static void trace(const char *what, int64_t t0)
 {
+	static int on = -1;
+	if (on < 0)
+		on = getenv("SWARMHEALCTL_TRACE") != NULL;
+	if (on)
+		fprintf(stderr, "trace: %-28s %7.2f ms\n", what, (double)(sh_mono_ns() - t0) / 1e6);
+}
+
+typedef struct job {
+	cli_ctx *c;
+	cli_snap *s;
+	etcd_client *ec;
+	unsigned what;
+	int64_t limit;
+	sh_err e;
+	int64_t rev;
+	char err[400];
+	pthread_t th;
+	int started;
+} job;
+
+static sh_err range_sub(job *j, const char *sub, etcd_range_result *r, const etcd_range_opts *o)
+{
+	int64_t t0 = sh_mono_ns();
 	char key[512];
-	if (rec_key(key, sizeof(key), s->prefix, sub, NULL))
+	if (rec_key(key, sizeof(key), j->s->prefix, sub, NULL))
 		return SH_E_INVAL;
 	etcd_range_opts def = {.prefix = 1};
-	sh_err e = etcd_range(c->etcd, key, o ? o : &def, r);
-	if (!e && r->revision > s->revision)
-		s->revision = r->revision;
+	sh_err e = etcd_range(j->ec, key, o ? o : &def, r);
+	if (!e && r->revision > j->rev)
+		j->rev = r->revision;
+	trace(sub, t0);
 	return e;
 }
 
 /* Each endpoint on its own: a cluster with one member down still answers, and status says which. */
 static void read_endpoints(cli_ctx *c, cli_snap *s)
 {
+	int64_t t0 = sh_mono_ns();
 	char list[2048];
 	snprintf(list, sizeof(list), "%s", c->ecfg.endpoints ? c->ecfg.endpoints : "http://127.0.0.1:2379");
 	char *save = NULL;
@@ -55,6 +93,7 @@ static void read_endpoints(cli_ctx *c, cli_snap *s)
 		}
 		etcd_client_free(ec);
 	}
+	trace("endpoints' status", t0);
 }
 
 static int has_name(const char *list, const char *name)
@@ -69,9 +108,10 @@ static int has_name(const char *list, const char *name)
 	return 0;
 }
 
-/* The newest record of each controller that is expected (--controllers) or campaigns. */
-static sh_err read_last_actions(cli_ctx *c, cli_snap *s)
+/* A controller's newest record: from the newest actions when it is among them, else one sorted read. */
+static sh_err last_actions(job *j)
 {
+	cli_snap *s = j->s;
 	char names[16][64];
 	size_t n = 0;
 	const char *p = s->controllers;
@@ -81,23 +121,108 @@ static sh_err read_last_actions(cli_ctx *c, cli_snap *s)
 			snprintf(names[n++], 64, "%.*s", (int)k, p);
 		p += k + (p[k] == ',');
 	}
-	static rec_election_view views[64];
-	size_t nv = rec_election_views(s->prefix, s->elections.kvs, s->elections.n, views, 64);
+	rec_election_view *views = calloc(64, sizeof(*views));
+	size_t nv = views ? rec_election_views(s->prefix, s->elections.kvs, s->elections.n, views, 64) : 0;
 	for (size_t i = 0; i < nv && i < 64 && n < 16; i++)
 		if (!strncmp(views[i].name, "controller.", 11) && !has_name(s->controllers, views[i].name + 11) &&
 		    strlen(views[i].name + 11) < 64)
 			snprintf(names[n++], 64, "%s", views[i].name + 11);
+	free(views);
 	for (size_t i = 0; i < n; i++) {
 		char key[512];
 		if (rec_action_prefix(key, sizeof(key), s->prefix, names[i]))
 			continue;
+		size_t klen = strlen(key);
+		etcd_range_result *r = &s->last_action[s->nlast];
+		snprintf(s->last_action_ctl[s->nlast++], 64, "%s", names[i]);
+		for (size_t k = 0; k < s->actions.n && !r->n; k++) { /* newest first */
+			const etcd_kv *kv = &s->actions.kvs[k];
+			if (kv->key_len <= klen || memcmp(kv->key, key, klen))
+				continue;
+			r->kvs = calloc(1, sizeof(etcd_kv));
+			if (!r->kvs)
+				return SH_E_NOMEM;
+			r->kvs[0] = *kv;
+			r->kvs[0].key = strdup(kv->key);
+			r->kvs[0].value = strdup(kv->value);
+			r->n = 1;
+		}
+		if (r->n || (s->actions.n && (int64_t)s->actions.n < j->limit))
+			continue; /* found, or every action was read and none is this controller's */
+		int64_t t0 = sh_mono_ns();
 		etcd_range_opts o = {.prefix = 1, .limit = 1, .sort_order = ETCD_SORT_DESCEND, .sort_target = ETCD_SORT_KEY};
-		sh_err e = etcd_range(c->etcd, key, &o, &s->last_action[s->nlast]);
+		sh_err e = etcd_range(j->ec, key, &o, r);
+		trace("a controller's last action", t0);
 		if (e)
 			return e;
-		snprintf(s->last_action_ctl[s->nlast++], 64, "%s", names[i]);
 	}
 	return SH_OK;
+}
+
+static sh_err run(job *j)
+{
+	cli_ctx *c = j->c;
+	cli_snap *s = j->s;
+	sh_err e = SH_OK;
+	if (j->what & CLI_READ_ENDPOINTS)
+		read_endpoints(c, s);
+	if (!e && (j->what & CLI_READ_NODES) && !(e = range_sub(j, "/nodes/", &s->nodes, NULL)) &&
+	    !(e = range_sub(j, "/drain/state/", &s->drain_state, NULL)))
+		e = range_sub(j, "/drain/requests/", &s->drain_req, NULL);
+	if (!e && (j->what & CLI_READ_NODES) && c->docker) {
+		int64_t t0 = sh_mono_ns();
+		char err[300];
+		if (!c->dock && dock_client_new(&c->dcfg, &c->dock, err, sizeof(err)))
+			snprintf(s->swarm_error, sizeof(s->swarm_error), "%s", err);
+		else if (dock_nodes_list(c->dock, &s->swarm))
+			snprintf(s->swarm_error, sizeof(s->swarm_error), "%s", dock_errmsg(c->dock));
+		else
+			s->have_swarm = 1;
+		trace("Swarm's nodes", t0);
+	}
+	if (!e && (j->what & CLI_READ_ELECTIONS))
+		e = range_sub(j, "/elections/", &s->elections, NULL);
+	if (!e && (j->what & CLI_READ_CERTS) && !(e = range_sub(j, REC_CERT_PATH_SPECS, &s->cert_specs, NULL)))
+		e = range_sub(j, REC_CERT_PATH_STATUS, &s->cert_status, NULL);
+	if (!e && (j->what & (CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS))) {
+		/* newest first: mod_revision orders writes across every writer */
+		etcd_range_opts o = {.prefix = 1,
+				     .limit = (j->what & CLI_READ_ALL_ACTIONS) ? 0 : j->limit,
+				     .sort_order = ETCD_SORT_DESCEND,
+				     .sort_target = ETCD_SORT_MOD};
+		e = range_sub(j, "/actions/", &s->actions, &o);
+	}
+	if (!e && (j->what & CLI_READ_ARBITER)) {
+		int64_t t0 = sh_mono_ns();
+		char key[512];
+		rec_arbiter_mode_key(key, sizeof(key), s->prefix);
+		e = etcd_get(j->ec, key, &s->arbiter, NULL);
+		s->arbiter_present = e == SH_OK;
+		if (e == SH_E_NOT_FOUND)
+			e = SH_OK;
+		trace("/arbiter/mode", t0);
+	}
+	if (!e && (j->what & CLI_READ_SERVICES)) {
+		/* the newest rollback record per service says whether it is judged, rolled back or paused */
+		etcd_range_opts o = {.prefix = 1, .limit = CLI_ROLLBACK_WINDOW, .sort_order = ETCD_SORT_DESCEND,
+				     .sort_target = ETCD_SORT_KEY};
+		e = range_sub(j, "/actions/rollback/", &s->rollback_actions, &o);
+	}
+	if (!e && (j->what & CLI_READ_SNAPSHOTS)) {
+		/* every snapshot (status leaves them: a spec each, 2,000 services are MiBs) */
+		e = range_sub(j, "/rollback/snapshots/", &s->snapshots, NULL);
+		s->have_snapshots = e == SH_OK;
+	}
+	if (e)
+		snprintf(j->err, sizeof(j->err), "%s", etcd_errmsg(j->ec));
+	return e;
+}
+
+static void *run_thread(void *p)
+{
+	job *j = p;
+	j->e = run(j);
+	return NULL;
 }
 
 sh_err cli_fetch(cli_ctx *c, unsigned what, int64_t limit, cli_snap *s)
@@ -107,53 +232,51 @@ sh_err cli_fetch(cli_ctx *c, unsigned what, int64_t limit, cli_snap *s)
 	s->controllers = c->g.controllers;
 	s->etcd_quota = c->g.etcd_quota;
 	s->now_ns = sh_real_ns();
+	if (limit <= 0)
+		limit = 10;
+	/* the groups: each its own thread and client, the first on this thread with c->etcd */
+	static const unsigned groups[] = {
+		CLI_READ_ENDPOINTS | CLI_READ_ELECTIONS | CLI_READ_CERTS | CLI_READ_ARBITER,
+		CLI_READ_NODES,
+		CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS,
+		CLI_READ_SERVICES | CLI_READ_SNAPSHOTS,
+	};
+	job jobs[4];
+	size_t nj = 0;
+	for (size_t g = 0; g < 4; g++)
+		if (what & groups[g])
+			jobs[nj++] = (job){.c = c, .s = s, .ec = c->etcd, .what = what & groups[g], .limit = limit};
 	sh_err e = SH_OK;
-	if (what & CLI_READ_ENDPOINTS)
-		read_endpoints(c, s);
-	if (!e && (what & CLI_READ_NODES) && !(e = range_prefix(c, s, "/nodes/", &s->nodes, NULL)) &&
-	    !(e = range_prefix(c, s, "/drain/state/", &s->drain_state, NULL)))
-		e = range_prefix(c, s, "/drain/requests/", &s->drain_req, NULL);
-	if (!e && (what & CLI_READ_ELECTIONS) && !(e = range_prefix(c, s, "/elections/", &s->elections, NULL)))
-		e = read_last_actions(c, s);
-	if (!e && (what & CLI_READ_CERTS) && !(e = range_prefix(c, s, REC_CERT_PATH_SPECS, &s->cert_specs, NULL)))
-		e = range_prefix(c, s, REC_CERT_PATH_STATUS, &s->cert_status, NULL);
-	if (!e && (what & (CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS))) {
-		/* newest first: mod_revision orders writes across every writer */
-		etcd_range_opts o = {.prefix = 1,
-				     .limit = (what & CLI_READ_ALL_ACTIONS) ? 0 : (limit > 0 ? limit : 10),
-				     .sort_order = ETCD_SORT_DESCEND,
-				     .sort_target = ETCD_SORT_MOD};
-		e = range_prefix(c, s, "/actions/", &s->actions, &o);
+	for (size_t i = 1; i < nj; i++) {
+		if (etcd_client_dup(c->etcd, &jobs[i].ec) != SH_OK) {
+			jobs[i].ec = NULL;
+			e = SH_E_NOMEM;
+			break;
+		}
+		jobs[i].started = pthread_create(&jobs[i].th, NULL, run_thread, &jobs[i]) == 0;
+		if (!jobs[i].started)
+			jobs[i].e = run(&jobs[i]); /* no thread: read it here */
 	}
-	if (!e && (what & CLI_READ_ARBITER)) {
-		char key[512];
-		rec_arbiter_mode_key(key, sizeof(key), s->prefix);
-		e = etcd_get(c->etcd, key, &s->arbiter, NULL);
-		s->arbiter_present = e == SH_OK;
-		if (e == SH_E_NOT_FOUND)
-			e = SH_OK;
-	}
-	if (!e && (what & CLI_READ_SERVICES)) {
-		etcd_range_opts o = {.prefix = 1, .limit = 1000, .sort_order = ETCD_SORT_DESCEND, .sort_target = ETCD_SORT_KEY};
-		char key[512];
-		if (rec_action_prefix(key, sizeof(key), s->prefix, "rollback") == 0)
-			e = etcd_range(c->etcd, key, &o, &s->rollback_actions);
-	}
-	if (!e && (what & CLI_READ_SNAPSHOTS)) {
-		/* get/describe services: every snapshot (status leaves them: a spec each, 2,000 services are MiBs) */
-		e = range_prefix(c, s, "/rollback/snapshots/", &s->snapshots, NULL);
-		s->have_snapshots = e == SH_OK;
-	}
-	if (!e && (what & CLI_READ_NODES) && c->docker) {
-		char err[300];
-		if (!c->dock && dock_client_new(&c->dcfg, &c->dock, err, sizeof(err))) {
-			snprintf(s->swarm_error, sizeof(s->swarm_error), "%s", err);
-		} else if (dock_nodes_list(c->dock, &s->swarm)) {
-			snprintf(s->swarm_error, sizeof(s->swarm_error), "%s", dock_errmsg(c->dock));
-		} else {
-			s->have_swarm = 1;
+	if (!e && nj)
+		jobs[0].e = run(&jobs[0]);
+	for (size_t i = 0; i < nj; i++) {
+		if (i && jobs[i].started)
+			pthread_join(jobs[i].th, NULL);
+		if (jobs[i].rev > s->revision)
+			s->revision = jobs[i].rev;
+		if (!e && jobs[i].e) {
+			e = jobs[i].e;
+			snprintf(s->error, sizeof(s->error), "%s", jobs[i].err);
 		}
 	}
+	if (!e && (what & CLI_READ_ELECTIONS)) {
+		job j = {.c = c, .s = s, .ec = c->etcd, .limit = (what & CLI_READ_ACTIONS) ? limit : 0};
+		if ((e = last_actions(&j)))
+			snprintf(s->error, sizeof(s->error), "%s", etcd_errmsg(c->etcd));
+	}
+	for (size_t i = 1; i < nj; i++)
+		if (jobs[i].ec)
+			etcd_client_free(jobs[i].ec);
 	return e;
 }
 

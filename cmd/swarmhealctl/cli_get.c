@@ -11,9 +11,9 @@
 #include "sh_util.h"
 
 /* One line on stderr and the status for an etcd failure: 69 unless the answer itself was bad. */
-int cli_etcd_fail(cli_ctx *c, sh_err e)
+int cli_etcd_fail(cli_ctx *c, sh_err e, const char *msg)
 {
-	fprintf(stderr, "%s: etcd: %s\n", c->prog, etcd_errmsg(c->etcd));
+	fprintf(stderr, "%s: etcd: %s\n", c->prog, msg && *msg ? msg : etcd_errmsg(c->etcd));
 	return e == SH_E_NOMEM || e == SH_E_PROTO ? CLI_SOFTWARE : CLI_UNAVAILABLE;
 }
 
@@ -93,15 +93,21 @@ static int show(cli_ctx *c, const subject *sj, cli_filter *f, int *degraded, int
 	cli_snap s;
 	sh_err e = cli_fetch(c, sj->what, c->v.limit, &s);
 	if (e) {
+		int rc_ = cli_etcd_fail(c, e, s.error);
 		cli_snap_release(&s);
-		return cli_etcd_fail(c, e);
+		return rc_;
 	}
+	int64_t t0 = sh_mono_ns();
 	cJSON *v = sj->view(&s, f, c->v.limit);
 	*rev = s.revision;
 	cli_snap_release(&s);
 	if (!v)
 		return CLI_SOFTWARE;
+	int64_t t1 = sh_mono_ns();
 	int rc = cli_print(c, v) ? CLI_USAGE : CLI_OK;
+	if (getenv("SWARMHEALCTL_TRACE"))
+		fprintf(stderr, "trace: %-28s %7.2f ms\ntrace: %-28s %7.2f ms\n", "view", (double)(t1 - t0) / 1e6, "print",
+			(double)(sh_mono_ns() - t1) / 1e6);
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "degraded");
 	*degraded = cJSON_IsTrue(d);
 	cJSON_Delete(v);
@@ -143,7 +149,7 @@ int cli_run_get(cli_ctx *c, int argc, char **argv)
 	etcd_watch *w;
 	sh_err e = etcd_watch_open(c->etcd, key, &wo, &w);
 	if (e)
-		return cli_etcd_fail(c, e);
+		return cli_etcd_fail(c, e, NULL);
 	for (;;) {
 		if ((rc = wait_change(c, w)))
 			break;
@@ -177,8 +183,9 @@ int cli_run_describe(cli_ctx *c, int argc, char **argv)
 	cli_snap s;
 	sh_err e = cli_fetch(c, what, 0, &s);
 	if (e) {
+		int rc_ = cli_etcd_fail(c, e, s.error);
 		cli_snap_release(&s);
-		return cli_etcd_fail(c, e);
+		return rc_;
 	}
 	cJSON *v = kind[0] == 'n' ? cli_view_node(&s, name) : kind[0] == 's' ? cli_view_service(&s, name)
 									      : cli_view_cert(&s, name);

@@ -682,6 +682,19 @@ static svc_acc *svc_find(svc_acc *v, size_t n, const char *id)
 	return bsearch(&k, v, n, sizeof(*v), svc_cmp);
 }
 
+typedef struct tact {
+	const char *target;
+	size_t idx; /* in the range: 0 is the newest */
+	cJSON *it;
+} tact;
+
+static int tact_cmp(const void *a, const void *b)
+{
+	const tact *x = a, *y = b;
+	int c = strcmp(x->target, y->target);
+	return c ? c : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 /* Services known from snapshots and rollback actions; acts holds the parsed actions (newest first). */
 static svc_acc *services_collect(const cli_snap *s, size_t *nout, cJSON **acts)
 {
@@ -720,23 +733,30 @@ static svc_acc *services_collect(const cli_snap *s, size_t *nout, cJSON **acts)
 	}
 	qsort(v, n, sizeof(*v), svc_cmp);
 	size_t nsnap = n;
-	for (size_t i = 0; i < s->rollback_actions.n; i++) {
+	/* the newest rollback record per service: actions sorted by target, newest first within one */
+	size_t na = s->rollback_actions.n;
+	tact *ta = calloc(na ? na : 1, sizeof(*ta));
+	if (!ta) {
+		*nout = n;
+		return v;
+	}
+	for (size_t i = 0; i < na; i++) {
 		cJSON *it = action_item(&s->rollback_actions.kvs[i]);
 		cJSON_AddItemToArray(*acts, it);
-		const char *tg = cJSON_GetObjectItemCaseSensitive(it, "target")->valuestring;
-		if (!*tg)
-			continue;
-		svc_acc *a = svc_find(v, nsnap, tg);
-		for (size_t k = nsnap; !a && k < n; k++)
-			if (!strcmp(v[k].id, tg))
-				a = &v[k];
+		ta[i] = (tact){cJSON_GetObjectItemCaseSensitive(it, "target")->valuestring, i, it};
+	}
+	qsort(ta, na, sizeof(*ta), tact_cmp);
+	for (size_t i = 0; i < na; i++) {
+		if (!*ta[i].target || (i && !strcmp(ta[i - 1].target, ta[i].target)))
+			continue; /* not a service, or an older record of the same one */
+		svc_acc *a = svc_find(v, nsnap, ta[i].target);
 		if (!a) {
 			a = &v[n++];
-			snprintf(a->id, sizeof(a->id), "%s", tg);
+			snprintf(a->id, sizeof(a->id), "%s", ta[i].target);
 		}
-		if (!a->last_action)
-			a->last_action = it; /* newest first */
+		a->last_action = ta[i].it;
 	}
+	free(ta);
 	qsort(v, n, sizeof(*v), svc_cmp);
 	*nout = n;
 	return v;
