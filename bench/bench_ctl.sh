@@ -7,7 +7,7 @@
 set -euo pipefail
 RUNS=${RUNS:-20}
 "$ROOT/build/bin/bench_ctl" "$EP" "$ROOT/build/bin/swarmhealctl" 1000 2000 10000 "$RUNS"
-"$ROOT/build/bin/bench_ctl" "$EP" "$ROOT/build/bin/swarmhealctl" 1000 2000 10000 "$RUNS" -o json
+"$ROOT/build/bin/bench_ctl" "$EP" "$ROOT/build/bin/swarmhealctl" 1000 2000 10000 "$RUNS" --output=json
 if [ -n "${BENCH_DOCKER_HOST:-}" ] && docker -H "$BENCH_DOCKER_HOST" node ls >/dev/null 2>&1; then
 	n=$(docker -H "$BENCH_DOCKER_HOST" node ls -q | wc -l)
 	times=()

@@ -147,7 +147,7 @@ static sh_err last_actions(job *j)
 			r->kvs[0].value = strdup(kv->value);
 			r->n = 1;
 		}
-		if (r->n || (s->actions.n && (int64_t)s->actions.n < j->limit))
+		if (r->n || (s->actions.n && (int64_t)s->actions.n < (j->limit > 100 ? j->limit : 100)))
 			continue; /* found, or every action was read and none is this controller's */
 		int64_t t0 = sh_mono_ns();
 		etcd_range_opts o = {.prefix = 1, .limit = 1, .sort_order = ETCD_SORT_DESCEND, .sort_target = ETCD_SORT_KEY};
@@ -186,8 +186,10 @@ static sh_err run(job *j)
 		e = range_sub(j, REC_CERT_PATH_STATUS, &s->cert_status, NULL);
 	if (!e && (j->what & (CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS))) {
 		/* newest first: mod_revision orders writes across every writer */
+		/* at least 100: the server sorts all of them anyway, and each controller's newest is likely among
+		 * them (last_actions then needs no sorted read of its own) */
 		etcd_range_opts o = {.prefix = 1,
-				     .limit = (j->what & CLI_READ_ALL_ACTIONS) ? 0 : j->limit,
+				     .limit = (j->what & CLI_READ_ALL_ACTIONS) ? 0 : j->limit > 100 ? j->limit : 100,
 				     .sort_order = ETCD_SORT_DESCEND,
 				     .sort_target = ETCD_SORT_MOD};
 		e = range_sub(j, "/actions/", &s->actions, &o);
