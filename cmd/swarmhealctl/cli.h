@@ -55,7 +55,8 @@ typedef struct cli_verb_opts {
 enum cli_fmt { CLI_TABLE, CLI_WIDE, CLI_JSON, CLI_YAML, CLI_JSONPATH };
 
 typedef struct cli_ctx {
-	const char *prog;    /* "swarmhealctl" */
+	const char *prog;    /* "swarmhealctl": the prefix of error lines */
+	const char *uprog;   /* "swarmhealctl drain": usage errors point at the verb's --help */
 	cli_global g;
 	cli_verb_opts v;
 	enum cli_fmt fmt;

@@ -119,7 +119,7 @@ static void global_groups(sh_opt_group *g)
 static int run_completion(cli_ctx *c, int argc, char **argv)
 {
 	if (argc != 1 || strcmp(argv[0], "bash"))
-		return sh_usage_error(c->prog, "completion: only 'bash' is supported");
+		return sh_usage_error(c->uprog, "only 'bash' is supported");
 	sh_opt_group g[3];
 	global_groups(g);
 	cli_completion_bash(c->out, g, 3);
@@ -130,13 +130,13 @@ static int run_man(cli_ctx *c, int argc, char **argv)
 {
 	const cli_cmd *cmd = NULL;
 	if (argc > 1)
-		return sh_usage_error(c->prog, "man: unexpected argument '%s'", argv[1]);
+		return sh_usage_error(c->uprog, "unexpected argument '%s'", argv[1]);
 	if (argc == 1) {
 		for (size_t i = 0; i < cli_ncmds && !cmd; i++)
 			if (!strcmp(cli_cmds[i].name, argv[0]))
 				cmd = &cli_cmds[i];
 		if (!cmd)
-			return sh_usage_error(c->prog, "man: unknown verb '%s'", argv[0]);
+			return sh_usage_error(c->uprog, "unknown verb '%s'", argv[0]);
 	}
 	sh_opt_group g[3];
 	global_groups(g);

@@ -16,13 +16,13 @@
 static int node_arg(cli_ctx *c, const char *verb, int argc, char **argv, const char **node)
 {
 	if (argc < 1)
-		return sh_usage_error(c->prog, "%s: which node?", verb);
+		return sh_usage_error(c->uprog, "which node? ('%s NODE')", verb);
 	if (argc > 1)
-		return sh_usage_error(c->prog, "%s: unexpected argument '%s'", verb, argv[1]);
+		return sh_usage_error(c->uprog, "unexpected argument '%s'", argv[1]);
 	*node = !strncmp(argv[0], "node/", 5) ? argv[0] + 5 : argv[0];
 	char key[512];
 	if (rec_drain_request_key(key, sizeof(key), c->g.prefix, *node))
-		return sh_usage_error(c->prog, "%s: invalid node name '%s'", verb, argv[0]);
+		return sh_usage_error(c->uprog, "invalid node name '%s'", argv[0]);
 	return 0;
 }
 
@@ -228,7 +228,7 @@ int cli_run_drain(cli_ctx *c, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!c->v.reason || !*c->v.reason)
-		return sh_usage_error(c->prog, "drain: --reason is required (it is recorded with the drain)");
+		return sh_usage_error(c->uprog, "--reason is required (it is recorded with the drain)");
 	rec_drain_request rq = {.ts_ns = sh_real_ns()};
 	char host[128] = "";
 	gethostname(host, sizeof(host) - 1);
@@ -238,7 +238,7 @@ int cli_run_drain(cli_ctx *c, int argc, char **argv)
 	else
 		snprintf(rq.requested_by, sizeof(rq.requested_by), "%s@%s", user && *user ? user : "unknown", host);
 	if (strlen(c->v.reason) >= sizeof(rq.reason))
-		return sh_usage_error(c->prog, "drain: --reason is longer than %zu bytes", sizeof(rq.reason) - 1);
+		return sh_usage_error(c->uprog, "--reason is longer than %zu bytes", sizeof(rq.reason) - 1);
 	snprintf(rq.reason, sizeof(rq.reason), "%s", c->v.reason);
 	cli_snap s;
 	sh_err e = cli_fetch(c, CLI_READ_NODES | CLI_READ_ELECTIONS | CLI_READ_ARBITER, 0, &s);
@@ -355,11 +355,11 @@ int cli_run_wait(cli_ctx *c, int argc, char **argv)
 	else if (argc >= 1 && (!strcmp(argv[0], "node") || !strcmp(argv[0], "nodes")))
 		rc = node_arg(c, "wait", argc - 1, argv + 1, &node);
 	else
-		return sh_usage_error(c->prog, "wait: want 'node NAME' (only nodes can be waited for)");
+		return sh_usage_error(c->uprog, "want 'node NAME' (only nodes can be waited for)");
 	if (rc)
 		return rc;
 	if (!c->v.for_cond || (strcmp(c->v.for_cond, "drained") && strcmp(c->v.for_cond, "active")))
-		return sh_usage_error(c->prog, "wait: --for=drained or --for=active is required");
+		return sh_usage_error(c->uprog, "--for=drained or --for=active is required");
 	int want_drained = !strcmp(c->v.for_cond, "drained");
 	int64_t deadline = sh_mono_ns() + c->v.timeout_ms * SH_NS_PER_MS;
 	unsigned what = CLI_READ_NODES;

@@ -118,22 +118,22 @@ static int show(cli_ctx *c, const subject *sj, cli_filter *f, int *degraded, int
 int cli_run_get(cli_ctx *c, int argc, char **argv)
 {
 	if (argc < 1)
-		return sh_usage_error(c->prog, "get: what? (status, nodes, elections, certs, actions, services)");
+		return sh_usage_error(c->uprog, "what to get? (status, nodes, elections, certs, actions, services)");
 	if (argc > 1)
-		return sh_usage_error(c->prog, "get: unexpected argument '%s'", argv[1]);
+		return sh_usage_error(c->uprog, "unexpected argument '%s'", argv[1]);
 	const subject *sj = NULL;
 	for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]) && !sj; i++)
 		if (!strcmp(argv[0], subjects[i].name) || (subjects[i].alias && !strcmp(argv[0], subjects[i].alias)))
 			sj = &subjects[i];
 	if (!sj)
-		return sh_usage_error(c->prog, "get: unknown kind '%s' (status, nodes, elections, certs, actions, services)",
+		return sh_usage_error(c->uprog, "unknown kind '%s' (status, nodes, elections, certs, actions, services)",
 				      argv[0]);
 	cli_filter f = {c->v.selector, c->v.zone};
 	char err[300];
 	if (cli_filter_check(&f, err, sizeof(err)))
-		return sh_usage_error(c->prog, "%s", err);
+		return sh_usage_error(c->uprog, "%s", err);
 	if (c->v.fail_on_degraded && strcmp(sj->name, "status"))
-		return sh_usage_error(c->prog, "--fail-on-degraded goes with 'get status' only");
+		return sh_usage_error(c->uprog, "--fail-on-degraded goes with 'get status' only");
 	int degraded = 0, tty = isatty(fileno(c->out));
 	int64_t rev = 0;
 	if (c->v.watch && tty && c->fmt <= CLI_WIDE)
@@ -144,7 +144,7 @@ int cli_run_get(cli_ctx *c, int argc, char **argv)
 	/* --watch: one watch on the whole prefix from just after what was shown; redraw on each change */
 	char key[512];
 	if (rec_key(key, sizeof(key), c->g.prefix, "/", NULL))
-		return sh_usage_error(c->prog, "--prefix too long");
+		return sh_usage_error(c->uprog, "--prefix too long");
 	etcd_watch_opts wo = {.prefix = 1, .start_revision = rev + 1};
 	etcd_watch *w;
 	sh_err e = etcd_watch_open(c->etcd, key, &wo, &w);
@@ -167,9 +167,9 @@ int cli_run_get(cli_ctx *c, int argc, char **argv)
 int cli_run_describe(cli_ctx *c, int argc, char **argv)
 {
 	if (argc < 2)
-		return sh_usage_error(c->prog, "describe: want KIND NAME (node, service or cert)");
+		return sh_usage_error(c->uprog, "want KIND NAME (node, service or cert)");
 	if (argc > 2)
-		return sh_usage_error(c->prog, "describe: unexpected argument '%s'", argv[2]);
+		return sh_usage_error(c->uprog, "unexpected argument '%s'", argv[2]);
 	const char *kind = argv[0], *name = argv[1];
 	unsigned what;
 	if (!strcmp(kind, "node") || !strcmp(kind, "nodes"))
@@ -179,7 +179,7 @@ int cli_run_describe(cli_ctx *c, int argc, char **argv)
 	else if (!strcmp(kind, "cert") || !strcmp(kind, "certs"))
 		what = CLI_READ_CERTS | CLI_READ_ALL_ACTIONS;
 	else
-		return sh_usage_error(c->prog, "describe: unknown kind '%s' (node, service or cert)", kind);
+		return sh_usage_error(c->uprog, "unknown kind '%s' (node, service or cert)", kind);
 	cli_snap s;
 	sh_err e = cli_fetch(c, what, 0, &s);
 	if (e) {

@@ -212,7 +212,7 @@ int cli_main(int argc, char **argv)
 		rc = sh_usage_error("swarmhealctl", "%s", err);
 		goto release;
 	}
-	cli_ctx c = {.prog = "swarmhealctl", .g = g_vals, .v = g_verb, .out = stdout, .dcfg = dcfg};
+	cli_ctx c = {.prog = "swarmhealctl", .uprog = prog, .g = g_vals, .v = g_verb, .out = stdout, .dcfg = dcfg};
 	cli_parse_output(c.g.output, &c.fmt, &c.jsonpath);
 	c.color = !strcmp(c.g.color, "always") ||
 		  (!strcmp(c.g.color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && c.fmt <= CLI_WIDE);

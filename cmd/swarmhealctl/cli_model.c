@@ -431,10 +431,16 @@ cJSON *cli_view_node(const cli_snap *s, const char *name)
 	char **ids = node_ids(s, &n);
 	cJSON *j = NULL;
 	for (size_t i = 0; i < n && !j; i++)
-		if (!strcmp(ids[i], name) || (s->have_swarm && swarm_node(s, ids[i]) &&
-					      !strcmp(swarm_node(s, ids[i])->hostname, name))) {
+		if (!strcmp(ids[i], name))
 			j = stamp(node_item(s, ids[i], 1), s, "Node");
-		}
+	for (size_t i = 0; i < n && !j; i++) { /* or by hostname, as Swarm and the heartbeat name it */
+		cJSON *it = node_item(s, ids[i], 0);
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(it, "hostname");
+		int match = cJSON_IsString(h) && !strcmp(h->valuestring, name);
+		cJSON_Delete(it);
+		if (match)
+			j = stamp(node_item(s, ids[i], 1), s, "Node");
+	}
 	free_ids(ids, n);
 	return j;
 }
