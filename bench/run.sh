@@ -25,6 +25,10 @@ if [ "$only" = all ] || [ "$only" = bench_drain ]; then
 	echo "== bench_drain"
 	"$ROOT/build/bin/bench_drain" 5000 20000
 fi
+if [ "$only" = all ] || [ "$only" = bench_certs ]; then
+	echo "== bench_certs"
+	"$ROOT/build/bin/bench_certs" 1000 "$STATE"
+fi
 if [ "$only" = all ] || [ "$only" = bench_etcd ]; then
 	echo "== bench_etcd (plain HTTP)"
 	"$ROOT/build/bin/bench_etcd" "$EP" 1000

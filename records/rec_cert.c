@@ -193,8 +193,7 @@ static sh_err get_str(pctx *p, const cJSON *o, const char *key, const char *name
 	return SH_OK;
 }
 
-static sh_err get_names(pctx *p, const cJSON *o, const char *key, const char *name, char *dst, size_t each,
-			size_t *n)
+static sh_err get_names(pctx *p, const cJSON *o, const char *key, const char *name, char *dst, size_t each, size_t *n)
 {
 	*n = 0;
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -268,11 +267,11 @@ static int signal_ok(const char *s)
 	return 0;
 }
 
-#define TRY(x)                           \
-	do {                             \
-		sh_err e_ = (x);         \
-		if (e_)                  \
-			return e_;       \
+#define TRY(x)                                                                                                         \
+	do {                                                                                                           \
+		sh_err e_ = (x);                                                                                       \
+		if (e_)                                                                                                \
+			return e_;                                                                                     \
 	} while (0)
 
 static sh_err spec_fields(pctx *p, const cJSON *o, rec_cert_spec *s)
@@ -285,8 +284,10 @@ static sh_err spec_fields(pctx *p, const cJSON *o, rec_cert_spec *s)
 		      &s->n_ip));
 	for (size_t i = 0; i < s->n_ip; i++) {
 		unsigned char buf[16];
-		if (inet_pton(AF_INET, s->ip_addresses[i], buf) != 1 && inet_pton(AF_INET6, s->ip_addresses[i], buf) != 1)
-			return fail(p, "field 'ip_addresses' entry %zu is not an IP address: '%s'", i, s->ip_addresses[i]);
+		if (inet_pton(AF_INET, s->ip_addresses[i], buf) != 1 &&
+		    inet_pton(AF_INET6, s->ip_addresses[i], buf) != 1)
+			return fail(p, "field 'ip_addresses' entry %zu is not an IP address: '%s'", i,
+				    s->ip_addresses[i]);
 	}
 	if (!s->n_dns && !s->n_ip)
 		return fail(p, "fields 'dns_names' and 'ip_addresses' are both empty (a certificate needs a SAN)");
@@ -297,7 +298,8 @@ static sh_err spec_fields(pctx *p, const cJSON *o, rec_cert_spec *s)
 	char kt[32] = "";
 	TRY(get_str(p, o, "key_type", "key_type", 0, kt, sizeof(kt)));
 	if (kt[0] && rec_cert_key_type_parse(kt, &s->key_type))
-		return fail(p, "field 'key_type' is not one of ec-p256, rsa-2048, rsa-3072, rsa-4096, ed25519: '%s'", kt);
+		return fail(p, "field 'key_type' is not one of ec-p256, rsa-2048, rsa-3072, rsa-4096, ed25519: '%s'",
+			    kt);
 	sh_err e;
 	const cJSON *ca = get_obj(p, o, "ca", &e);
 	if (e)

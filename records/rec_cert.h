@@ -13,13 +13,13 @@
  * the certs controller's. Conventions as in rec.h. Limits below are the
  * record's own: a spec that exceeds one is malformed, never truncated.
  */
-#define REC_CERT_PATH_SPECS "/certs/specs/"
+#define REC_CERT_PATH_SPECS  "/certs/specs/"
 #define REC_CERT_PATH_STATUS "/certs/status/"
 
-#define REC_CERT_MAX_NAMES 32 /* dns_names, ip_addresses, secret.services each */
-#define REC_CERT_NAME_LEN 256 /* common name, one DNS name, a service name, a label */
-#define REC_CERT_PATH_LEN 512 /* a file path */
-#define REC_CERT_SECRET_LEN 48 /* secret.name: room for ".chain.vNNNNNNNN" under Docker's 64 */
+#define REC_CERT_MAX_NAMES  32  /* dns_names, ip_addresses, secret.services each */
+#define REC_CERT_NAME_LEN   256 /* common name, one DNS name, a service name, a label */
+#define REC_CERT_PATH_LEN   512 /* a file path */
+#define REC_CERT_SECRET_LEN 48  /* secret.name: room for ".chain.vNNNNNNNN" under Docker's 64 */
 
 typedef enum {
 	REC_CERT_EC_P256 = 0, /* the default */
@@ -44,17 +44,18 @@ typedef struct rec_cert_spec {
 	int64_t renew_before_ns; /* "renew_before"; 0 = absent: 2/3 of the lifetime plus jitter */
 	rec_cert_key_type key_type;
 	struct {
-		char cert_file[REC_CERT_PATH_LEN];  /* the CA certificate: the trust anchor */
-		char key_file[REC_CERT_PATH_LEN];   /* key of the issuer: chain_file's first certificate, else cert_file's */
+		char cert_file[REC_CERT_PATH_LEN]; /* the CA certificate: the trust anchor */
+		char key_file
+			[REC_CERT_PATH_LEN]; /* key of the issuer: chain_file's first certificate, else cert_file's */
 		char chain_file[REC_CERT_PATH_LEN]; /* "" = absent; intermediates, the issuer first */
 	} ca;
 	int has_files;
 	struct {
-		char cert[REC_CERT_PATH_LEN];  /* the leaf alone */
-		char chain[REC_CERT_PATH_LEN]; /* "" = absent; leaf + intermediates */
-		char key[REC_CERT_PATH_LEN];   /* written mode 0600 */
+		char cert[REC_CERT_PATH_LEN];         /* the leaf alone */
+		char chain[REC_CERT_PATH_LEN];        /* "" = absent; leaf + intermediates */
+		char key[REC_CERT_PATH_LEN];          /* written mode 0600 */
 		char reload_label[REC_CERT_NAME_LEN]; /* "" = absent: no container is signalled */
-		char signal[32];               /* default "SIGHUP" */
+		char signal[32];                      /* default "SIGHUP" */
 	} files;
 	int has_secret;
 	struct {
@@ -65,13 +66,13 @@ typedef struct rec_cert_spec {
 } rec_cert_spec;
 
 typedef struct rec_cert_status {
-	char serial[80];          /* lowercase hex of the current certificate's serial; "" none yet */
+	char serial[80]; /* lowercase hex of the current certificate's serial; "" none yet */
 	int64_t not_before_ns, not_after_ns, next_renewal_ns, renewed_at_ns; /* 0 = absent */
-	int64_t failures;         /* consecutive failed attempts (drives the backoff); 0 after a success */
-	int64_t next_retry_ns;    /* after a failure: the earliest next attempt; 0 = none */
-	int64_t secret_version;   /* secret delivery: N of the NAME.PART.vN now in use; 0 = none */
-	char spec_digest[72];     /* lowercase hex SHA-256 of the spec the certificate was issued for; "" unknown */
-	char last_error[512];     /* "" = the last attempt succeeded */
+	int64_t failures;       /* consecutive failed attempts (drives the backoff); 0 after a success */
+	int64_t next_retry_ns;  /* after a failure: the earliest next attempt; 0 = none */
+	int64_t secret_version; /* secret delivery: N of the NAME.PART.vN now in use; 0 = none */
+	char spec_digest[72];   /* lowercase hex SHA-256 of the spec the certificate was issued for; "" unknown */
+	char last_error[512];   /* "" = the last attempt succeeded */
 } rec_cert_status;
 
 /* PREFIX/certs/specs/NAME and PREFIX/certs/status/NAME; rec.h's key convention. */

@@ -159,8 +159,8 @@ void cert_status_failed(rec_cert_status *st, const cert_policy *p, int64_t now_n
 
 /* ---- secret rotation ---- */
 
-int cert_secret_parse_name(const char *name, const char *base, const char *const *parts, size_t nparts,
-			   size_t *part, int64_t *version)
+int cert_secret_parse_name(const char *name, const char *base, const char *const *parts, size_t nparts, size_t *part,
+			   int64_t *version)
 {
 	size_t bl = strlen(base);
 	if (!name || strncmp(name, base, bl) || name[bl] != '.')
@@ -211,7 +211,8 @@ int cert_rot_plan_make(const cert_rot_in *in, cert_rot_plan *out)
 		for (size_t i = 0; i < in->nsecrets && !found; i++) {
 			size_t part;
 			int64_t v;
-			found = cert_secret_parse_name(in->secrets[i].name, in->base, in->parts, in->nparts, &part, &v) &&
+			found = cert_secret_parse_name(in->secrets[i].name, in->base, in->parts, in->nparts, &part,
+						       &v) &&
 				v == top && part == p && in->secrets[i].serial && in->serial &&
 				!strcmp(in->secrets[i].serial, in->serial);
 		}
@@ -233,11 +234,13 @@ int cert_rot_plan_make(const cert_rot_in *in, cert_rot_plan *out)
 		size_t part;
 		int64_t v;
 		for (size_t r = 0; r < svc->nrefs; r++)
-			if (cert_secret_parse_name(svc->refs[r].secret_name, in->base, in->parts, in->nparts, &part, &v) &&
+			if (cert_secret_parse_name(svc->refs[r].secret_name, in->base, in->parts, in->nparts, &part,
+						   &v) &&
 			    v == out->version)
 				has[part] = 1;
 		for (size_t r = 0; r < svc->nrefs; r++) {
-			if (!cert_secret_parse_name(svc->refs[r].secret_name, in->base, in->parts, in->nparts, &part, &v) ||
+			if (!cert_secret_parse_name(svc->refs[r].secret_name, in->base, in->parts, in->nparts, &part,
+						    &v) ||
 			    v == out->version)
 				continue;
 			if (u.nswaps >= CERT_ROT_MAX_SWAPS)
@@ -247,7 +250,8 @@ int cert_rot_plan_make(const cert_rot_in *in, cert_rot_plan *out)
 			w->add = !has[part];
 			snprintf(w->old_name, sizeof(w->old_name), "%s", svc->refs[r].secret_name);
 			snprintf(w->target, sizeof(w->target), "%s",
-				 svc->refs[r].target && *svc->refs[r].target ? svc->refs[r].target : svc->refs[r].secret_name);
+				 svc->refs[r].target && *svc->refs[r].target ? svc->refs[r].target
+									     : svc->refs[r].secret_name);
 			has[part] = 1;
 		}
 		if (is_wanted(in, svc->name))

@@ -24,8 +24,10 @@ typedef struct cert_policy {
 	int64_t lead_ns;         /* time an issue + delivery needs: the last retry lands this long before expiry; 2 s */
 	int64_t recheck_ns;      /* longest wait between two decisions (files on disk, wall-clock jumps); 60 s */
 } cert_policy;
-#define CERT_POLICY_DEFAULT {5 * INT64_C(1000000000), 600 * INT64_C(1000000000), 2 * INT64_C(1000000000), \
-			     60 * INT64_C(1000000000)}
+#define CERT_POLICY_DEFAULT                                                                                            \
+	{                                                                                                              \
+		5 * INT64_C(1000000000), 600 * INT64_C(1000000000), 2 * INT64_C(1000000000), 60 * INT64_C(1000000000)  \
+	}
 
 /* A stable jitter value for a certificate: FNV-1a of its serial (the same certificate gets the same
  * renewal time on every replica and after every restart). */
@@ -58,7 +60,7 @@ typedef struct cert_observed {
 	const rec_cert_status *status; /* NULL: no status record yet */
 	cert_fault files_fault;        /* spec has files: cert_check_files() at now (RENEW_DUE is the schedule's) */
 	const char *files_why;
-	int secret_current;            /* spec has a secret: every part NAME.PART.v<status.secret_version> exists,
+	int secret_current; /* spec has a secret: every part NAME.PART.v<status.secret_version> exists,
 					* carries status.serial, and every service in spec.secret.services uses it */
 } cert_observed;
 
@@ -85,8 +87,8 @@ void cert_status_succeeded(rec_cert_status *st, const cert_info *info, const rec
 void cert_status_failed(rec_cert_status *st, const cert_policy *p, int64_t now_ns, const char *why);
 
 /* ---- secret rotation (Swarm secrets are immutable: versions NAME.PART.vN) ---- */
-#define CERT_ROT_MAX_PARTS 3
-#define CERT_ROT_MAX 128 /* secrets of one spec, services touched */
+#define CERT_ROT_MAX_PARTS   3
+#define CERT_ROT_MAX         128 /* secrets of one spec, services touched */
 #define CERT_SECRET_NAME_LEN 64
 
 typedef struct cert_secret {
@@ -103,16 +105,16 @@ typedef struct cert_service {
 } cert_service;
 
 typedef struct cert_rot_in {
-	const char *base;                 /* spec.secret.name */
-	const char *const *parts;         /* {"cert", "chain", "key"} */
+	const char *base;         /* spec.secret.name */
+	const char *const *parts; /* {"cert", "chain", "key"} */
 	size_t nparts;
-	const cert_secret *secrets;       /* every secret whose name starts with base (others are ignored) */
+	const cert_secret *secrets; /* every secret whose name starts with base (others are ignored) */
 	size_t nsecrets;
-	const cert_service *services;     /* every service */
+	const cert_service *services; /* every service */
 	size_t nservices;
 	const char (*wanted)[REC_CERT_NAME_LEN]; /* spec.secret.services: get the secret even if they lack it */
 	size_t nwanted;
-	const char *serial;               /* the certificate being delivered */
+	const char *serial; /* the certificate being delivered */
 } cert_rot_in;
 
 typedef struct cert_rot_swap {
@@ -129,14 +131,14 @@ typedef struct cert_rot_update {
 } cert_rot_update;
 
 typedef struct cert_rot_plan {
-	int64_t version;                                   /* N of the version to deliver */
-	int create;                                        /* 1: create names[]; 0: they exist with in.serial */
+	int64_t version;                                      /* N of the version to deliver */
+	int create;                                           /* 1: create names[]; 0: they exist with in.serial */
 	char names[CERT_ROT_MAX_PARTS][CERT_SECRET_NAME_LEN]; /* NAME.PART.vN */
-	cert_rot_update updates[CERT_ROT_MAX];             /* one service update each: old out, new in, same target */
+	cert_rot_update updates[CERT_ROT_MAX]; /* one service update each: old out, new in, same target */
 	size_t nupdates;
-	const char *remove[CERT_ROT_MAX];                  /* secret names no service uses after the updates */
+	const char *remove[CERT_ROT_MAX]; /* secret names no service uses after the updates */
 	size_t nremove;
-	char missing[REC_CERT_NAME_LEN];                   /* a wanted service that does not exist ("" none) */
+	char missing[REC_CERT_NAME_LEN]; /* a wanted service that does not exist ("" none) */
 } cert_rot_plan;
 
 /*
@@ -152,7 +154,7 @@ typedef struct cert_rot_plan {
 int cert_rot_plan_make(const cert_rot_in *in, cert_rot_plan *out);
 
 /* 1 when name is BASE.PART.vN for one of the parts (*part, *version set), else 0. */
-int cert_secret_parse_name(const char *name, const char *base, const char *const *parts, size_t nparts,
-			   size_t *part, int64_t *version);
+int cert_secret_parse_name(const char *name, const char *base, const char *const *parts, size_t nparts, size_t *part,
+			   int64_t *version);
 
 #endif

@@ -23,8 +23,8 @@ static void setw(char *why, size_t wlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-sh_err cert_deliver_files(dock_client *dock, const rec_cert_spec *spec, const cert_pem *pem, int *signalled,
-			  char *why, size_t wlen)
+sh_err cert_deliver_files(dock_client *dock, const rec_cert_spec *spec, const cert_pem *pem, int *signalled, char *why,
+			  size_t wlen)
 {
 	if (signalled)
 		*signalled = 0;
@@ -94,10 +94,11 @@ static sh_err observe(dock_client *dock, const rec_cert_spec *spec, observed *o,
 	}
 	size_t nrefs = 0;
 	for (size_t i = 0; i < o->services.n; i++)
-		nrefs += (size_t)cJSON_GetArraySize(
-			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(o->services.v[i].spec, "TaskTemplate"), "ContainerSpec"),
-				"Secrets"));
+		nrefs += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(o->services.v[i].spec, "TaskTemplate"),
+				"ContainerSpec"),
+			"Secrets"));
 	o->refs = calloc(nrefs + 1, sizeof(*o->refs));
 	if (!o->refs) {
 		observed_free(o);
@@ -116,7 +117,8 @@ static sh_err observe(dock_client *dock, const rec_cert_spec *spec, observed *o,
 		cJSON_ArrayForEach(ref, list)
 		{
 			const cJSON *n = cJSON_GetObjectItemCaseSensitive(ref, "SecretName");
-			const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ref, "File"), "Name");
+			const cJSON *t =
+				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ref, "File"), "Name");
 			if (!cJSON_IsString(n) || r >= nrefs)
 				continue;
 			o->refs[r++] = (cert_secret_ref){n->valuestring, cJSON_IsString(t) ? t->valuestring : NULL};
@@ -158,9 +160,16 @@ sh_err cert_deliver_secrets(dock_client *dock, const rec_cert_spec *spec, const 
 	sh_err e = observe(dock, spec, &o, why, wlen);
 	if (e)
 		return e;
-	cert_rot_in in = {.base = spec->secret.name, .parts = cert_parts, .nparts = CERT_ROT_MAX_PARTS,
-			  .secrets = o.sec, .nsecrets = o.nsec, .services = o.svc, .nservices = o.nsvc,
-			  .wanted = spec->secret.services, .nwanted = spec->secret.n_services, .serial = serial};
+	cert_rot_in in = {.base = spec->secret.name,
+			  .parts = cert_parts,
+			  .nparts = CERT_ROT_MAX_PARTS,
+			  .secrets = o.sec,
+			  .nsecrets = o.nsec,
+			  .services = o.svc,
+			  .nservices = o.nsvc,
+			  .wanted = spec->secret.services,
+			  .nwanted = spec->secret.n_services,
+			  .serial = serial};
 	cert_rot_plan *plan = malloc(sizeof(*plan));
 	struct swap_ctx *x = calloc(1, sizeof(*x));
 	if (!plan || !x) {
@@ -189,7 +198,8 @@ sh_err cert_deliver_secrets(dock_client *dock, const rec_cert_spec *spec, const 
 			e = SH_E_NOMEM;
 			goto out;
 		}
-		e = dock_secret_create(dock, plan->names[p], data[p], strlen(data[p]), labels, x->ids[p], sizeof(x->ids[p]));
+		e = dock_secret_create(dock, plan->names[p], data[p], strlen(data[p]), labels, x->ids[p],
+				       sizeof(x->ids[p]));
 		cJSON_Delete(labels);
 		if (e) {
 			setw(why, wlen, "create secret '%s': %s", plan->names[p], dock_errmsg(dock));
@@ -249,8 +259,8 @@ sh_err cert_observe_secrets(dock_client *dock, const rec_cert_spec *spec, const 
 		for (size_t i = 0; i < o.nsec && !found; i++) {
 			size_t part;
 			int64_t v;
-			found = cert_secret_parse_name(o.sec[i].name, spec->secret.name, cert_parts, CERT_ROT_MAX_PARTS, &part,
-						       &v) &&
+			found = cert_secret_parse_name(o.sec[i].name, spec->secret.name, cert_parts, CERT_ROT_MAX_PARTS,
+						       &part, &v) &&
 				part == p && v == version && o.sec[i].serial && !strcmp(o.sec[i].serial, serial);
 		}
 		ok = found;

@@ -26,8 +26,8 @@ extern const char *const cert_parts[CERT_ROT_MAX_PARTS];
  * container carrying it (*signalled, may be NULL, counts them). The
  * directories must exist. SH_OK, or the first error with why.
  */
-sh_err cert_deliver_files(dock_client *dock, const rec_cert_spec *spec, const cert_pem *pem, int *signalled,
-			  char *why, size_t wlen);
+sh_err cert_deliver_files(dock_client *dock, const rec_cert_spec *spec, const cert_pem *pem, int *signalled, char *why,
+			  size_t wlen);
 
 /*
  * Deliver pem as Swarm secrets for spec.secret: read the secrets named

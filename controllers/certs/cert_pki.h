@@ -29,17 +29,17 @@
  */
 
 /* A verification verdict. Each has a distinct reason text (why). Numbers are stable. */
-#define CERT_FAULTS(X)                                                                            \
-	X(OK, 0, "valid")                                                                         \
-	X(UNREADABLE, 1, "file missing or not PEM")                                               \
-	X(KEY_MISMATCH, 2, "private key does not match the certificate")                          \
-	X(SAN_MISMATCH, 3, "names differ from the spec")                                          \
-	X(NOT_YET_VALID, 4, "not valid yet")                                                      \
-	X(EXPIRED, 5, "expired")                                                                  \
-	X(WRONG_CA, 6, "not issued by the spec's CA")                                             \
-	X(STALE_ISSUER, 7, "signed by an older key of the issuer")                                \
-	X(CHAIN_INCOMPLETE, 8, "intermediate missing from the chain")                             \
-	X(CHAIN_INVALID, 9, "chain does not verify")                                              \
+#define CERT_FAULTS(X)                                                                                                 \
+	X(OK, 0, "valid")                                                                                              \
+	X(UNREADABLE, 1, "file missing or not PEM")                                                                    \
+	X(KEY_MISMATCH, 2, "private key does not match the certificate")                                               \
+	X(SAN_MISMATCH, 3, "names differ from the spec")                                                               \
+	X(NOT_YET_VALID, 4, "not valid yet")                                                                           \
+	X(EXPIRED, 5, "expired")                                                                                       \
+	X(WRONG_CA, 6, "not issued by the spec's CA")                                                                  \
+	X(STALE_ISSUER, 7, "signed by an older key of the issuer")                                                     \
+	X(CHAIN_INCOMPLETE, 8, "intermediate missing from the chain")                                                  \
+	X(CHAIN_INVALID, 9, "chain does not verify")                                                                   \
 	X(RENEW_DUE, 10, "inside its renewal window")
 
 typedef enum {
@@ -54,10 +54,10 @@ const char *cert_fault_name(cert_fault f);
 
 /* The issuing CA, loaded from the spec's ca.* files. */
 typedef struct cert_ca {
-	X509 *root;            /* ca.cert_file */
-	STACK_OF(X509) *inter; /* ca.chain_file, issuer first; empty when absent */
-	X509 *issuer;          /* borrowed: inter[0], else root */
-	EVP_PKEY *key;         /* the issuer's key */
+	X509 *root;                          /* ca.cert_file */
+	STACK_OF(X509) *inter;              /* ca.chain_file, issuer first; empty when absent */
+	X509 *issuer;                        /* borrowed: inter[0], else root */
+	EVP_PKEY *key;                       /* the issuer's key */
 	char issuer_path[REC_CERT_PATH_LEN]; /* the file issuer came from, for messages */
 } cert_ca;
 
@@ -112,10 +112,11 @@ sh_err cert_issue(const rec_cert_spec *spec, const cert_ca *ca, int64_t now_ns, 
  *  SAN_MISMATCH  the common name or the set of DNS names / IP addresses differs from the spec;
  *  NOT_YET_VALID, EXPIRED;
  *  WRONG_CA      the leaf's issuer is not the CA's issuer (by name);
- *  STALE_ISSUER  the issuer's name matches but its signature does not verify with the issuer
- *                now on disk: signed by an older intermediate (cert-manager#5114);
  *  CHAIN_INCOMPLETE  an intermediate of ca.chain_file is not in the bundle's chain;
- *  CHAIN_INVALID X509_verify_cert against ca.cert_file fails otherwise (why holds its error and depth);
+ *  STALE_ISSUER  X509_verify_cert fails and the leaf's signature does not verify with the issuer now
+ *                on disk although its name matches: signed by an older intermediate (cert-manager#5114);
+ *  WRONG_CA, CHAIN_INVALID  X509_verify_cert (trust anchor ca.cert_file, the bundle's intermediates
+ *                untrusted) fails otherwise (why holds its error and depth);
  *  RENEW_DUE     all is well but renew_at_ns is set and now_ns >= renew_at_ns.
  */
 cert_fault cert_verify(const rec_cert_spec *spec, const cert_ca *ca, const cert_bundle *b, int64_t now_ns,
@@ -132,20 +133,38 @@ void cert_pem_free(cert_pem *p);
 /*
  * A bundle from PEM texts as found on disk: cert (leaf first, then any
  * intermediates), chain (may be NULL: leaf + intermediates; when given, its
- * first certificate must be the same leaf), key. CERT_F_UNREADABLE with why,
- * else CERT_OK.
+ * first certificate must be the same leaf), key. known (may be NULL, e.g.
+ * the CA's intermediates): certificates byte-identical to one of them are
+ * shared, not parsed again (parsing is most of a check's cost in OpenSSL 3.0).
+ * CERT_F_UNREADABLE or CERT_F_CHAIN_INVALID with why, else CERT_OK.
  */
-cert_fault cert_bundle_from_pem(const char *cert, const char *chain, const char *key, cert_bundle *out, char *why,
-				size_t wlen);
+cert_fault cert_bundle_from_pem(const char *cert, const char *chain, const char *key, STACK_OF(X509) *known,
+				cert_bundle *out, char *why, size_t wlen);
+
+/*
+ * What an earlier check of one spec's files found valid, so that unchanged
+ * files skip parsing and signatures (a check every resync for every spec).
+ * Zero-initialise one per spec; the caller owns it. A hit needs the same
+ * bytes in the three files, the same CA certificates and spec names, a
+ * clock not before the earlier check, and now before the earliest notAfter
+ * of the chain and before renew_at_ns; anything else checks in full.
+ */
+typedef struct cert_check_memo {
+	unsigned char digest[32]; /* SHA-256 of the CA's certificates, the spec's names, the files' bytes */
+	int valid;
+	int64_t checked_ns, valid_until_ns;
+	cert_info info;
+} cert_check_memo;
 
 /*
  * Check what spec.files holds on disk now: readable (UNREADABLE names the
  * file), then cert_verify() with renew_at_ns (a chain broken by hand, a key
- * that does not match, a certificate near expiry all need repair). info (may
- * be NULL) gets the leaf's facts when one was read.
+ * that does not match, a certificate near expiry all need repair). memo
+ * (may be NULL) as above. info (may be NULL) gets the leaf's facts when one
+ * was read.
  */
 cert_fault cert_check_files(const rec_cert_spec *spec, const cert_ca *ca, int64_t now_ns, int64_t renew_at_ns,
-			    cert_info *info, char *why, size_t wlen);
+			    cert_check_memo *memo, cert_info *info, char *why, size_t wlen);
 
 /* ---- for tests, benchmarks and the quickstart: a CA of our own ---- */
 /* A CA certificate for key, signed by issuer/issuer_key (NULL: self-signed), valid from now_ns for duration_ns. */

@@ -6,8 +6,8 @@
 #include "cert_decide.h"
 #include "tmain.h"
 
-#define S INT64_C(1000000000)
-#define H (3600 * S)
+#define S  INT64_C(1000000000)
+#define H  (3600 * S)
 #define T0 (INT64_C(1800000000) * S)
 
 static const cert_policy pol = CERT_POLICY_DEFAULT;
@@ -22,8 +22,8 @@ static void test_renewal_two_thirds_with_jitter(void)
 	int distinct = 0;
 	int64_t prev = 0;
 	for (uint64_t seed = 0; seed < 1000; seed++) {
-		uint64_t j = cert_jitter_of((char[]){(char)('a' + seed % 26), (char)('a' + seed / 26 % 26),
-						     (char)('0' + seed / 676), 0});
+		uint64_t j = cert_jitter_of(
+			(char[]){(char)('a' + seed % 26), (char)('a' + seed / 26 % 26), (char)('0' + seed / 676), 0});
 		int64_t t = cert_decide_renewal(T0, T0 + life, 0, j);
 		CU_ASSERT(t >= lo && t <= hi);
 		distinct += t != prev;
@@ -231,8 +231,8 @@ static void test_secret_names(void)
 static void test_rotation_plan(void)
 {
 	cert_secret secrets[] = {
-		{"api-tls.cert.v1", "i1", "aa"}, {"api-tls.chain.v1", "i2", "aa"}, {"api-tls.key.v1", "i3", "aa"},
-		{"api-tls.cert.v2", "i4", "bb"}, {"api-tls.chain.v2", "i5", "bb"}, {"api-tls.key.v2", "i6", "bb"},
+		{"api-tls.cert.v1", "i1", "aa"},       {"api-tls.chain.v1", "i2", "aa"}, {"api-tls.key.v1", "i3", "aa"},
+		{"api-tls.cert.v2", "i4", "bb"},       {"api-tls.chain.v2", "i5", "bb"}, {"api-tls.key.v2", "i6", "bb"},
 		{"api-tls-other.cert.v9", "i7", "cc"}, /* another spec's: never touched */
 	};
 	/* api uses v2 at its own targets; legacy still mounts v1's cert only; web is wanted but has none; db is
@@ -243,11 +243,21 @@ static void test_rotation_plan(void)
 				      {"db-password", "db"}};
 	cert_secret_ref legacy_refs[] = {{"api-tls.cert.v1", "cert.pem"}};
 	cert_secret_ref db_refs[] = {{"api-tls-other.cert.v9", "x"}};
-	cert_service services[] = {{"s1", "api", api_refs, 4}, {"s2", "legacy", legacy_refs, 1}, {"s3", "web", NULL, 0},
+	cert_service services[] = {{"s1", "api", api_refs, 4},
+				   {"s2", "legacy", legacy_refs, 1},
+				   {"s3", "web", NULL, 0},
 				   {"s4", "db", db_refs, 1}};
 	char wanted[2][REC_CERT_NAME_LEN] = {"api", "web"};
-	cert_rot_in in = {.base = "api-tls", .parts = parts, .nparts = 3, .secrets = secrets, .nsecrets = 7,
-			  .services = services, .nservices = 4, .wanted = wanted, .nwanted = 2, .serial = "dd"};
+	cert_rot_in in = {.base = "api-tls",
+			  .parts = parts,
+			  .nparts = 3,
+			  .secrets = secrets,
+			  .nsecrets = 7,
+			  .services = services,
+			  .nservices = 4,
+			  .wanted = wanted,
+			  .nwanted = 2,
+			  .serial = "dd"};
 	cert_rot_plan p;
 	CU_ASSERT_EQUAL_FATAL(cert_rot_plan_make(&in, &p), 0);
 	CU_ASSERT_EQUAL(p.version, 3);
@@ -285,7 +295,8 @@ static void test_rotation_plan(void)
 		{"api-tls.cert.v2", "i4", "bb"}, {"api-tls.chain.v2", "i5", "bb"}, {"api-tls.key.v2", "i6", "bb"},
 		{"api-tls.cert.v3", "i8", "dd"}, {"api-tls.chain.v3", "i9", "dd"}, {"api-tls.key.v3", "i10", "dd"},
 	};
-	cert_secret_ref api3[] = {{"api-tls.cert.v3", "tls/cert.pem"}, {"api-tls.chain.v3", "tls/chain.pem"},
+	cert_secret_ref api3[] = {{"api-tls.cert.v3", "tls/cert.pem"},
+				  {"api-tls.chain.v3", "tls/chain.pem"},
 				  {"api-tls.key.v3", "tls/key.pem"}};
 	cert_secret_ref legacy2[] = {{"api-tls.cert.v2", "cert.pem"}};
 	cert_service services2[] = {{"s1", "api", api3, 3}, {"s2", "legacy", legacy2, 1}};
@@ -325,8 +336,14 @@ static void test_rotation_first_and_double(void)
 	/* first delivery: no secrets at all */
 	cert_service services[] = {{"s1", "api", NULL, 0}};
 	char wanted[1][REC_CERT_NAME_LEN] = {"api"};
-	cert_rot_in in = {.base = "t", .parts = parts, .nparts = 3, .services = services, .nservices = 1,
-			  .wanted = wanted, .nwanted = 1, .serial = "01"};
+	cert_rot_in in = {.base = "t",
+			  .parts = parts,
+			  .nparts = 3,
+			  .services = services,
+			  .nservices = 1,
+			  .wanted = wanted,
+			  .nwanted = 1,
+			  .serial = "01"};
 	cert_rot_plan p;
 	CU_ASSERT_EQUAL_FATAL(cert_rot_plan_make(&in, &p), 0);
 	CU_ASSERT_EQUAL(p.version, 1);
@@ -334,10 +351,10 @@ static void test_rotation_first_and_double(void)
 	CU_ASSERT_EQUAL(p.nupdates, 1);
 	CU_ASSERT_EQUAL(p.nremove, 0);
 	/* a service holding the new version and also an old copy of it: the old copy goes, nothing is added */
-	cert_secret secrets[] = {{"t.cert.v1", "a", "01"}, {"t.cert.v2", "b", "02"}, {"t.chain.v2", "c", "02"},
-				 {"t.key.v2", "d", "02"}};
-	cert_secret_ref refs[] = {{"t.cert.v1", "old.pem"}, {"t.cert.v2", "c.pem"}, {"t.chain.v2", "ch.pem"},
-				  {"t.key.v2", "k.pem"}};
+	cert_secret secrets[] = {
+		{"t.cert.v1", "a", "01"}, {"t.cert.v2", "b", "02"}, {"t.chain.v2", "c", "02"}, {"t.key.v2", "d", "02"}};
+	cert_secret_ref refs[] = {
+		{"t.cert.v1", "old.pem"}, {"t.cert.v2", "c.pem"}, {"t.chain.v2", "ch.pem"}, {"t.key.v2", "k.pem"}};
 	services[0].refs = refs;
 	services[0].nrefs = 4;
 	in.secrets = secrets;

@@ -14,7 +14,7 @@
 #include "tmain.h"
 #include "tsupport.h"
 
-#define S INT64_C(1000000000)
+#define S   INT64_C(1000000000)
 #define DAY (86400 * S)
 
 static char dir[256];
@@ -87,7 +87,8 @@ static void make_pki(void)
 	root_key = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
 	inter_key = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
 	root = cert_ca_make("swarmheal test root", root_key, NULL, NULL, now, 365 * DAY, why, sizeof(why));
-	inter = cert_ca_make("swarmheal test intermediate", inter_key, root, root_key, now, 300 * DAY, why, sizeof(why));
+	inter = cert_ca_make("swarmheal test intermediate", inter_key, root, root_key, now, 300 * DAY, why,
+			     sizeof(why));
 	if (!root || !inter) {
 		fprintf(stderr, "make_pki: %s\n", why);
 		exit(1);
@@ -130,8 +131,10 @@ static void test_issue_each_key_type(void)
 	static const struct {
 		rec_cert_key_type t;
 		int id, bits;
-	} kinds[] = {{REC_CERT_EC_P256, EVP_PKEY_EC, 256},       {REC_CERT_RSA_2048, EVP_PKEY_RSA, 2048},
-		     {REC_CERT_RSA_3072, EVP_PKEY_RSA, 3072},    {REC_CERT_RSA_4096, EVP_PKEY_RSA, 4096},
+	} kinds[] = {{REC_CERT_EC_P256, EVP_PKEY_EC, 256},
+		     {REC_CERT_RSA_2048, EVP_PKEY_RSA, 2048},
+		     {REC_CERT_RSA_3072, EVP_PKEY_RSA, 3072},
+		     {REC_CERT_RSA_4096, EVP_PKEY_RSA, 4096},
 		     {REC_CERT_ED25519, EVP_PKEY_ED25519, 256}};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		rec_cert_spec s = base_spec(kinds[i].t);
@@ -220,14 +223,16 @@ static void test_chain_assembly(void)
 	/* read back: the same verdict */
 	cert_bundle back;
 	char why[512];
-	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, pem.chain, pem.key, &back, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, pem.chain, pem.key, NULL, &back, why, sizeof(why)),
+			      CERT_OK);
 	CU_ASSERT_EQUAL(verify(&s, &ca, &back, now, why), CERT_OK);
 	cert_bundle_free(&back);
 	cert_pem_free(&pem);
 	/* no separate chain destination: the cert text carries the chain */
 	CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&b, 1, &pem), SH_OK);
 	CU_ASSERT_EQUAL(count_certs(pem.cert), 2);
-	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, NULL, pem.key, &back, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(pem.cert, NULL, pem.key, ca.inter, &back, why, sizeof(why)),
+			      CERT_OK);
 	CU_ASSERT_EQUAL(verify(&s, &ca, &back, now, why), CERT_OK);
 	cert_bundle_free(&back);
 	/* a chain file whose leaf is another certificate */
@@ -235,10 +240,13 @@ static void test_chain_assembly(void)
 	issue(&s, &ca, now, &other);
 	cert_pem opem;
 	CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&other, 0, &opem), SH_OK);
-	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, opem.chain, pem.key, &back, why, sizeof(why)), CERT_F_CHAIN_INVALID);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, opem.chain, pem.key, ca.inter, &back, why, sizeof(why)),
+			CERT_F_CHAIN_INVALID);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "does not start with the certificate's leaf"));
-	CU_ASSERT_EQUAL(cert_bundle_from_pem("garbage", NULL, pem.key, &back, why, sizeof(why)), CERT_F_UNREADABLE);
-	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, NULL, "garbage", &back, why, sizeof(why)), CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem("garbage", NULL, pem.key, NULL, &back, why, sizeof(why)),
+			CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_bundle_from_pem(pem.cert, NULL, "garbage", NULL, &back, why, sizeof(why)),
+			CERT_F_UNREADABLE);
 	cert_pem_free(&opem);
 	cert_bundle_free(&other);
 	cert_pem_free(&pem);
@@ -418,7 +426,8 @@ static void test_older_intermediate(void)
 	/* the intermediate is re-issued with a new key (same name) and replaces the one on disk */
 	char why[512];
 	EVP_PKEY *k2 = cert_key_new(REC_CERT_EC_P256, why, sizeof(why));
-	X509 *inter2 = cert_ca_make("swarmheal test intermediate", k2, root, root_key, now, 300 * DAY, why, sizeof(why));
+	X509 *inter2 =
+		cert_ca_make("swarmheal test intermediate", k2, root, root_key, now, 300 * DAY, why, sizeof(why));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(inter2);
 	rec_cert_spec s2 = s;
 	path(s2.ca.chain_file, sizeof(s2.ca.chain_file), "inter2.pem");
@@ -429,6 +438,34 @@ static void test_older_intermediate(void)
 	CU_ASSERT_EQUAL(verify(&s2, &ca, &b, now, why), CERT_F_STALE_ISSUER);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "signed by an older key of 'CN=swarmheal test intermediate'"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "inter2.pem"));
+	/* a leaf without an authority key ID (made by another tool), signed by the old key, delivered with the new
+	 * intermediate: caught by its signature */
+	cert_ca old_ca;
+	load_ca(&s, &old_ca);
+	cert_bundle na;
+	issue(&s, &old_ca, now, &na);
+	X509_EXTENSION *ext = X509_delete_ext(na.leaf, X509_get_ext_by_NID(na.leaf, NID_authority_key_identifier, -1));
+	X509_EXTENSION_free(ext);
+	CU_ASSERT(X509_sign(na.leaf, inter_key, EVP_sha256()) > 0);
+	cert_pem np;
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&na, 0, &np), SH_OK);
+	char *inter2_pem = cert_x509_pem(inter2);
+	char *leaf_pem = cert_x509_pem(na.leaf);
+	size_t cl = strlen(leaf_pem) + strlen(inter2_pem) + 1;
+	char *chain2 = malloc(cl);
+	snprintf(chain2, cl, "%s%s", leaf_pem, inter2_pem);
+	cert_bundle nb;
+	CU_ASSERT_EQUAL_FATAL(cert_bundle_from_pem(leaf_pem, chain2, np.key, NULL, &nb, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_PTR_NULL(X509_get0_authority_key_id(nb.leaf));
+	CU_ASSERT_EQUAL(verify(&s2, &ca, &nb, now, why), CERT_F_STALE_ISSUER);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "its signature does not verify with the issuer now in"));
+	cert_bundle_free(&nb);
+	free(chain2);
+	free(leaf_pem);
+	free(inter2_pem);
+	cert_pem_free(&np);
+	cert_bundle_free(&na);
+	cert_ca_free(&old_ca);
 	/* a fresh issue from the new intermediate is whole again */
 	cert_bundle n;
 	issue(&s2, &ca, now, &n);
@@ -497,25 +534,51 @@ static void test_check_files(void)
 	char why[512];
 	cert_info info;
 	/* nothing there yet */
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "certificate file: cannot open '"));
 	cert_bundle b;
 	issue(&s, &ca, now, &b);
 	deliver(&s, &b);
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_OK);
 	cert_info want;
 	cert_info_of(b.leaf, &want);
 	CU_ASSERT_STRING_EQUAL(info.serial, want.serial);
 	struct stat st;
 	CU_ASSERT_EQUAL(stat(s.files.key, &st), 0);
 	CU_ASSERT_EQUAL(st.st_mode & 07777, 0600);
+	/* a memo of the check: the second check of unchanged files is a hit (it answers with the memo's facts) */
+	cert_check_memo memo;
+	memset(&memo, 0, sizeof(memo));
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_TRUE(memo.valid);
+	CU_ASSERT_STRING_EQUAL(memo.info.serial, want.serial);
+	snprintf(memo.info.serial, sizeof(memo.info.serial), "from-memo");
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now + 1, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_STRING_EQUAL(info.serial, "from-memo");
+	/* ... but not once the renewal time passed, nor past expiry, nor with the clock turned back */
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now + 2, now + 1, &memo, &info, why, sizeof(why)), CERT_F_RENEW_DUE);
+	CU_ASSERT_FALSE(memo.valid);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now + 31 * DAY, 0, &memo, &info, why, sizeof(why)), CERT_F_EXPIRED);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	snprintf(memo.info.serial, sizeof(memo.info.serial), "from-memo");
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now - 10, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_STRING_EQUAL(info.serial, want.serial);
+	/* another spec name set: no hit */
+	rec_cert_spec other_names = s;
+	other_names.n_dns = 1;
+	CU_ASSERT_EQUAL(cert_check_files(&other_names, &ca, now, now + DAY, &memo, &info, why, sizeof(why)),
+			CERT_F_SAN_MISMATCH);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)), CERT_OK);
 	/* near expiry */
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now - 1, &info, why, sizeof(why)), CERT_F_RENEW_DUE);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now - 1, NULL, &info, why, sizeof(why)), CERT_F_RENEW_DUE);
 	/* a chain broken by hand: the intermediate cut out */
 	char *leaf = cert_x509_pem(b.leaf);
 	CU_ASSERT_EQUAL(cert_write_atomic(s.files.chain, leaf, strlen(leaf), 0644, NULL, 0), SH_OK);
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_F_CHAIN_INCOMPLETE);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_CHAIN_INCOMPLETE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "chain lacks intermediate"));
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, now + DAY, &memo, &info, why, sizeof(why)),
+			CERT_F_CHAIN_INCOMPLETE); /* a memo never hides a changed file */
 	free(leaf);
 	deliver(&s, &b);
 	/* a key that does not match */
@@ -523,17 +586,18 @@ static void test_check_files(void)
 	issue(&s, &ca, now, &other);
 	char *k = cert_key_pem(other.key);
 	CU_ASSERT_EQUAL(cert_write_atomic(s.files.key, k, strlen(k), 0600, NULL, 0), SH_OK);
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_F_KEY_MISMATCH);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_KEY_MISMATCH);
 	free(k);
 	/* a truncated key file */
-	CU_ASSERT_EQUAL(cert_write_atomic(s.files.key, "-----BEGIN PRIVATE KEY-----\nAAAA\n", 33, 0600, NULL, 0), SH_OK);
-	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, &info, why, sizeof(why)), CERT_F_UNREADABLE);
+	CU_ASSERT_EQUAL(cert_write_atomic(s.files.key, "-----BEGIN PRIVATE KEY-----\nAAAA\n", 33, 0600, NULL, 0),
+			SH_OK);
+	CU_ASSERT_EQUAL(cert_check_files(&s, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_F_UNREADABLE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "key file '"));
 	/* without a chain destination the cert file carries the chain */
 	rec_cert_spec t = s;
 	t.files.chain[0] = '\0';
 	deliver(&t, &b);
-	CU_ASSERT_EQUAL(cert_check_files(&t, &ca, now, 0, &info, why, sizeof(why)), CERT_OK);
+	CU_ASSERT_EQUAL(cert_check_files(&t, &ca, now, 0, NULL, &info, why, sizeof(why)), CERT_OK);
 	cert_bundle_free(&other);
 	cert_bundle_free(&b);
 	cert_ca_free(&ca);

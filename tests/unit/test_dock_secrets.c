@@ -8,8 +8,9 @@
 
 static void test_decode_secret(void)
 {
-	cJSON *j = cJSON_Parse("{\"ID\":\"abc\",\"Version\":{\"Index\":12},\"CreatedAt\":\"2026-11-28T13:15:15.5Z\","
-			       "\"Spec\":{\"Name\":\"api-tls.cert.v3\",\"Labels\":{\"swarmheal.cert.serial\":\"4a\"}}}");
+	cJSON *j =
+		cJSON_Parse("{\"ID\":\"abc\",\"Version\":{\"Index\":12},\"CreatedAt\":\"2026-11-28T13:15:15.5Z\","
+			    "\"Spec\":{\"Name\":\"api-tls.cert.v3\",\"Labels\":{\"swarmheal.cert.serial\":\"4a\"}}}");
 	dock_secret s;
 	CU_ASSERT_EQUAL_FATAL(dock_decode_secret(j, &s), 0);
 	CU_ASSERT_STRING_EQUAL(s.id, "abc");
@@ -27,7 +28,8 @@ static void test_decode_secret(void)
 	dock_secret_free(&s);
 	cJSON_Delete(j);
 	/* malformed */
-	const char *bad[] = {"[]", "{\"ID\":1,\"Spec\":{\"Name\":\"x\"}}", "{\"ID\":\"a\"}", "{\"ID\":\"a\",\"Spec\":{}}"};
+	const char *bad[] = {"[]", "{\"ID\":1,\"Spec\":{\"Name\":\"x\"}}", "{\"ID\":\"a\"}",
+			     "{\"ID\":\"a\",\"Spec\":{}}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		j = cJSON_Parse(bad[i]);
 		CU_ASSERT_EQUAL(dock_decode_secret(j, &s), -1);
@@ -39,7 +41,8 @@ static void test_decode_secret(void)
 static cJSON *refs_of(cJSON *spec)
 {
 	return cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "TaskTemplate"), "ContainerSpec"),
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "TaskTemplate"),
+						 "ContainerSpec"),
 		"Secrets");
 }
 
@@ -47,7 +50,8 @@ static void test_swap(void)
 {
 	cJSON *spec = cJSON_Parse(
 		"{\"Name\":\"api\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"x\",\"Secrets\":["
-		"{\"SecretName\":\"db\",\"SecretID\":\"d1\",\"File\":{\"Name\":\"db\",\"UID\":\"0\",\"GID\":\"0\",\"Mode\":256}},"
+		"{\"SecretName\":\"db\",\"SecretID\":\"d1\",\"File\":{\"Name\":\"db\",\"UID\":\"0\",\"GID\":\"0\","
+		"\"Mode\":256}},"
 		"{\"SecretName\":\"t.cert.v1\",\"SecretID\":\"c1\",\"File\":{\"Name\":\"tls/cert.pem\",\"UID\":\"101\","
 		"\"GID\":\"102\",\"Mode\":288}}]}}}");
 	CU_ASSERT_EQUAL_FATAL(dock_spec_secret_swap(spec, "t.cert.v1", "t.cert.v2", "c2", NULL, 0444), 0);

@@ -15,7 +15,8 @@
 static const char *full_spec =
 	"{\"common_name\":\"manager-1.swarm.internal\",\"dns_names\":[\"manager-1.swarm.internal\",\"m1\"],"
 	"\"ip_addresses\":[\"10.0.0.11\",\"fd00::11\"],\"duration\":\"720h\",\"renew_before\":\"240h\","
-	"\"key_type\":\"rsa-3072\",\"ca\":{\"cert_file\":\"/etc/swarmheal/ca.pem\",\"key_file\":\"/etc/swarmheal/ca-key.pem\","
+	"\"key_type\":\"rsa-3072\",\"ca\":{\"cert_file\":\"/etc/swarmheal/ca.pem\",\"key_file\":\"/etc/swarmheal/"
+	"ca-key.pem\","
 	"\"chain_file\":\"/etc/swarmheal/intermediates.pem\"},\"files\":{\"cert\":\"/etc/app/tls/cert.pem\","
 	"\"chain\":\"/etc/app/tls/chain.pem\",\"key\":\"/etc/app/tls/key.pem\",\"reload_label\":\"app=api\","
 	"\"signal\":\"SIGUSR1\"},\"secret\":{\"name\":\"api-tls\",\"services\":[\"api\",\"web\"]}}";
@@ -69,9 +70,10 @@ static void test_defaults(void)
 	CU_ASSERT_FALSE(s.has_files);
 	CU_ASSERT_TRUE(s.has_secret);
 	CU_ASSERT_EQUAL(s.secret.n_services, 0);
-	const char *files_only = "{\"common_name\":\"a\",\"ip_addresses\":[\"127.0.0.1\"],\"duration\":\"90\","
-				 "\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},\"files\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
-				 "\"future_field\":{\"x\":1}}";
+	const char *files_only =
+		"{\"common_name\":\"a\",\"ip_addresses\":[\"127.0.0.1\"],\"duration\":\"90\","
+		"\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},\"files\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
+		"\"future_field\":{\"x\":1}}";
 	CU_ASSERT_EQUAL_FATAL(rec_cert_spec_parse(files_only, strlen(files_only), &s, why, sizeof(why)), SH_OK);
 	CU_ASSERT_EQUAL(s.duration_ns, 90 * S); /* a bare number is seconds */
 	CU_ASSERT_STRING_EQUAL(s.files.signal, "SIGHUP");
@@ -86,40 +88,53 @@ static const struct {
 	{"", "not valid JSON"},
 	{"{\"common_name\":", "not valid JSON"},
 	{"[1,2]", "not a JSON object"},
-	{"{\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},\"secret\":{\"name\":\"a\"}}",
+	{"{\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},"
+	 "\"secret\":{\"name\":\"a\"}}",
 	 "field 'common_name' is missing"},
 	{"{\"common_name\":7,\"dns_names\":[\"a\"]}", "field 'common_name' is not a string"},
 	{"{\"common_name\":\"a\",\"duration\":\"1h\"}", "'dns_names' and 'ip_addresses' are both empty"},
 	{"{\"common_name\":\"a\",\"dns_names\":\"a\"}", "field 'dns_names' is not an array"},
 	{"{\"common_name\":\"a\",\"dns_names\":[\"a\",3]}", "field 'dns_names' entry 1"},
-	{"{\"common_name\":\"a\",\"ip_addresses\":[\"10.0.0.300\"]}", "field 'ip_addresses' entry 0 is not an IP address"},
+	{"{\"common_name\":\"a\",\"ip_addresses\":[\"10.0.0.300\"]}",
+	 "field 'ip_addresses' entry 0 is not an IP address"},
 	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"ca\":{}}", "field 'duration' is missing"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"3 days\"}", "field 'duration' is not a positive duration"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"0s\"}", "field 'duration' is not a positive duration"},
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"3 days\"}",
+	 "field 'duration' is not a positive duration"},
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"0s\"}",
+	 "field 'duration' is not a positive duration"},
 	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"renew_before\":\"2h\"}",
 	 "field 'renew_before' is not shorter than 'duration'"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"key_type\":\"dsa\"}", "field 'key_type' is not one of"},
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"key_type\":\"dsa\"}",
+	 "field 'key_type' is not one of"},
 	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\"}", "field 'ca' is missing"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":\"/c\"}", "field 'ca' is not an object"},
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":\"/c\"}",
+	 "field 'ca' is not an object"},
 	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"key_file\":\"/k\"}}",
 	 "field 'ca.cert_file' is missing"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"\"}}",
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/"
+	 "c\",\"key_file\":\"\"}}",
 	 "field 'ca.key_file' is empty"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"}}",
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/"
+	 "c\",\"key_file\":\"/k\"}}",
 	 "fields 'files' and 'secret' are both missing"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},"
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/"
+	 "c\",\"key_file\":\"/k\"},"
 	 "\"files\":{\"cert\":\"/c\"}}",
 	 "field 'files.key' is missing"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},"
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/"
+	 "c\",\"key_file\":\"/k\"},"
 	 "\"files\":{\"cert\":\"/c\",\"key\":\"/k\",\"signal\":\"SIGKILL\"}}",
 	 "field 'files.signal' is not a reload signal name"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},"
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/"
+	 "c\",\"key_file\":\"/k\"},"
 	 "\"secret\":{\"name\":\"bad name\"}}",
 	 "field 'secret.name' is not a Docker object name"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},"
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/"
+	 "c\",\"key_file\":\"/k\"},"
 	 "\"secret\":{\"name\":\"a\",\"services\":[\"\"]}}",
 	 "field 'secret.services' entry 0"},
-	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"},"
+	{"{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\",\"ca\":{\"cert_file\":\"/"
+	 "c\",\"key_file\":\"/k\"},"
 	 "\"secret\":{\"name\":\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij\"}}",
 	 "field 'secret.name' is longer than 47 bytes"},
 };
@@ -166,9 +181,14 @@ static void test_spec_round_trip(void)
 
 static void test_status_round_trip(void)
 {
-	rec_cert_status s = {.serial = "0a1b2c", .not_before_ns = 1700000000 * S, .not_after_ns = 1700003600 * S,
-			     .next_renewal_ns = 1700002400 * S + 123 * INT64_C(1000000), .renewed_at_ns = 1700000001 * S,
-			     .failures = 3, .next_retry_ns = 1700000040 * S, .secret_version = 7,
+	rec_cert_status s = {.serial = "0a1b2c",
+			     .not_before_ns = 1700000000 * S,
+			     .not_after_ns = 1700003600 * S,
+			     .next_renewal_ns = 1700002400 * S + 123 * INT64_C(1000000),
+			     .renewed_at_ns = 1700000001 * S,
+			     .failures = 3,
+			     .next_retry_ns = 1700000040 * S,
+			     .secret_version = 7,
 			     .spec_digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 			     .last_error = "CA key '/k' does not match"};
 	char *j = rec_cert_status_encode(&s);
@@ -187,7 +207,8 @@ static void test_status_round_trip(void)
 		{"nope", "not valid JSON"},
 	};
 	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
-		CU_ASSERT_EQUAL(rec_cert_status_parse(bads[i][0], strlen(bads[i][0]), &t, why, sizeof(why)), SH_E_MALFORMED);
+		CU_ASSERT_EQUAL(rec_cert_status_parse(bads[i][0], strlen(bads[i][0]), &t, why, sizeof(why)),
+				SH_E_MALFORMED);
 		CU_ASSERT_PTR_NOT_NULL(strstr(why, bads[i][1]));
 	}
 }
@@ -246,7 +267,10 @@ static void test_schema(void)
 	j = rec_cert_spec_encode(&s);
 	CU_ASSERT_EQUAL(schema_check("cert_spec.json", j), 0);
 	free(j);
-	rec_cert_status st = {.serial = "ff", .spec_digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", .not_before_ns = 1700000000 * S, .not_after_ns = 1700003600 * S,
+	rec_cert_status st = {.serial = "ff",
+			      .spec_digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			      .not_before_ns = 1700000000 * S,
+			      .not_after_ns = 1700003600 * S,
 			      .last_error = ""};
 	j = rec_cert_status_encode(&st);
 	CU_ASSERT_EQUAL(schema_check("cert_status.json", j), 0);
@@ -256,8 +280,9 @@ static void test_schema(void)
 	CU_ASSERT_EQUAL(schema_check("cert_status.json", j), 0);
 	free(j);
 	/* the schemas do reject: a spec without destination, a status with a bad serial */
-	CU_ASSERT_EQUAL(schema_check("cert_spec.json", "{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\","
-						      "\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"}}"),
+	CU_ASSERT_EQUAL(schema_check("cert_spec.json",
+				     "{\"common_name\":\"a\",\"dns_names\":[\"a\"],\"duration\":\"1h\","
+				     "\"ca\":{\"cert_file\":\"/c\",\"key_file\":\"/k\"}}"),
 			1);
 	CU_ASSERT_EQUAL(schema_check("cert_status.json", "{\"serial\":\"XY\",\"failures\":0,\"last_error\":\"\"}"), 1);
 }
