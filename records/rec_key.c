@@ -32,10 +32,10 @@ static const cJSON *member(const cJSON *j, const char *name, int required, char 
 	return m;
 }
 
-int rec_get_str(const cJSON *j, const char *name, int required, char *out, size_t len, char *why, size_t wlen)
+/* the string member name of j: 1 found (*out set), 0 absent and optional, -1 error (why filled) */
+static int str_member(const cJSON *j, const char *name, int required, const char **out, char *why, size_t wlen)
 {
 	int rc;
-	out[0] = '\0';
 	const cJSON *m = member(j, name, required, why, wlen, &rc);
 	if (!m)
 		return rc;
@@ -43,27 +43,33 @@ int rec_get_str(const cJSON *j, const char *name, int required, char *out, size_
 		snprintf(why, wlen, "field '%s' is not a string", name);
 		return -1;
 	}
-	if (strlen(m->valuestring) >= len) {
+	*out = m->valuestring;
+	return 1;
+}
+
+int rec_get_str(const cJSON *j, const char *name, int required, char *out, size_t len, char *why, size_t wlen)
+{
+	const char *v;
+	out[0] = '\0';
+	int rc = str_member(j, name, required, &v, why, wlen);
+	if (rc <= 0)
+		return rc;
+	if (strlen(v) >= len) {
 		snprintf(why, wlen, "field '%s' is longer than %zu bytes", name, len - 1);
 		return -1;
 	}
-	memcpy(out, m->valuestring, strlen(m->valuestring) + 1);
+	memcpy(out, v, strlen(v) + 1);
 	return 0;
 }
 
 int rec_get_strdup(const cJSON *j, const char *name, int required, char **out, char *why, size_t wlen)
 {
-	int rc;
+	const char *v;
 	*out = NULL;
-	const cJSON *m = member(j, name, required, why, wlen, &rc);
-	if (!m)
+	int rc = str_member(j, name, required, &v, why, wlen);
+	if (rc <= 0)
 		return rc;
-	if (!cJSON_IsString(m)) {
-		snprintf(why, wlen, "field '%s' is not a string", name);
-		return -1;
-	}
-	*out = strdup(m->valuestring);
-	if (!*out) {
+	if (!(*out = strdup(v))) {
 		snprintf(why, wlen, "out of memory");
 		return -1;
 	}
