@@ -128,7 +128,8 @@ enum {
 	CLI_READ_SERVICES = 1 << 6,  /* rollback snapshots and the rollback controller's actions */
 	CLI_READ_ALL_ACTIONS = 1 << 7, /* every action record (describe: those naming one target) */
 	CLI_READ_SNAPSHOTS = 1 << 8,   /* every rollback snapshot (a spec each: get/describe services only) */
-	CLI_READ_STATUS = CLI_READ_ENDPOINTS | CLI_READ_NODES | CLI_READ_ELECTIONS | CLI_READ_CERTS | CLI_READ_ACTIONS |
+	CLI_READ_RECENT = 1 << 9,      /* the controllers' newest `limit` actions and each one's newest (no agents') */
+	CLI_READ_STATUS = CLI_READ_ENDPOINTS | CLI_READ_NODES | CLI_READ_ELECTIONS | CLI_READ_CERTS | CLI_READ_RECENT |
 			  CLI_READ_ARBITER | CLI_READ_SERVICES,
 };
 

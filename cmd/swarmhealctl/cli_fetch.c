@@ -44,6 +44,7 @@ typedef struct job {
 	char err[400];
 	pthread_t th;
 	int started;
+	int all_read; /* last_actions: s->actions holds every action record there is */
 } job;
 
 static sh_err range_sub(job *j, const char *sub, etcd_range_result *r, const etcd_range_opts *o)
@@ -130,7 +131,10 @@ static sh_err last_actions(job *j)
 	free(views);
 	for (size_t i = 0; i < n; i++) {
 		char key[512];
-		if (rec_action_prefix(key, sizeof(key), s->prefix, names[i]))
+		int done = 0;
+		for (size_t k = 0; k < s->nlast && !done; k++)
+			done = !strcmp(s->last_action_ctl[k], names[i]); /* recent_actions found it */
+		if (done || s->nlast >= 16 || rec_action_prefix(key, sizeof(key), s->prefix, names[i]))
 			continue;
 		size_t klen = strlen(key);
 		etcd_range_result *r = &s->last_action[s->nlast];
@@ -147,7 +151,7 @@ static sh_err last_actions(job *j)
 			r->kvs[0].value = strdup(kv->value);
 			r->n = 1;
 		}
-		if (r->n || (s->actions.n && (int64_t)s->actions.n < (j->limit > 100 ? j->limit : 100)))
+		if (r->n || j->all_read)
 			continue; /* found, or every action was read and none is this controller's */
 		int64_t t0 = sh_mono_ns();
 		etcd_range_opts o = {.prefix = 1, .limit = 1, .sort_order = ETCD_SORT_DESCEND, .sort_target = ETCD_SORT_KEY};
@@ -157,6 +161,119 @@ static sh_err last_actions(job *j)
 			return e;
 	}
 	return SH_OK;
+}
+
+/* The controllers every swarmheald may run (DESIGN.md), besides --controllers and those campaigning. */
+static const char *const known_controllers[] = {"drain", "rollback", "certs", "arbiter"};
+
+static int kv_newer(const void *a, const void *b)
+{
+	/* keys end in CONTROLLER/<19-digit ns>-KIND-TARGET: compare the times */
+	const etcd_kv *x = a, *y = b;
+	const char *tx = strrchr(x->key, '/'), *ty = strrchr(y->key, '/');
+	int c = strncmp(ty ? ty : "", tx ? tx : "", 20);
+	return c ? c : strcmp(y->key, x->key);
+}
+
+/*
+ * The newest `limit` records of the controllers, without asking etcd to sort
+ * every record (10,000 of them cost it 30-40 ms): a controller's keys sort by
+ * time, so each is read newest first within a window of time (the last
+ * minute, hour, day, then all), widening only while the union holds fewer
+ * than `limit`; records outside a window are older than any inside it, so
+ * the union's newest `limit` are the true newest. A controller with nothing
+ * in the final window gets one read of its own for its newest record. Agents'
+ * records (agent.NODE) are not among them: `get actions` reads every writer's.
+ */
+static sh_err recent_actions(job *j)
+{
+	cli_snap *s = j->s;
+	char names[16][64];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(known_controllers) / sizeof(known_controllers[0]); i++)
+		snprintf(names[n++], 64, "%s", known_controllers[i]);
+	for (const char *p = s->controllers; p && *p && n < 16;) {
+		size_t k = strcspn(p, ",");
+		char one[64];
+		snprintf(one, sizeof(one), "%.*s", (int)(k < 63 ? k : 63), p);
+		int dup = !k;
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = !strcmp(names[i], one);
+		if (!dup)
+			snprintf(names[n++], 64, "%s", one);
+		p += k + (p[k] == ',');
+	}
+	static const int64_t windows_s[] = {60, 3600, 86400, 0};
+	etcd_range_result got[16];
+	memset(got, 0, sizeof(got));
+	sh_err e = SH_OK;
+	size_t total = 0;
+	for (size_t w = 0; w < 4 && !e; w++) {
+		total = 0;
+		for (size_t i = 0; i < n && !e; i++) {
+			char base[512], from[600];
+			if (rec_action_prefix(base, sizeof(base), s->prefix, names[i]))
+				continue;
+			size_t elen;
+			char *end = etcd_prefix_end(base, strlen(base), &elen);
+			if (!end)
+				return SH_E_NOMEM;
+			int64_t since = windows_s[w] ? s->now_ns - windows_s[w] * SH_NS_PER_S : 0;
+			snprintf(from, sizeof(from), "%s%019lld", base, (long long)(since > 0 ? since : 0));
+			etcd_range_opts o = {.range_end = end, .limit = j->limit, .sort_order = ETCD_SORT_DESCEND,
+					     .sort_target = ETCD_SORT_KEY};
+			etcd_range_result_free(&got[i]);
+			int64_t t0 = sh_mono_ns();
+			e = etcd_range(j->ec, from, &o, &got[i]);
+			trace(windows_s[w] == 60 ? "recent actions (1 min)" : windows_s[w] == 3600 ? "recent actions (1 h)"
+						  : windows_s[w] ? "recent actions (1 day)" : "recent actions (all)",
+			      t0);
+			free(end);
+			if (!e && got[i].revision > j->rev)
+				j->rev = got[i].revision;
+			total += got[i].n;
+		}
+		if (total >= (size_t)j->limit)
+			break;
+	}
+	if (!e) {
+		/* the union, newest first, as the view expects s->actions */
+		s->actions.kvs = calloc(total ? total : 1, sizeof(etcd_kv));
+		if (!s->actions.kvs)
+			e = SH_E_NOMEM;
+		for (size_t i = 0; !e && i < n; i++) {
+			etcd_range_result *r = &s->last_action[s->nlast];
+			snprintf(s->last_action_ctl[s->nlast++], 64, "%s", names[i]);
+			if (got[i].n) {
+				r->kvs = calloc(1, sizeof(etcd_kv));
+				if (!r->kvs) {
+					e = SH_E_NOMEM;
+					break;
+				}
+				r->kvs[0] = got[i].kvs[0];
+				r->kvs[0].key = strdup(got[i].kvs[0].key);
+				r->kvs[0].value = strdup(got[i].kvs[0].value);
+				r->n = 1;
+			} else {
+				/* nothing in the last window: its newest, however old */
+				etcd_range_opts o = {.prefix = 1, .limit = 1, .sort_order = ETCD_SORT_DESCEND,
+						     .sort_target = ETCD_SORT_KEY};
+				char base[512];
+				rec_action_prefix(base, sizeof(base), s->prefix, names[i]);
+				int64_t t0 = sh_mono_ns();
+				e = etcd_range(j->ec, base, &o, r);
+				trace("a controller's last action", t0);
+			}
+			for (size_t k = 0; k < got[i].n; k++) {
+				s->actions.kvs[s->actions.n++] = got[i].kvs[k];
+				memset(&got[i].kvs[k], 0, sizeof(etcd_kv)); /* moved */
+			}
+		}
+		qsort(s->actions.kvs, s->actions.n, sizeof(etcd_kv), kv_newer);
+	}
+	for (size_t i = 0; i < n; i++)
+		etcd_range_result_free(&got[i]);
+	return e;
 }
 
 static sh_err run(job *j)
@@ -194,6 +311,8 @@ static sh_err run(job *j)
 				     .sort_target = ETCD_SORT_MOD};
 		e = range_sub(j, "/actions/", &s->actions, &o);
 	}
+	if (!e && (j->what & CLI_READ_RECENT))
+		e = recent_actions(j);
 	if (!e && (j->what & CLI_READ_ARBITER)) {
 		int64_t t0 = sh_mono_ns();
 		char key[512];
@@ -240,7 +359,7 @@ sh_err cli_fetch(cli_ctx *c, unsigned what, int64_t limit, cli_snap *s)
 	static const unsigned groups[] = {
 		CLI_READ_ENDPOINTS | CLI_READ_ELECTIONS | CLI_READ_CERTS | CLI_READ_ARBITER,
 		CLI_READ_NODES,
-		CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS,
+		CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS | CLI_READ_RECENT,
 		CLI_READ_SERVICES | CLI_READ_SNAPSHOTS,
 	};
 	job jobs[4];
@@ -272,7 +391,9 @@ sh_err cli_fetch(cli_ctx *c, unsigned what, int64_t limit, cli_snap *s)
 		}
 	}
 	if (!e && (what & CLI_READ_ELECTIONS)) {
-		job j = {.c = c, .s = s, .ec = c->etcd, .limit = (what & CLI_READ_ACTIONS) ? limit : 0};
+		int64_t asked = (what & CLI_READ_ALL_ACTIONS) ? INT64_MAX : limit > 100 ? limit : 100;
+		job j = {.c = c, .s = s, .ec = c->etcd,
+			 .all_read = (what & (CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS)) && (int64_t)s->actions.n < asked};
 		if ((e = last_actions(&j)))
 			snprintf(s->error, sizeof(s->error), "%s", etcd_errmsg(c->etcd));
 	}

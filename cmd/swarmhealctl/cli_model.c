@@ -465,6 +465,18 @@ cJSON *cli_view_elections(const cli_snap *s, const cli_filter *f)
 	return j;
 }
 
+static int list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && !strncmp(p, name, n))
+			return 1;
+		p += k + (p[k] == ',');
+	}
+	return 0;
+}
+
 static cJSON *controllers_array(const cli_snap *s, cJSON *needs)
 {
 	cJSON *arr = cJSON_CreateArray();
@@ -478,6 +490,9 @@ static cJSON *controllers_array(const cli_snap *s, cJSON *needs)
 		for (size_t k = 0; k < nv && k < 64 && !e; k++)
 			if (!strcmp(v[k].name, ename))
 				e = &v[k];
+		int expected = list_has(s->controllers, name);
+		if (!expected && !(e && e->candidates) && !s->last_action[i].n)
+			continue; /* a controller nobody runs, expects or ever ran */
 		cJSON *c = cJSON_CreateObject();
 		cJSON_AddStringToObject(c, "name", name);
 		if (e && e->candidates) {
@@ -486,7 +501,7 @@ static cJSON *controllers_array(const cli_snap *s, cJSON *needs)
 		} else {
 			cJSON_AddNullToObject(c, "leader");
 			cJSON_AddNullToObject(c, "fence");
-			if (needs) {
+			if (needs && expected) {
 				cJSON *w = cJSON_CreateObject();
 				cJSON_AddStringToObject(w, "what", "controller");
 				cJSON_AddStringToObject(w, "name", name);

@@ -111,6 +111,21 @@ static void test_each_verb(void)
 	int64_t lease, ttl;
 	CU_ASSERT_EQUAL_FATAL(etcd_lease_grant(tc, 30, &lease, &ttl), SH_OK);
 	seed(lease);
+	/* a record two days old of a controller that does not run now, and an agent's record */
+	int64_t old = sh_real_ns() - 2 * 86400 * SH_NS_PER_S;
+	rec_action oa = {.ts_ns = old, .controller = "certs", .kind = "renew", .target = "api", .reason = "due",
+			 .result = "ok", .fence = 2};
+	char okey[300];
+	rec_action_key(okey, sizeof(okey), prefix, "certs", old, "renew", "api");
+	char *oj = rec_action_encode(&oa);
+	CU_ASSERT_EQUAL(etcd_put(tc, okey, oj, strlen(oj), NULL, NULL, NULL), SH_OK);
+	free(oj);
+	rec_action ag = {.ts_ns = sh_real_ns(), .controller = "agent.n1", .kind = "restart", .target = "c1",
+			 .reason = "unhealthy", .result = "ok"};
+	rec_action_key(okey, sizeof(okey), prefix, "agent.n1", ag.ts_ns, "restart", "c1");
+	oj = rec_action_encode(&ag);
+	CU_ASSERT_EQUAL(etcd_put(tc, okey, oj, strlen(oj), NULL, NULL, NULL), SH_OK);
+	free(oj);
 	CU_ASSERT_EQUAL(ctl("get status -o json"), 0);
 	cJSON *j = out_json();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
@@ -118,6 +133,12 @@ static void test_each_verb(void)
 	CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "etcd"), 0), "reachable")));
 	CU_ASSERT_STRING_EQUAL(jstr(j, "controllers.0.leader"), "mgr-1:4242");
 	CU_ASSERT_STRING_EQUAL(jstr(j, "controllers.0.last_action.target"), "n3");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "controllers.1.name"), "certs"); /* listed: it has records */
+	CU_ASSERT_PTR_NULL(jstr(j, "controllers.1.leader"));
+	CU_ASSERT_STRING_EQUAL(jstr(j, "controllers.1.last_action.kind"), "renew");
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "controllers")), 2); /* not rollback */
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "actions")), 2); /* the controllers' */
+	CU_ASSERT_STRING_EQUAL(jstr(j, "actions.0.kind"), "renew"); /* oldest first */
 	CU_ASSERT_STRING_EQUAL(jstr(j, "arbiter.mode"), "normal");
 	CU_ASSERT_STRING_EQUAL(jstr(j, "nodes.0.name"), "n1");
 	CU_ASSERT_STRING_EQUAL(jstr(j, "nodes.0.monitor"), "monitored");
@@ -158,7 +179,7 @@ static void test_each_verb(void)
 	free(o);
 	CU_ASSERT_EQUAL(ctl("get actions -o jsonpath='{.items[*].target}'"), 0);
 	o = out();
-	CU_ASSERT_STRING_EQUAL(o, "n3\n");
+	CU_ASSERT_STRING_EQUAL(o, "n3 api c1\n"); /* every writer's, in the order written */
 	free(o);
 	CU_ASSERT_EQUAL(ctl("get services -o jsonpath='{.items[0].name}:{.items[0].latest_version}'"), 0);
 	o = out();
