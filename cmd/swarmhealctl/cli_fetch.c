@@ -23,13 +23,12 @@
  * which revision it started watching from (the highest it read).
  */
 
-/* SWARMHEALCTL_TRACE=1: each read's time on stderr (what an answer spends where). */
+/* SWARMHEALCTL_TRACE=1: each read's time on stderr (what an answer spends where). Set before threads start. */
+static int trace_on = -1;
+
 static void trace(const char *what, int64_t t0)
 {
-	static int on = -1;
-	if (on < 0)
-		on = getenv("SWARMHEALCTL_TRACE") != NULL;
-	if (on)
+	if (trace_on > 0)
 		fprintf(stderr, "trace: %-28s %7.2f ms\n", what, (double)(sh_mono_ns() - t0) / 1e6);
 }
 
@@ -349,6 +348,8 @@ static void *run_thread(void *p)
 sh_err cli_fetch(cli_ctx *c, unsigned what, int64_t limit, cli_snap *s)
 {
 	memset(s, 0, sizeof(*s));
+	if (trace_on < 0)
+		trace_on = getenv("SWARMHEALCTL_TRACE") != NULL;
 	s->prefix = c->g.prefix;
 	s->controllers = c->g.controllers;
 	s->etcd_quota = c->g.etcd_quota;
