@@ -762,8 +762,11 @@ int cli_print(cli_ctx *c, const cJSON *v)
 		free(t);
 		return 0;
 	}
-	if (c->fmt == CLI_YAML)
+	if (c->fmt == CLI_YAML) {
+		if (c->v.watch)
+			fputs("---\n", c->out); /* --watch: a stream of documents, each one marked */
 		return cli_emit_yaml(v, c->out);
+	}
 	if (c->fmt == CLI_JSONPATH) {
 		char err[300];
 		if (cli_jsonpath(v, c->jsonpath, c->out, err, sizeof(err))) {
