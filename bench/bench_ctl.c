@@ -99,7 +99,10 @@ int main(int argc, char **argv)
 		rec_heartbeat_key(key, sizeof(key), prefix, id);
 		add(c, &b, key, rec_heartbeat_encode(&h));
 		if (i % 10 == 0) {
-			rec_drain_state d = {.state = "restored", .reason = "node healthy for 30s", .since_ns = now, .fence = 9,
+			rec_drain_state d = {.state = "restored",
+					     .reason = "node healthy for 30s",
+					     .since_ns = now,
+					     .fence = 9,
 					     .monitor = "monitored"};
 			rec_drain_state_key(key, sizeof(key), prefix, id);
 			add(c, &b, key, rec_drain_state_encode(&d));
@@ -107,8 +110,9 @@ int main(int argc, char **argv)
 	}
 	char spec[1100];
 	memset(spec, 0, sizeof(spec));
-	int o = snprintf(spec, sizeof(spec), "{\"Name\":\"svc\",\"Labels\":{\"swarmheal.min-available\":\"50%%\"},"
-					     "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"registry/app:1.2.3\",\"Env\":[\"");
+	int o = snprintf(spec, sizeof(spec),
+			 "{\"Name\":\"svc\",\"Labels\":{\"swarmheal.min-available\":\"50%%\"},"
+			 "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"registry/app:1.2.3\",\"Env\":[\"");
 	while (o < 1000)
 		spec[o++] = 'x';
 	snprintf(spec + o, sizeof(spec) - (size_t)o, "\"]}}}");
@@ -125,11 +129,17 @@ int main(int argc, char **argv)
 		char target[64];
 		snprintf(target, sizeof(target), kind == 3 ? "svc%05dq9h8j7g6f5d4s3a2p1" : "node%05dx4k2l0q9h8j7g6f5d4",
 			 kind == 3 ? (i / 5) % (services ? services : 1) : i % (nodes ? nodes : 1));
-		rec_action a = {.ts_ns = now - (int64_t)(actions - i) * SH_NS_PER_S, .controller = (char *)ctl,
-				.kind = kind < 3 ? "refuse" : kind == 3 ? "rollback" : "restart", .target = target,
-				.reason = "not draining node (heartbeat key is gone): 4 of 6 nodes look dead, suspecting our "
-					  "own partition",
-				.result = kind == 3 ? "ok" : "refused", .fence = 1234};
+		rec_action a = {
+			.ts_ns = now - (int64_t)(actions - i) * SH_NS_PER_S,
+			.controller = (char *)ctl,
+			.kind = kind < 3    ? "refuse"
+				: kind == 3 ? "rollback"
+					    : "restart",
+			.target = target,
+			.reason = "not draining node (heartbeat key is gone): 4 of 6 nodes look dead, suspecting our "
+				  "own partition",
+			.result = kind == 3 ? "ok" : "refused",
+			.fence = 1234};
 		rec_action_key(key, sizeof(key), prefix, ctl, a.ts_ns, a.kind, target);
 		add(c, &b, key, rec_action_encode(&a));
 	}
@@ -146,8 +156,8 @@ int main(int argc, char **argv)
 	if (system(cmd))
 		fprintf(stderr, "bench_ctl: etcdctl compact/defrag failed (timing anyway)\n");
 	etcd_status_get(c, &st);
-	printf("seeded %s: %d heartbeats, %d services' snapshots, %d actions; etcd DB %.1f MiB\n", prefix, nodes, services,
-	       actions, (double)st.db_size / 1048576.0);
+	printf("seeded %s: %d heartbeats, %d services' snapshots, %d actions; etcd DB %.1f MiB\n", prefix, nodes,
+	       services, actions, (double)st.db_size / 1048576.0);
 	etcd_client_free(c);
 
 	int64_t *ms = calloc((size_t)runs, sizeof(int64_t)), *cpu = calloc((size_t)runs, sizeof(int64_t)), maxrss = 0;
@@ -170,10 +180,12 @@ int main(int argc, char **argv)
 		wait4(p, &status, 0, &ru);
 		ms[r] = (sh_mono_ns() - t0) / 1000;
 		if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3)) {
-			fprintf(stderr, "bench_ctl: swarmhealctl exited %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			fprintf(stderr, "bench_ctl: swarmhealctl exited %d\n",
+				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 			return 1;
 		}
-		cpu[r] = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+		cpu[r] = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+			 ru.ru_stime.tv_usec;
 		if (ru.ru_maxrss > maxrss)
 			maxrss = ru.ru_maxrss;
 	}

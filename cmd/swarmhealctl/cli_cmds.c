@@ -24,7 +24,8 @@ static const sh_opt get_opts[] = {
 	{"selector", SH_OPT_STRING, VO(selector), NULL, "SEL",
 	 "-l: only items whose fields match: FIELD=VALUE or FIELD!=VALUE, comma separated", NULL, 0, 0, NULL},
 	{"zone", SH_OPT_STRING, VO(zone), NULL, "ZONE", "only nodes of this zone", NULL, 0, 0, NULL},
-	{"limit", SH_OPT_COUNT, VO(limit), "10", "N", "actions: the newest N (status and get actions)", NULL, 0, 1, NULL},
+	{"limit", SH_OPT_COUNT, VO(limit), "10", "N", "actions: the newest N (status and get actions)", NULL, 0, 1,
+	 NULL},
 	{"fail-on-degraded", SH_OPT_BOOL, VO(fail_on_degraded), "false", NULL,
 	 "get status: exit 3 when something needs a person", NULL, 0, 0, NULL},
 	{0},
@@ -38,7 +39,8 @@ static const sh_opt drain_opts[] = {
 };
 static const sh_opt wait_opts[] = {
 	{"for", SH_OPT_STRING, VO(for_cond), NULL, "COND", "drained or active (required)", NULL, 0, 0, NULL},
-	{"timeout", SH_OPT_DURATION, VO(timeout_ms), "60s", NULL, "give up after this long (exit 124)", NULL, 0, 0, NULL},
+	{"timeout", SH_OPT_DURATION, VO(timeout_ms), "60s", NULL, "give up after this long (exit 124)", NULL, 0, 0,
+	 NULL},
 	{0},
 };
 static const sh_opt no_opts[] = {{0}};

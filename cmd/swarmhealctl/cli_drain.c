@@ -39,9 +39,10 @@ static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
 	if (!s->have_swarm) {
 		cJSON_AddBoolToObject(g, "checked", 0);
 		cJSON_AddNullToObject(g, "allowed");
-		cJSON_AddStringToObject(g, "reason", s->swarm_error[0] ? s->swarm_error
-									 : "not checked: give --docker-host (a manager's engine) to "
-									   "read the services' swarmheal.min-available labels");
+		cJSON_AddStringToObject(g, "reason",
+					s->swarm_error[0] ? s->swarm_error
+							  : "not checked: give --docker-host (a manager's engine) to "
+							    "read the services' swarmheal.min-available labels");
 		return;
 	}
 	dock_service_list sl = {0};
@@ -61,8 +62,8 @@ static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
 		goto done;
 	}
 	for (size_t i = 0; i < sl.n; i++) {
-		const cJSON *lab = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sl.v[i].spec, "Labels"),
-								    "swarmheal.min-available");
+		const cJSON *lab = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(sl.v[i].spec, "Labels"), "swarmheal.min-available");
 		if (!cJSON_IsString(lab))
 			continue;
 		char f[200];
@@ -112,8 +113,8 @@ static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
 			rec_drain_state ds;
 			if (strcmp(s->drain_state.kvs[k].key, key))
 				continue;
-			if (rec_drain_state_parse(s->drain_state.kvs[k].value, s->drain_state.kvs[k].value_len, &ds, why,
-						  sizeof(why)) ||
+			if (rec_drain_state_parse(s->drain_state.kvs[k].value, s->drain_state.kvs[k].value_len, &ds,
+						  why, sizeof(why)) ||
 			    !strcmp(ds.state, "drained") || !strcmp(ds.state, "draining"))
 				d->state = DRAIN_DRAINED;
 			else if (!strcmp(ds.state, "restored"))
@@ -130,9 +131,10 @@ static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
 	}
 	rec_arbiter_mode m;
 	char why[200];
-	drain_policy p = {.read_only = s->arbiter_present &&
-				       (rec_arbiter_mode_parse(s->arbiter.value, s->arbiter.value_len, &m, why, sizeof(why)) ||
-					m.mode == REC_MODE_READ_ONLY)};
+	drain_policy p = {
+		.read_only = s->arbiter_present &&
+			     (rec_arbiter_mode_parse(s->arbiter.value, s->arbiter.value_len, &m, why, sizeof(why)) ||
+			      m.mode == REC_MODE_READ_ONLY)};
 	drain_action acts[64];
 	size_t na = drain_decide(&p, nodes, n, svcs, nsvc, sh_mono_ns(), acts, 64);
 	const drain_action *mine = NULL;
@@ -148,9 +150,11 @@ static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
 		cJSON_AddStringToObject(g, "reason", mine->reason);
 	} else {
 		cJSON_AddNullToObject(g, "allowed");
-		cJSON_AddStringToObject(g, "reason", !strcmp(nodes[target].availability, "drain")
-							     ? "already drained"
-							     : "the drain controller would not act on it now (node dead or already ours)");
+		cJSON_AddStringToObject(
+			g, "reason",
+			!strcmp(nodes[target].availability, "drain")
+				? "already drained"
+				: "the drain controller would not act on it now (node dead or already ours)");
 	}
 done:
 	if (err[0]) {
@@ -271,9 +275,10 @@ int cli_run_drain(cli_ctx *c, int argc, char **argv)
 	cJSON_AddStringToObject(req, "requested_by", rq.requested_by);
 	cJSON *nv = cli_view_node(&s, node);
 	if (!nv)
-		cJSON_AddStringToObject(r, "note",
-					"warning: no heartbeat, drain record or Swarm node is known by that name; the request "
-					"waits for a node with that ID");
+		cJSON_AddStringToObject(
+			r, "note",
+			"warning: no heartbeat, drain record or Swarm node is known by that name; the request "
+			"waits for a node with that ID");
 	cJSON_Delete(nv);
 	gate(c, &s, node, r);
 	context(&s, r);
@@ -386,8 +391,8 @@ int cli_run_wait(cli_ctx *c, int argc, char **argv)
 		}
 		int64_t left = (deadline - sh_mono_ns()) / SH_NS_PER_MS;
 		if (left <= 0) {
-			fprintf(stderr, "%s: timed out waiting for node '%s' to be %s (%s)\n", c->prog, node, c->v.for_cond,
-				seen);
+			fprintf(stderr, "%s: timed out waiting for node '%s' to be %s (%s)\n", c->prog, node,
+				c->v.for_cond, seen);
 			rc = CLI_TIMEOUT;
 			break;
 		}

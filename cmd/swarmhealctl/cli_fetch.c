@@ -153,7 +153,8 @@ static sh_err last_actions(job *j)
 		if (r->n || j->all_read)
 			continue; /* found, or every action was read and none is this controller's */
 		int64_t t0 = sh_mono_ns();
-		etcd_range_opts o = {.prefix = 1, .limit = 1, .sort_order = ETCD_SORT_DESCEND, .sort_target = ETCD_SORT_KEY};
+		etcd_range_opts o = {
+			.prefix = 1, .limit = 1, .sort_order = ETCD_SORT_DESCEND, .sort_target = ETCD_SORT_KEY};
 		sh_err e = etcd_range(j->ec, key, &o, r);
 		trace("a controller's last action", t0);
 		if (e)
@@ -224,8 +225,10 @@ static sh_err recent_actions(job *j)
 			etcd_range_result_free(&got[i]);
 			int64_t t0 = sh_mono_ns();
 			e = etcd_range(j->ec, from, &o, &got[i]);
-			trace(windows_s[w] == 60 ? "recent actions (1 min)" : windows_s[w] == 3600 ? "recent actions (1 h)"
-						  : windows_s[w] ? "recent actions (1 day)" : "recent actions (all)",
+			trace(windows_s[w] == 60     ? "recent actions (1 min)"
+			      : windows_s[w] == 3600 ? "recent actions (1 h)"
+			      : windows_s[w]	     ? "recent actions (1 day)"
+						     : "recent actions (all)",
 			      t0);
 			free(end);
 			if (!e && got[i].revision > j->rev)
@@ -393,8 +396,11 @@ sh_err cli_fetch(cli_ctx *c, unsigned what, int64_t limit, cli_snap *s)
 	}
 	if (!e && (what & CLI_READ_ELECTIONS)) {
 		int64_t asked = (what & CLI_READ_ALL_ACTIONS) ? INT64_MAX : limit > 100 ? limit : 100;
-		job j = {.c = c, .s = s, .ec = c->etcd,
-			 .all_read = (what & (CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS)) && (int64_t)s->actions.n < asked};
+		job j = {.c = c,
+			 .s = s,
+			 .ec = c->etcd,
+			 .all_read =
+				 (what & (CLI_READ_ACTIONS | CLI_READ_ALL_ACTIONS)) && (int64_t)s->actions.n < asked};
 		if ((e = last_actions(&j)))
 			snprintf(s->error, sizeof(s->error), "%s", etcd_errmsg(c->etcd));
 	}

@@ -106,8 +106,8 @@ static int show(cli_ctx *c, const subject *sj, cli_filter *f, int *degraded, int
 	int64_t t1 = sh_mono_ns();
 	int rc = cli_print(c, v) ? CLI_USAGE : CLI_OK;
 	if (getenv("SWARMHEALCTL_TRACE"))
-		fprintf(stderr, "trace: %-28s %7.2f ms\ntrace: %-28s %7.2f ms\n", "view", (double)(t1 - t0) / 1e6, "print",
-			(double)(sh_mono_ns() - t1) / 1e6);
+		fprintf(stderr, "trace: %-28s %7.2f ms\ntrace: %-28s %7.2f ms\n", "view", (double)(t1 - t0) / 1e6,
+			"print", (double)(sh_mono_ns() - t1) / 1e6);
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "degraded");
 	*degraded = cJSON_IsTrue(d);
 	cJSON_Delete(v);
@@ -126,8 +126,8 @@ int cli_run_get(cli_ctx *c, int argc, char **argv)
 		if (!strcmp(argv[0], subjects[i].name) || (subjects[i].alias && !strcmp(argv[0], subjects[i].alias)))
 			sj = &subjects[i];
 	if (!sj)
-		return sh_usage_error(c->uprog, "unknown kind '%s' (status, nodes, elections, certs, actions, services)",
-				      argv[0]);
+		return sh_usage_error(
+			c->uprog, "unknown kind '%s' (status, nodes, elections, certs, actions, services)", argv[0]);
 	cli_filter f = {c->v.selector, c->v.zone};
 	char err[300];
 	if (cli_filter_check(&f, err, sizeof(err)))
@@ -191,7 +191,10 @@ int cli_run_describe(cli_ctx *c, int argc, char **argv)
 									      : cli_view_cert(&s, name);
 	cli_snap_release(&s);
 	if (!v) {
-		fprintf(stderr, "%s: %s '%s' not found\n", c->prog, kind[0] == 'n' ? "node" : kind[0] == 's' ? "service" : "cert",
+		fprintf(stderr, "%s: %s '%s' not found\n", c->prog,
+			kind[0] == 'n'	 ? "node"
+			: kind[0] == 's' ? "service"
+					 : "cert",
 			name);
 		return CLI_NOT_FOUND;
 	}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cli_main.c - swarmhealctl's entry: kubectl-style argv (verb anywhere, -o/-w/-l/-h) onto the sh_opt tables, dispatch */
+/* cli_main.c - swarmhealctl's entry: kubectl-style argv (verb anywhere, -o/-w/-l/-h) onto sh_opt tables, dispatch */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,13 +35,15 @@ static int check_color(const void *v, char *err, size_t len)
 const sh_opt cli_global_table[] = {
 	{"output", SH_OPT_STRING, GO(output), "table", "FORMAT", "-o: table, wide, json, yaml or jsonpath=EXPR",
 	 "SWARMHEALCTL_OUTPUT", 0, 0, NULL},
-	{"prefix", SH_OPT_STRING, GO(prefix), "/swarmheal", "PREFIX", "etcd key prefix", "SWARMHEAL_PREFIX", 0, 0, NULL},
+	{"prefix", SH_OPT_STRING, GO(prefix), "/swarmheal", "PREFIX", "etcd key prefix", "SWARMHEAL_PREFIX", 0, 0,
+	 NULL},
 	{"controllers", SH_OPT_LIST, GO(controllers), "drain", "LIST",
 	 "controllers expected to have a leader (as swarmheald's --controllers)", "SWARMHEAL_CONTROLLERS", 0, 0, NULL},
 	{"etcd-quota", SH_OPT_COUNT, GO(etcd_quota), "2147483648", "BYTES",
-	 "etcd's --quota-backend-bytes, for QUOTA USE (etcd does not report it)", "SWARMHEALCTL_ETCD_QUOTA", 0, 1, NULL},
-	{"color", SH_OPT_STRING, GO(color), "auto", "WHEN", "colour: auto (on a terminal, unless NO_COLOR), always, never",
-	 "SWARMHEALCTL_COLOR", 0, 0, NULL},
+	 "etcd's --quota-backend-bytes, for QUOTA USE (etcd does not report it)", "SWARMHEALCTL_ETCD_QUOTA", 0, 1,
+	 NULL},
+	{"color", SH_OPT_STRING, GO(color), "auto", "WHEN",
+	 "colour: auto (on a terminal, unless NO_COLOR), always, never", "SWARMHEALCTL_COLOR", 0, 0, NULL},
 	{0},
 };
 
@@ -99,12 +101,15 @@ static int normalize(int argc, char **argv, char ***out, int *outc, char **owned
 			const char *longname = a[1] == 'o' ? "output" : a[1] == 'l' ? "selector" : a[1] == 'w' ? "watch"
 					       : a[1] == 'h' ? "help" : NULL;
 			if (!longname)
-				return sh_usage_error("swarmhealctl", "unknown option '%s'", a), free(opt), free(ops), 1;
+				return sh_usage_error("swarmhealctl", "unknown option '%s'", a), free(opt), free(ops),
+				       1;
 			int needs = a[1] == 'o' || a[1] == 'l';
 			if (needs && !a[2] && i + 1 >= argc)
-				return sh_usage_error("swarmhealctl", "option '%s' needs a value", a), free(opt), free(ops), 1;
+				return sh_usage_error("swarmhealctl", "option '%s' needs a value", a), free(opt),
+				       free(ops), 1;
 			if (!needs && a[2])
-				return sh_usage_error("swarmhealctl", "unknown option '%s'", a), free(opt), free(ops), 1;
+				return sh_usage_error("swarmhealctl", "unknown option '%s'", a), free(opt), free(ops),
+				       1;
 			char *s = NULL;
 			if (needs && asprintf(&s, "--%s=%s", longname, a[2] ? a + 2 : argv[++i]) < 0)
 				s = NULL;
@@ -130,9 +135,10 @@ static int normalize(int argc, char **argv, char ***out, int *outc, char **owned
 
 static void verbs_text(char *buf, size_t len)
 {
-	size_t o = (size_t)snprintf(buf, len,
-				    "Show whether the swarm heals itself, from what swarmheal records in etcd; ask it to\n"
-				    "drain a node and give it back.\n\nverbs:\n");
+	size_t o =
+		(size_t)snprintf(buf, len,
+				 "Show whether the swarm heals itself, from what swarmheal records in etcd; ask it to\n"
+				 "drain a node and give it back.\n\nverbs:\n");
 	for (size_t i = 0; i < cli_ncmds && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "  %-11s %s\n", cli_cmds[i].name, cli_cmds[i].summary);
 	if (o < len)

@@ -396,7 +396,8 @@ static cJSON *node_item(const cli_snap *s, const char *id, int detail)
 	}
 	if (hok && hb.cert_not_after_ns) {
 		add_time(j, "cert_not_after", hb.cert_not_after_ns);
-		cJSON_AddNumberToObject(j, "cert_days_left", (double)((hb.cert_not_after_ns - s->now_ns) / (86400 * NS_S)));
+		cJSON_AddNumberToObject(j, "cert_days_left",
+					(double)((hb.cert_not_after_ns - s->now_ns) / (86400 * NS_S)));
 	} else {
 		cJSON_AddNullToObject(j, "cert_not_after");
 		cJSON_AddNullToObject(j, "cert_days_left");
@@ -505,7 +506,8 @@ static cJSON *controllers_array(const cli_snap *s, cJSON *needs)
 				cJSON *w = cJSON_CreateObject();
 				cJSON_AddStringToObject(w, "what", "controller");
 				cJSON_AddStringToObject(w, "name", name);
-				cJSON_AddStringToObject(w, "why", "no leader: no swarmheald runs it, or none reaches etcd");
+				cJSON_AddStringToObject(w, "why",
+							"no leader: no swarmheald runs it, or none reaches etcd");
 				cJSON_AddItemToArray(needs, w);
 			}
 		}
@@ -736,8 +738,9 @@ static svc_acc *services_collect(const cli_snap *s, size_t *nout, cJSON **acts)
 		const char *id = kv->key + blen, *slash = memchr(id, '/', kv->key_len - blen);
 		if (!slash || (size_t)(slash - id) >= sizeof(v[0].id))
 			continue;
-		svc_acc *a = (n && !strncmp(v[n - 1].id, id, (size_t)(slash - id)) && !v[n - 1].id[slash - id]) ? &v[n - 1]
-														    : &v[n++];
+		svc_acc *a = (n && !strncmp(v[n - 1].id, id, (size_t)(slash - id)) && !v[n - 1].id[slash - id])
+				     ? &v[n - 1]
+				     : &v[n++];
 		snprintf(a->id, sizeof(a->id), "%.*s", (int)(slash - id), id);
 		rec_rollback_snapshot r;
 		char why[200];
@@ -938,12 +941,14 @@ static cJSON *endpoints_array(const cli_snap *s, cJSON *needs)
 			cJSON_AddNumberToObject(j, "db_size", (double)e->db_size);
 			cJSON_AddNumberToObject(j, "quota", (double)s->etcd_quota);
 			cJSON_AddNumberToObject(j, "quota_use_pct",
-						s->etcd_quota > 0 ? (double)(e->db_size * 1000 / s->etcd_quota) / 10.0 : 0);
+						s->etcd_quota > 0 ? (double)(e->db_size * 1000 / s->etcd_quota) / 10.0
+								  : 0);
 			if (s->etcd_quota > 0 && e->db_size * 10 >= s->etcd_quota * 8 && needs) {
 				cJSON *w = cJSON_CreateObject();
 				cJSON_AddStringToObject(w, "what", "etcd");
 				cJSON_AddStringToObject(w, "name", e->endpoint);
-				cJSON_AddStringToObject(w, "why", "database above 80% of its quota: compact and defragment");
+				cJSON_AddStringToObject(w, "why",
+							"database above 80% of its quota: compact and defragment");
 				cJSON_AddItemToArray(needs, w);
 			}
 		} else {

@@ -242,8 +242,10 @@ static void cell_text(const cJSON *v, const col *c, int64_t now_ns, int wide, ch
 		return;
 	}
 	case F_ACTION: {
-		const cJSON *k = cJSON_GetObjectItemCaseSensitive(v, "kind"), *tg = cJSON_GetObjectItemCaseSensitive(v, "target"),
-			    *r = cJSON_GetObjectItemCaseSensitive(v, "result"), *ts = cJSON_GetObjectItemCaseSensitive(v, "ts");
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(v, "kind"),
+			    *tg = cJSON_GetObjectItemCaseSensitive(v, "target"),
+			    *r = cJSON_GetObjectItemCaseSensitive(v, "result"),
+			    *ts = cJSON_GetObjectItemCaseSensitive(v, "ts");
 		t[0] = '\0';
 		if (cJSON_IsString(ts) && !sh_parse_rfc3339(ts->valuestring, &ns))
 			cli_age(now_ns - ns, t, sizeof(t));
@@ -395,7 +397,8 @@ static void print_status(cli_ctx *c, const cJSON *v, int64_t now)
 	fputc('\n', c->out);
 	const cJSON *swe = cJSON_GetObjectItemCaseSensitive(v, "swarm_error");
 	if (cJSON_IsString(swe))
-		fprintf(c->out, "Swarm: %s (nodes as the agents and the drain controller recorded them)\n", swe->valuestring);
+		fprintf(c->out, "Swarm: %s (nodes as the agents and the drain controller recorded them)\n",
+			swe->valuestring);
 	c->first_head = "NODE";
 	section(c, v, "nodes", node_cols, "NODE: none (no heartbeat, drain record or Swarm node)", now);
 	c->first_head = NULL;
@@ -557,8 +560,8 @@ static int yaml_node(yaml_emitter_t *em, const cJSON *v)
 	} else {
 		text = "null";
 	}
-	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, -1, style != YAML_DOUBLE_QUOTED_SCALAR_STYLE,
-					  1, style) ||
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, -1,
+					  style != YAML_DOUBLE_QUOTED_SCALAR_STYLE, 1, style) ||
 	    !yaml_emitter_emit(em, &ev))
 		return -1;
 	return 0;
@@ -616,8 +619,8 @@ static int jp_eval(const cJSON *v, const char *p, cJSON *acc, char *err, size_t 
 		}
 		char name[128];
 		snprintf(name, sizeof(name), "%.*s", (int)(n < 127 ? n : 127), p + 1);
-		return jp_eval(cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, name) : NULL, p + 1 + n, acc, err,
-			       errlen);
+		return jp_eval(cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, name) : NULL, p + 1 + n, acc,
+			       err, errlen);
 	}
 	if (p[0] == '[') {
 		const char *close = strchr(p, ']');
@@ -782,8 +785,10 @@ int cli_print(cli_ctx *c, const cJSON *v)
 		const col *cols;
 		const char *none;
 	} lists[] = {
-		{"NodeList", node_cols, "No nodes found."},          {"ElectionList", election_cols, "No elections found."},
-		{"CertList", cert_cols, "No certificates found."},   {"ActionList", action_cols, "No actions found."},
+		{"NodeList", node_cols, "No nodes found."},
+		{"ElectionList", election_cols, "No elections found."},
+		{"CertList", cert_cols, "No certificates found."},
+		{"ActionList", action_cols, "No actions found."},
 		{"ServiceList", service_cols, "No services found."},
 	};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)

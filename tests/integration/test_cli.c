@@ -71,8 +71,14 @@ static void seed(int64_t lease)
 	char hex[40];
 	snprintf(hex, sizeof(hex), "%llx", (unsigned long long)lease);
 	put("/elections/controller.drain/", hex, strdup("mgr-1:4242"), lease);
-	rec_action a = {.ts_ns = now, .controller = "drain", .kind = "drain", .target = "n3", .reason = "heartbeat key is gone",
-			.result = "ok", .fence = 7, .node = "n3"};
+	rec_action a = {.ts_ns = now,
+			.controller = "drain",
+			.kind = "drain",
+			.target = "n3",
+			.reason = "heartbeat key is gone",
+			.result = "ok",
+			.fence = 7,
+			.node = "n3"};
 	char key[300];
 	rec_action_key(key, sizeof(key), prefix, "drain", now, "drain", "n3");
 	char *aj = rec_action_encode(&a);
@@ -82,7 +88,8 @@ static void seed(int64_t lease)
 			      .next_renewal_ns = now + 20 * 86400 * SH_NS_PER_S};
 	put("/certs/status/", "api", rec_cert_status_encode(&st), 0);
 	put("/certs/specs/", "api",
-	    strdup("{\"common_name\":\"api\",\"dns_names\":[\"api\"],\"duration\":\"720h\",\"ca\":{\"cert_file\":\"/c\","
+	    strdup("{\"common_name\":\"api\",\"dns_names\":[\"api\"],\"duration\":\"720h\",\"ca\":{\"cert_file\":\"/"
+		   "c\","
 		   "\"key_file\":\"/k\"},\"files\":{\"cert\":\"/a\",\"key\":\"/b\"}}"),
 	    0);
 	rec_rollback_snapshot rs = {.spec = "{\"Name\":\"web\"}", .ts_ns = now, .healthy = 1, .version = 3};
@@ -130,7 +137,8 @@ static void test_each_verb(void)
 	cJSON *j = out_json();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
 	CU_ASSERT_STRING_EQUAL(jstr(j, "kind"), "Status");
-	CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "etcd"), 0), "reachable")));
+	CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "etcd"), 0), "reachable")));
 	CU_ASSERT_STRING_EQUAL(jstr(j, "controllers.0.leader"), "mgr-1:4242");
 	CU_ASSERT_STRING_EQUAL(jstr(j, "controllers.0.last_action.target"), "n3");
 	CU_ASSERT_STRING_EQUAL(jstr(j, "controllers.1.name"), "certs"); /* listed: it has records */
@@ -341,21 +349,21 @@ static void test_unreachable(void)
 {
 	int port = t_free_port();
 	int64_t t0 = sh_mono_ns();
-	int rc = t_sh("%s --endpoints http://127.0.0.1:%d get status >%s/out 2>%s/err", t_bin("swarmhealctl"), port, dir,
-		      dir);
+	int rc = t_sh("%s --endpoints http://127.0.0.1:%d get status >%s/out 2>%s/err", t_bin("swarmhealctl"), port,
+		      dir, dir);
 	int64_t ms = (sh_mono_ns() - t0) / SH_NS_PER_MS;
 	CU_ASSERT_EQUAL(rc, 69);
 	char *e = err(), want[200];
-	snprintf(want, sizeof(want), "swarmhealctl: etcd: cannot reach etcd at 'http://127.0.0.1:%d': connection refused\n",
-		 port);
+	snprintf(want, sizeof(want),
+		 "swarmhealctl: etcd: cannot reach etcd at 'http://127.0.0.1:%d': connection refused\n", port);
 	CU_ASSERT_STRING_EQUAL(e, want);
 	free(e);
 	char *o = out();
 	CU_ASSERT_STRING_EQUAL(o, "");
 	free(o);
 	CU_ASSERT_TRUE(ms < 3000);
-	rc = t_sh("%s --endpoints http://127.0.0.1:%d drain n1 --reason x >%s/out 2>%s/err", t_bin("swarmhealctl"), port,
-		  dir, dir);
+	rc = t_sh("%s --endpoints http://127.0.0.1:%d drain n1 --reason x >%s/out 2>%s/err", t_bin("swarmhealctl"),
+		  port, dir, dir);
 	CU_ASSERT_EQUAL(rc, 69);
 }
 

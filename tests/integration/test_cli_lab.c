@@ -52,8 +52,8 @@ static char *out(void)
 static void availability(int i, char *o, size_t len)
 {
 	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "docker -H %s node inspect %s --format '{{.Spec.Availability}}' 2>/dev/null", socks[1],
-		 ids[i]);
+	snprintf(cmd, sizeof(cmd), "docker -H %s node inspect %s --format '{{.Spec.Availability}}' 2>/dev/null",
+		 socks[1], ids[i]);
 	popen_line(cmd, o, len);
 }
 
@@ -89,11 +89,12 @@ static void start_all(void)
 {
 	for (int i = 1; i <= 3; i++)
 		agents[i] = t_spawn("/tmp/swarmheal-cli-lab-agent.log",
-				    "%s --endpoints %s --docker-host %s --prefix %s --ttl 2s", t_bin("swarmheal-agent"), eps,
-				    socks[i], prefix);
-	daemon_pid = t_spawn("/tmp/swarmheal-cli-lab-daemon.log",
-			     "%s --endpoints %s --docker-host %s --prefix %s --restore-after 1s --ttl 3s --metrics-addr ''",
-			     t_bin("swarmheald"), eps, socks[1], prefix);
+				    "%s --endpoints %s --docker-host %s --prefix %s --ttl 2s", t_bin("swarmheal-agent"),
+				    eps, socks[i], prefix);
+	daemon_pid =
+		t_spawn("/tmp/swarmheal-cli-lab-daemon.log",
+			"%s --endpoints %s --docker-host %s --prefix %s --restore-after 1s --ttl 3s --metrics-addr ''",
+			t_bin("swarmheald"), eps, socks[1], prefix);
 	/* the drain controller leads and every node is monitored: nothing needs a person */
 	int ok = 0;
 	for (int t = 0; t < 100 && !ok; t++) {
@@ -132,7 +133,8 @@ static void test_drain_through_controller(void)
 	char a[32];
 	availability(3, a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "drain");
-	CU_ASSERT_EQUAL(ctl("get nodes -l name=%s -o 'jsonpath={.items[0].drained_by} {.items[0].drain_state}'", ids[3]), 0);
+	CU_ASSERT_EQUAL(
+		ctl("get nodes -l name=%s -o 'jsonpath={.items[0].drained_by} {.items[0].drain_state}'", ids[3]), 0);
 	o = out();
 	CU_ASSERT_STRING_EQUAL(o, "swarmheal drained\n");
 	free(o);
@@ -204,10 +206,10 @@ static void test_timing_next_to_docker(void)
 {
 	char a[1024], b[1024], c[1024];
 	snprintf(a, sizeof(a), "docker -H %s node ls", socks[1]);
-	snprintf(b, sizeof(b), "%s --endpoints %s --prefix %s --docker-host %s get nodes", t_bin("swarmhealctl"), eps, prefix,
-		 socks[1]);
-	snprintf(c, sizeof(c), "%s --endpoints %s --prefix %s --docker-host %s get status", t_bin("swarmhealctl"), eps, prefix,
-		 socks[1]);
+	snprintf(b, sizeof(b), "%s --endpoints %s --prefix %s --docker-host %s get nodes", t_bin("swarmhealctl"), eps,
+		 prefix, socks[1]);
+	snprintf(c, sizeof(c), "%s --endpoints %s --prefix %s --docker-host %s get status", t_bin("swarmhealctl"), eps,
+		 prefix, socks[1]);
 	double da = median_ms(a, 21), db = median_ms(b, 21), dc = median_ms(c, 21);
 	double load[1] = {0};
 	getloadavg(load, 1);

@@ -56,7 +56,8 @@ static void sorted(etcd_range_result *r)
 
 static char *hb(const char *id, const char *host, const char *zone, rec_engine e, int stopped, int64_t age_s)
 {
-	rec_heartbeat h = {.stopped = stopped, .engine = e, .runs_as = REC_RUNS_SYSTEMD, .ts_ns = NOW - age_s * SH_NS_PER_S};
+	rec_heartbeat h = {
+		.stopped = stopped, .engine = e, .runs_as = REC_RUNS_SYSTEMD, .ts_ns = NOW - age_s * SH_NS_PER_S};
 	snprintf(h.node_id, sizeof(h.node_id), "%s", id);
 	snprintf(h.hostname, sizeof(h.hostname), "%s", host);
 	snprintf(h.zone, sizeof(h.zone), "%s", zone);
@@ -127,15 +128,19 @@ static void fixture(cli_snap *s)
 	add_free(&s->nodes, P "/nodes/n5", hb("n5", "worker-5", "b", REC_ENGINE_DOWN, 0, 3), 13);
 	add(&s->nodes, P "/nodes/n6", "{\"agent\":\"running\",\"node_id\":", 14);
 	sorted(&s->nodes);
-	rec_drain_state d3 = {.state = "drained", .reason = "heartbeat key is gone", .since_ns = NOW - 600 * SH_NS_PER_S,
-			      .fence = 5, .monitor = "dead"};
+	rec_drain_state d3 = {.state = "drained",
+			      .reason = "heartbeat key is gone",
+			      .since_ns = NOW - 600 * SH_NS_PER_S,
+			      .fence = 5,
+			      .monitor = "dead"};
 	add_free(&s->drain_state, P "/drain/state/n3", rec_drain_state_encode(&d3), 20);
 	rec_drain_state d5 = {.state = "draining", .reason = "agent reports its engine down",
 			      .since_ns = NOW - 2 * SH_NS_PER_S, .fence = 5};
 	add_free(&s->drain_state, P "/drain/state/n5", rec_drain_state_encode(&d5), 21);
 	add(&s->drain_state, P "/drain/state/n7", "{\"state\":\"sideways\"}", 22);
 	sorted(&s->drain_state);
-	rec_drain_request rq = {.reason = "kernel update", .requested_by = "alice@ops", .ts_ns = NOW - 60 * SH_NS_PER_S};
+	rec_drain_request rq = {
+		.reason = "kernel update", .requested_by = "alice@ops", .ts_ns = NOW - 60 * SH_NS_PER_S};
 	add_free(&s->drain_req, P "/drain/requests/n1", rec_drain_request_encode(&rq), 30);
 	/* elections: drain led by the lowest create_revision, a script's election, none for certs */
 	add(&s->elections, P "/elections/controller.drain/694d7e1a2b3c4d60", "mgr-2:977", 9);
@@ -144,26 +149,31 @@ static void fixture(cli_snap *s)
 	sorted(&s->elections);
 	s->nlast = 2;
 	snprintf(s->last_action_ctl[0], 64, "drain");
-	add_free(&s->last_action[0], P "/actions/drain/x", action(2, "drain", "drain", "n5", "started", "engine down"), 50);
+	add_free(&s->last_action[0], P "/actions/drain/x", action(2, "drain", "drain", "n5", "started", "engine down"),
+		 50);
 	snprintf(s->last_action_ctl[1], 64, "certs");
 	/* certs: renewal due with an error, fine, unreadable spec, status without spec */
 	add_free(&s->cert_specs, P "/certs/specs/api", spec("api"), 60);
 	add_free(&s->cert_specs, P "/certs/specs/web", spec("web"), 61);
 	add(&s->cert_specs, P "/certs/specs/bad", "{\"common_name\":\"x\"}", 62);
 	sorted(&s->cert_specs);
-	add_free(&s->cert_status, P "/certs/status/api", cstatus(5 * 86400, "ca key unreadable: permission denied"), 63);
+	add_free(&s->cert_status, P "/certs/status/api", cstatus(5 * 86400, "ca key unreadable: permission denied"),
+		 63);
 	add_free(&s->cert_status, P "/certs/status/web", cstatus(25 * 86400, ""), 64);
 	add_free(&s->cert_status, P "/certs/status/zombie", cstatus(25 * 86400, ""), 65);
 	sorted(&s->cert_status);
 	/* actions, newest first as the range returns them */
-	add_free(&s->actions, P "/actions/drain/3", action(2, "drain", "drain", "n5", "started", "agent reports its engine down"), 73);
+	add_free(&s->actions, P "/actions/drain/3",
+		 action(2, "drain", "drain", "n5", "started", "agent reports its engine down"), 73);
 	add(&s->actions, P "/actions/drain/2", "{\"ts\":\"yesterday\"}", 72);
 	add_free(&s->actions, P "/actions/agent.n1/1",
 		 action(90, "agent.n1", "restart", "c0ffee", "ok", "container unhealthy for 3 checks"), 71);
-	add_free(&s->actions, P "/actions/drain/1", action(600, "drain", "drain", "n3", "ok", "heartbeat key is gone"), 70);
+	add_free(&s->actions, P "/actions/drain/1", action(600, "drain", "drain", "n3", "ok", "heartbeat key is gone"),
+		 70);
 	/* rollback: svc1 paused for a person, svc2 rolling back; snapshots of svc1 and svc3 */
 	add_free(&s->rollback_actions, P "/actions/rollback/2",
-		 action(30, "rollback", "rollback", "svc1", "paused: rollback failed twice", "tasks fail after update"), 81);
+		 action(30, "rollback", "rollback", "svc1", "paused: rollback failed twice", "tasks fail after update"),
+		 81);
 	add_free(&s->rollback_actions, P "/actions/rollback/1",
 		 action(40, "rollback", "rollback", "svc2", "started", "3 of 4 tasks failed"), 80);
 	add_free(&s->snapshots, P "/rollback/snapshots/svc1/00000000000000000011", snapshot(11, 1), 90);
@@ -282,8 +292,9 @@ static cJSON *b_service(const cli_snap *s)
 }
 
 static const view_case views[] = {
-	{"status", b_status},   {"nodes", b_nodes}, {"elections", b_elections}, {"certs", b_certs}, {"actions", b_actions},
-	{"services", b_services}, {"node", b_node}, {"cert", b_cert},           {"service", b_service},
+	{"status", b_status}, {"nodes", b_nodes},     {"elections", b_elections},
+	{"certs", b_certs},   {"actions", b_actions}, {"services", b_services},
+	{"node", b_node},     {"cert", b_cert},	      {"service", b_service},
 };
 
 /* Every view: table and wide match their golden files; json and yaml validate against the schema and agree. */
@@ -315,10 +326,11 @@ static void test_views_golden_and_schema(void)
 		free(t);
 		cJSON_Delete(v);
 	}
-	CU_ASSERT_EQUAL(t_sh("/usr/bin/python3 %s/tests/cli/validate_output.py %s/cmd/swarmhealctl/schema/swarmhealctl.json "
-			     "%s/*.json %s/*.yaml",
-			     src(), src(), tmpdir, tmpdir),
-			0);
+	CU_ASSERT_EQUAL(
+		t_sh("/usr/bin/python3 %s/tests/cli/validate_output.py %s/cmd/swarmhealctl/schema/swarmhealctl.json "
+		     "%s/*.json %s/*.yaml",
+		     src(), src(), tmpdir, tmpdir),
+		0);
 	t_sh("rm -rf %s", tmpdir);
 	cli_snap_release(&s);
 }
@@ -426,7 +438,8 @@ static void test_filters(void)
 
 static void test_jsonpath(void)
 {
-	cJSON *v = cJSON_Parse("{\"items\":[{\"name\":\"a\",\"n\":1,\"o\":{\"x\":true}},{\"name\":\"b\",\"n\":2.5,\"o\":null}]}");
+	cJSON *v = cJSON_Parse(
+		"{\"items\":[{\"name\":\"a\",\"n\":1,\"o\":{\"x\":true}},{\"name\":\"b\",\"n\":2.5,\"o\":null}]}");
 	char *buf = NULL, err[200];
 	size_t len = 0;
 	const struct {
@@ -464,9 +477,10 @@ static void test_jsonpath(void)
 /* Strings a YAML 1.1 reader would take for numbers, booleans, nulls or timestamps come out quoted. */
 static void test_yaml_quoting(void)
 {
-	cJSON *v = cJSON_Parse("{\"a\":\"yes\",\"b\":\"10.0.0.1\",\"c\":\"2026-11-29T12:00:00Z\",\"d\":\"\",\"e\":\"null\","
-			       "\"f\":\"plain words\",\"g\":\"- dash: colon\",\"h\":\"-1\",\"i\":7,\"j\":false,\"k\":null,"
-			       "\"l\":[],\"m\":{}}");
+	cJSON *v = cJSON_Parse(
+		"{\"a\":\"yes\",\"b\":\"10.0.0.1\",\"c\":\"2026-11-29T12:00:00Z\",\"d\":\"\",\"e\":\"null\","
+		"\"f\":\"plain words\",\"g\":\"- dash: colon\",\"h\":\"-1\",\"i\":7,\"j\":false,\"k\":null,"
+		"\"l\":[],\"m\":{}}");
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
