@@ -164,6 +164,42 @@ int cli_run_get(cli_ctx *c, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * describe service with --docker-host: Swarm's own update state of the service (UpdateStatus: updating, paused,
+ * rollback_started, ...), its message and version. A service Swarm knows but swarmheal has no record of is
+ * still described.
+ */
+static cJSON *service_engine_view(cli_ctx *c, const char *name, cJSON *v)
+{
+	char err[300];
+	dock_service sv;
+	if (!c->dock && dock_client_new(&c->dcfg, &c->dock, err, sizeof(err))) {
+		fprintf(stderr, "%s: warning: Swarm: %s\n", c->prog, err);
+		return v;
+	}
+	if (dock_service_inspect(c->dock, name, &sv)) {
+		if (v)
+			fprintf(stderr, "%s: warning: Swarm: %s\n", c->prog, dock_errmsg(c->dock));
+		return v;
+	}
+	if (!v) {
+		v = cJSON_CreateObject();
+		cJSON_AddStringToObject(v, "name", sv.id);
+		cJSON_AddStringToObject(v, "state", "ok");
+		cJSON_AddNullToObject(v, "last_action");
+		cJSON_AddStringToObject(v, "kind", "Service");
+	}
+	cJSON *o = cJSON_AddObjectToObject(v, "swarm");
+	cJSON_AddStringToObject(o, "id", sv.id);
+	cJSON_AddStringToObject(o, "name", sv.name);
+	cJSON_AddNumberToObject(o, "version", (double)sv.version);
+	cJSON_AddNumberToObject(o, "replicas", (double)sv.replicas);
+	cJSON_AddStringToObject(o, "update_state", sv.update_state);
+	cJSON_AddStringToObject(o, "update_message", sv.update_message);
+	dock_service_free(&sv);
+	return v;
+}
+
 int cli_run_describe(cli_ctx *c, int argc, char **argv)
 {
 	if (argc < 2)
@@ -190,6 +226,8 @@ int cli_run_describe(cli_ctx *c, int argc, char **argv)
 	cJSON *v = kind[0] == 'n' ? cli_view_node(&s, name) : kind[0] == 's' ? cli_view_service(&s, name)
 									      : cli_view_cert(&s, name);
 	cli_snap_release(&s);
+	if (kind[0] == 's' && c->docker)
+		v = service_engine_view(c, name, v);
 	if (!v) {
 		fprintf(stderr, "%s: %s '%s' not found\n", c->prog,
 			kind[0] == 'n'	 ? "node"

@@ -180,6 +180,11 @@ static void test_gate_refuses(void)
 	CU_ASSERT_STRING_EQUAL(o, "false\n");
 	free(o);
 	CU_ASSERT_EQUAL(ctl("uncordon %s", ids[2]), 0);
+	/* describe service: Swarm's update state, for a service swarmheal has no record of yet */
+	CU_ASSERT_EQUAL(ctl("describe service clipdb -o 'jsonpath={.swarm.name} {.swarm.replicas} {.state}'"), 0);
+	o = out();
+	CU_ASSERT_STRING_EQUAL(o, "clipdb 3 ok\n");
+	free(o);
 	t_sh("docker -H %s service rm clipdb >/dev/null", socks[1]);
 }
 
