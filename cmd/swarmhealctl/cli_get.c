@@ -177,8 +177,9 @@ static cJSON *service_engine_view(cli_ctx *c, const char *name, cJSON *v)
 		fprintf(stderr, "%s: warning: Swarm: %s\n", c->prog, err);
 		return v;
 	}
-	if (dock_service_inspect(c->dock, name, &sv)) {
-		if (v)
+	sh_err e = dock_service_inspect(c->dock, name, &sv);
+	if (e) {
+		if (v || e != SH_E_NOT_FOUND)
 			fprintf(stderr, "%s: warning: Swarm: %s\n", c->prog, dock_errmsg(c->dock));
 		return v;
 	}
