@@ -161,6 +161,12 @@ static void test_each_verb(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(o, "Nothing needs a person."));
 	CU_ASSERT_PTR_NULL(strstr(o, "\033[")); /* no colour when stdout is not a terminal */
 	free(o);
+	CU_ASSERT_EQUAL(ctl("get status --color always"), 0);
+	o = out();
+	CU_ASSERT_PTR_NOT_NULL(strstr(o, "\033[32mmonitored\033[0m")); /* colour, and the columns still align: */
+	CU_ASSERT_PTR_NOT_NULL(strstr(o, "\033[32mmonitored\033[0m  up")); /* widths count the text only */
+	free(o);
+	CU_ASSERT_EQUAL(ctl("get status --color sometimes"), 64);
 	CU_ASSERT_EQUAL(ctl("get status --fail-on-degraded"), 0);
 	CU_ASSERT_EQUAL(ctl("get status --fail-on-degraded --controllers drain,certs"), 3); /* certs: no leader */
 	CU_ASSERT_EQUAL(ctl("get nodes -o jsonpath='{.items[*].name}'"), 0);
