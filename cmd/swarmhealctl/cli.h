@@ -161,6 +161,17 @@ struct cJSON *cli_view_cert(const cli_snap *s, const char *name);
 /* 1 when an item passes the filter; -1 when the selector is malformed (err filled). */
 int cli_filter_check(const cli_filter *f, char *err, size_t errlen);
 
+/*
+ * The min-available gate (cli_drain.c), asked of the drain controller's own decision (drain_decide) with what
+ * was read (Swarm's nodes, the heartbeats, drain states and requests, the arbiter mode) and the labelled
+ * services' running tasks: would a drain request for node (ID or hostname) drain it now? 1 yes, 0 refused,
+ * -1 neither (already drained, dead, not in the swarm); reason says why. The controller's --max-drained is
+ * not known here: its default (a third of the nodes) is used. now_mono is the monotonic clock.
+ */
+struct drain_service;
+int cli_gate_decide(const cli_snap *s, const struct drain_service *svcs, size_t nsvc, const char *node,
+		    int64_t now_mono, char *reason, size_t len);
+
 /* ---- output (cli_out.c) ---- */
 /* Parse -o: 0 ok, -1 unknown. */
 int cli_parse_output(const char *s, enum cli_fmt *fmt, const char **jsonpath);

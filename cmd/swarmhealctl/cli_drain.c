@@ -33,54 +33,16 @@ static int node_arg(cli_ctx *c, const char *verb, int argc, char **argv, const c
  * swarmheal.min-available label with their running tasks. The controller's
  * --max-drained is not known here: its default (a third of the nodes) is used.
  */
-static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
+int cli_gate_decide(const cli_snap *s, const struct drain_service *svcs, size_t nsvc, const char *node,
+		    int64_t now_mono, char *reason, size_t len)
 {
-	cJSON *g = cJSON_AddObjectToObject(out, "gate");
-	if (!s->have_swarm) {
-		cJSON_AddBoolToObject(g, "checked", 0);
-		cJSON_AddNullToObject(g, "allowed");
-		cJSON_AddStringToObject(g, "reason",
-					s->swarm_error[0] ? s->swarm_error
-							  : "not checked: give --docker-host (a manager's engine) to "
-							    "read the services' swarmheal.min-available labels");
-		return;
-	}
-	dock_service_list sl = {0};
-	size_t n = s->swarm.n, nsvc = 0;
+	size_t n = s->swarm.n;
 	drain_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
-	drain_service *svcs = NULL;
-	dock_task_list *tls = NULL;
-	char err[400] = "";
-	if (!nodes || dock_services_list(c->dock, &sl)) {
-		snprintf(err, sizeof(err), "cannot list services: %s", nodes ? dock_errmsg(c->dock) : "out of memory");
-		goto done;
-	}
-	svcs = calloc(sl.n ? sl.n : 1, sizeof(*svcs));
-	tls = calloc(sl.n ? sl.n : 1, sizeof(*tls));
-	if (!svcs || !tls) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < sl.n; i++) {
-		const cJSON *lab = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(sl.v[i].spec, "Labels"), "swarmheal.min-available");
-		if (!cJSON_IsString(lab))
-			continue;
-		char f[200];
-		snprintf(f, sizeof(f), "{\"service\":[\"%s\"],\"desired-state\":[\"running\"]}", sl.v[i].id);
-		if (dock_tasks_list(c->dock, f, &tls[nsvc])) {
-			snprintf(err, sizeof(err), "cannot list tasks of '%s': %s", sl.v[i].name, dock_errmsg(c->dock));
-			goto done;
-		}
-		drain_service *sv = &svcs[nsvc];
-		sv->name = sl.v[i].name;
-		sv->min_available = lab->valuestring;
-		sv->replicas = sl.v[i].replicas;
-		sv->task_nodes = calloc(tls[nsvc].n ? tls[nsvc].n : 1, sizeof(char *));
-		for (size_t t = 0; sv->task_nodes && t < tls[nsvc].n; t++)
-			if (!strcmp(tls[nsvc].v[t].state, "running"))
-				sv->task_nodes[sv->ntasks++] = tls[nsvc].v[t].node_id;
-		nsvc++;
+	drain_action *acts = calloc(n ? n : 1, sizeof(*acts));
+	int rc = -1;
+	if (!nodes || !acts) {
+		snprintf(reason, len, "out of memory");
+		goto out;
 	}
 	size_t target = n;
 	for (size_t i = 0; i < n; i++) {
@@ -126,8 +88,8 @@ static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
 		}
 	}
 	if (target == n) {
-		snprintf(err, sizeof(err), "node '%s' is not in the swarm", node);
-		goto done;
+		snprintf(reason, len, "node '%s' is not in the swarm", node);
+		goto out;
 	}
 	rec_arbiter_mode m;
 	char why[200];
@@ -135,27 +97,85 @@ static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
 		.read_only = s->arbiter_present &&
 			     (rec_arbiter_mode_parse(s->arbiter.value, s->arbiter.value_len, &m, why, sizeof(why)) ||
 			      m.mode == REC_MODE_READ_ONLY)};
-	drain_action acts[64];
-	size_t na = drain_decide(&p, nodes, n, svcs, nsvc, sh_mono_ns(), acts, 64);
+	size_t na = drain_decide(&p, nodes, n, svcs, nsvc, now_mono, acts, n); /* one action at most per node */
 	const drain_action *mine = NULL;
-	for (size_t i = 0; i < na && i < 64; i++)
+	for (size_t i = 0; i < na; i++)
 		if (acts[i].node == target)
 			mine = &acts[i];
-	cJSON_AddBoolToObject(g, "checked", 1);
 	if (mine && mine->kind == DRAIN_ACT_DRAIN) {
-		cJSON_AddBoolToObject(g, "allowed", 1);
-		cJSON_AddStringToObject(g, "reason", "every service keeps its swarmheal.min-available");
+		rc = 1;
+		snprintf(reason, len, "every service keeps its swarmheal.min-available");
 	} else if (mine && mine->kind == DRAIN_ACT_REFUSE) {
-		cJSON_AddBoolToObject(g, "allowed", 0);
-		cJSON_AddStringToObject(g, "reason", mine->reason);
+		rc = 0;
+		snprintf(reason, len, "%s", mine->reason);
 	} else {
-		cJSON_AddNullToObject(g, "allowed");
-		cJSON_AddStringToObject(
-			g, "reason",
-			!strcmp(nodes[target].availability, "drain")
-				? "already drained"
-				: "the drain controller would not act on it now (node dead or already ours)");
+		snprintf(reason, len, "%s",
+			 !strcmp(nodes[target].availability, "drain")
+				 ? "already drained"
+				 : "the drain controller would not act on it now (node dead or already ours)");
 	}
+out:
+	free(nodes);
+	free(acts);
+	return rc;
+}
+
+static void gate(cli_ctx *c, const cli_snap *s, const char *node, cJSON *out)
+{
+	cJSON *g = cJSON_AddObjectToObject(out, "gate");
+	if (!s->have_swarm) {
+		cJSON_AddBoolToObject(g, "checked", 0);
+		cJSON_AddNullToObject(g, "allowed");
+		cJSON_AddStringToObject(g, "reason",
+					s->swarm_error[0] ? s->swarm_error
+							  : "not checked: give --docker-host (a manager's engine) to "
+							    "read the services' swarmheal.min-available labels");
+		return;
+	}
+	dock_service_list sl = {0};
+	size_t nsvc = 0;
+	drain_service *svcs = NULL;
+	dock_task_list *tls = NULL;
+	char err[400] = "";
+	if (dock_services_list(c->dock, &sl)) {
+		snprintf(err, sizeof(err), "cannot list services: %s", dock_errmsg(c->dock));
+		goto done;
+	}
+	svcs = calloc(sl.n ? sl.n : 1, sizeof(*svcs));
+	tls = calloc(sl.n ? sl.n : 1, sizeof(*tls));
+	if (!svcs || !tls) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < sl.n; i++) {
+		const cJSON *lab = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(sl.v[i].spec, "Labels"), "swarmheal.min-available");
+		if (!cJSON_IsString(lab))
+			continue;
+		char f[200];
+		snprintf(f, sizeof(f), "{\"service\":[\"%s\"],\"desired-state\":[\"running\"]}", sl.v[i].id);
+		if (dock_tasks_list(c->dock, f, &tls[nsvc])) {
+			snprintf(err, sizeof(err), "cannot list tasks of '%s': %s", sl.v[i].name, dock_errmsg(c->dock));
+			goto done;
+		}
+		drain_service *sv = &svcs[nsvc];
+		sv->name = sl.v[i].name;
+		sv->min_available = lab->valuestring;
+		sv->replicas = sl.v[i].replicas;
+		sv->task_nodes = calloc(tls[nsvc].n ? tls[nsvc].n : 1, sizeof(char *));
+		for (size_t t = 0; sv->task_nodes && t < tls[nsvc].n; t++)
+			if (!strcmp(tls[nsvc].v[t].state, "running"))
+				sv->task_nodes[sv->ntasks++] = tls[nsvc].v[t].node_id;
+		nsvc++;
+	}
+	char reason[400];
+	int allowed = cli_gate_decide(s, svcs, nsvc, node, sh_mono_ns(), reason, sizeof(reason));
+	cJSON_AddBoolToObject(g, "checked", 1);
+	if (allowed < 0)
+		cJSON_AddNullToObject(g, "allowed");
+	else
+		cJSON_AddBoolToObject(g, "allowed", allowed);
+	cJSON_AddStringToObject(g, "reason", reason);
 done:
 	if (err[0]) {
 		cJSON_AddBoolToObject(g, "checked", 0);
@@ -168,7 +188,6 @@ done:
 	}
 	free(svcs);
 	free(tls);
-	free(nodes);
 	dock_service_list_free(&sl);
 }
 

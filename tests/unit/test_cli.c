@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "drain.h"
 #include "rec.h"
 #include "rec_cert.h"
 #include "rec_election.h"
@@ -563,6 +564,51 @@ static void test_age_and_output_names(void)
 	CU_ASSERT_EQUAL(cli_parse_output("xml", &f, &jp), -1);
 }
 
+
+/* The min-available gate: the drain controller's own decision, from records and the engine's view. */
+static void test_gate(void)
+{
+	cli_snap s = {.now_ns = NOW, .prefix = P, .controllers = "drain"};
+	sh_parse_rfc3339("2026-11-29T12:00:00Z", &NOW);
+	s.now_ns = NOW;
+	const char *ids[] = {"na", "nb", "nc", "nd"};
+	s.have_swarm = 1;
+	s.swarm.n = 4;
+	s.swarm.v = calloc(4, sizeof(dock_node));
+	for (int i = 0; i < 4; i++) {
+		char key[64];
+		snprintf(s.swarm.v[i].id, sizeof(s.swarm.v[i].id), "%s", ids[i]);
+		snprintf(s.swarm.v[i].hostname, sizeof(s.swarm.v[i].hostname), "host-%s", ids[i]);
+		snprintf(s.swarm.v[i].state, sizeof(s.swarm.v[i].state), "ready");
+		snprintf(s.swarm.v[i].availability, sizeof(s.swarm.v[i].availability), "active");
+		snprintf(key, sizeof(key), P "/nodes/%s", ids[i]);
+		add_free(&s.nodes, key, hb(ids[i], "h", "a", REC_ENGINE_UP, 0, 1), 10 + i);
+	}
+	const char *api_tasks[] = {"na", "nb"}, *web_tasks[] = {"na", "nc"};
+	drain_service svcs[] = {
+		{.name = "web", .min_available = "50%", .replicas = 2, .task_nodes = web_tasks, .ntasks = 2},
+		{.name = "api", .min_available = "2", .replicas = 2, .task_nodes = api_tasks, .ntasks = 2}};
+	char why[400];
+	CU_ASSERT_EQUAL(cli_gate_decide(&s, svcs, 1, "na", 1, why, sizeof(why)), 1); /* web keeps 1 of 50% of 2 */
+	CU_ASSERT_STRING_EQUAL(why, "every service keeps its swarmheal.min-available");
+	CU_ASSERT_EQUAL(cli_gate_decide(&s, svcs, 2, "host-na", 1, why, sizeof(why)), 0); /* by hostname too */
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "service 'api' would keep 1 running tasks, below its min-available 2"));
+	CU_ASSERT_EQUAL(cli_gate_decide(&s, svcs, 2, "nd", 1, why, sizeof(why)), 1); /* runs neither */
+	CU_ASSERT_EQUAL(cli_gate_decide(&s, svcs, 2, "nx", 1, why, sizeof(why)), -1);
+	CU_ASSERT_STRING_EQUAL(why, "node 'nx' is not in the swarm");
+	/* a person's drain: nothing to do */
+	snprintf(s.swarm.v[3].availability, sizeof(s.swarm.v[3].availability), "drain");
+	CU_ASSERT_EQUAL(cli_gate_decide(&s, svcs, 2, "nd", 1, why, sizeof(why)), -1);
+	CU_ASSERT_STRING_EQUAL(why, "already drained");
+	/* read-only arbiter mode: refused */
+	s.arbiter = (etcd_kv){.key = strdup(P "/arbiter/mode"), .value = strdup("{\"mode\":\"read-only\"}")};
+	s.arbiter.value_len = strlen(s.arbiter.value);
+	s.arbiter_present = 1;
+	CU_ASSERT_EQUAL(cli_gate_decide(&s, svcs, 1, "na", 1, why, sizeof(why)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "read-only"));
+	cli_snap_release(&s);
+}
+
 int main(int argc, char **argv)
 {
 	static const t_case cases[] = {
@@ -574,6 +620,7 @@ int main(int argc, char **argv)
 		{"yaml_quoting", test_yaml_quoting},
 		{"election_views", test_election_views},
 		{"age_and_output_names", test_age_and_output_names},
+		{"gate", test_gate},
 		{0},
 	};
 	return t_run("cli", cases, argc, argv);
