@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "rec.h"
+#include "rec_cert.h"
+#include "rec_election.h"
 #include "rec_heartbeat.h"
 #include "sh_util.h"
 
@@ -46,12 +48,6 @@ int main(void)
 	rec_rollback_snapshot s = {.spec = "{\"Name\":\"web\"}", .ts_ns = now, .healthy = 1, .version = 12};
 	rec_rollback_digest(s.spec, strlen(s.spec), s.sha256);
 	out("rollback_snapshot", rec_rollback_snapshot_encode(&s));
-	rec_heartbeat hb = {.node_id = "n1", .hostname = "lab-n1", .zone = "a", .addr = "10.0.0.1",
-			    .engine = REC_ENGINE_SLOW, .runs_as = REC_RUNS_SWARM_TASK, .ts_ns = now,
-			    .cert_not_after_ns = now + 90 * 24 * 3600 * SH_NS_PER_S};
-	out("heartbeat", rec_heartbeat_encode(&hb));
-	rec_heartbeat mark = {.stopped = 1, .node_id = "n1", .addr = "10.0.0.1", .ts_ns = now};
-	out("heartbeat", rec_heartbeat_encode(&mark));
 	rec_rollback_state rs = {.state = "rolled-back", .update_ns = now, .reason = "1 of 1 new tasks failed",
 				 .since_ns = now, .fence = 9};
 	snprintf(rs.spec_sha256, 65, "%s", s.sha256);
@@ -60,5 +56,30 @@ int main(void)
 	out("rollback_state", rec_rollback_state_encode(&rs));
 	rec_rollback_state rs0 = {.state = "judging"};
 	out("rollback_state", rec_rollback_state_encode(&rs0));
+	rec_election_view ev = {.name = "controller.drain", .leader = "mgr-1:4242", .leader_key = "/swarmheal/elections/controller.drain/694d7e1a2b3c4d5e",
+				.lease = 0x694d7e1a2b3c4d5e, .fence = 1640, .candidates = 2, .nstandbys = 1};
+	snprintf(ev.standbys[0], sizeof(ev.standbys[0]), "mgr-2:977");
+	out("election_view", rec_election_view_encode(&ev));
+	rec_election_view ev0 = {.name = "controller.certs"};
+	out("election_view", rec_election_view_encode(&ev0));
+	rec_heartbeat hb = {.node_id = "n1", .hostname = "worker-1", .zone = "a", .addr = "10.0.0.21",
+			    .engine = REC_ENGINE_UP, .runs_as = REC_RUNS_SYSTEMD, .ts_ns = now, .cert_not_after_ns = now};
+	out("heartbeat", rec_heartbeat_encode(&hb));
+	rec_heartbeat hs = {.stopped = 1, .node_id = "n1", .addr = "10.0.0.21", .ts_ns = now};
+	out("heartbeat", rec_heartbeat_encode(&hs));
+	rec_cert_status cs = {.serial = "0a1b", .not_before_ns = now, .not_after_ns = now, .next_renewal_ns = now,
+			      .renewed_at_ns = now, .last_error = ""};
+	out("cert_status", rec_cert_status_encode(&cs));
+	static const char spec[] = "{\"common_name\":\"api.swarm.internal\",\"dns_names\":[\"api.swarm.internal\"],"
+				   "\"duration\":\"720h\",\"ca\":{\"cert_file\":\"/etc/ca.pem\",\"key_file\":\"/etc/ca-key.pem\"},"
+				   "\"secret\":{\"name\":\"api-tls\",\"services\":[\"api\"]}}";
+	rec_cert_spec *sp = calloc(1, sizeof(*sp));
+	char why[200];
+	if (!sp || rec_cert_spec_parse(spec, sizeof(spec) - 1, sp, why, sizeof(why))) {
+		fprintf(stderr, "rec_samples: cert spec sample: %s\n", why);
+		return 1;
+	}
+	out("cert_spec", rec_cert_spec_encode(sp));
+	free(sp);
 	return 0;
 }
