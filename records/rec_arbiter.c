@@ -142,7 +142,7 @@ sh_err rec_arbiter_replica_parse(const char *json, size_t len, rec_arbiter_repli
 	return bad ? SH_E_MALFORMED : SH_OK;
 }
 
-static const char *const qstates[] = {"lost", "refused", "forced", "failed", "recovered", NULL};
+static const char *const qstates[] = {"lost", "refused", "forcing", "forced", "failed", "recovered", NULL};
 
 int rec_arbiter_quorum_key(char *buf, size_t len, const char *prefix)
 {

@@ -55,7 +55,7 @@ sh_err rec_arbiter_replica_parse(const char *json, size_t len, rec_arbiter_repli
 /*
  * PREFIX/arbiter/quorum: the quorum guard's memory of the current (or last)
  * loss of the Swarm managers' raft quorum, written fenced by the arbiter.
- * state: lost (seen, reported), refused (past the grace, not forcing: why in
+ * state: lost (seen, reported), forcing (the call is under way: never made twice), refused (past the grace, not forcing: why in
  * reason), forced (POST /swarm/init ForceNewCluster succeeded on manager),
  * failed (it failed: never retried for this loss, next_step says what a
  * person does), recovered (a manager reports a leader again).

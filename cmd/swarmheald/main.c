@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arbiter_ctl.h"
 #include "ctl.h"
 #include "dock_flags.h"
 #include "drain_ctl.h"
@@ -19,6 +20,7 @@ enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_ETCD = 69, EXIT_SOFTWARE = 70 };
 /* The controller table: adding a controller is its folder, one line here, and its tests. */
 static const ctl_def *const controllers[] = {
 	&drain_def,
+	&arbiter_def,
 };
 #define NCTL (sizeof(controllers) / sizeof(*controllers))
 
