@@ -23,8 +23,9 @@ typedef struct mgr_conn {
 	char zone[64], err[300];
 } mgr_conn;
 
-typedef struct seen_set { /* node IDs whose running heartbeat this process has seen */
+typedef struct seen_set { /* node IDs whose running heartbeat this process has seen, with their zone */
 	char **ids;
+	char (*zones)[64];
 	size_t n, cap;
 } seen_set;
 
@@ -61,21 +62,31 @@ static int seen_has(const seen_set *s, const char *id)
 	return 0;
 }
 
-static void seen_add(seen_set *s, const char *id)
+static void seen_add(seen_set *s, const char *id, const char *zone)
 {
-	if (seen_has(s, id))
-		return;
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->ids[i], id)) {
+			if (zone && *zone)
+				snprintf(s->zones[i], 64, "%s", zone);
+			return;
+		}
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 16;
 		char **v = realloc(s->ids, nc * sizeof(*v));
-		if (!v)
+		if (v)
+			s->ids = v;
+		char(*z)[64] = realloc(s->zones, nc * 64);
+		if (z)
+			s->zones = z;
+		if (!v || !z)
 			return;
-		s->ids = v;
 		s->cap = nc;
 	}
 	char *d = strdup(id);
-	if (d)
+	if (d) {
+		snprintf(s->zones[s->n], 64, "%s", zone ? zone : "");
 		s->ids[s->n++] = d;
+	}
 }
 
 static const char *node_zone_from_cache(const arb_state *st, const char *id)
@@ -197,6 +208,7 @@ static void arb_release(void *state)
 	for (size_t i = 0; i < st->seen.n; i++)
 		free(st->seen.ids[i]);
 	free(st->seen.ids);
+	free(st->seen.zones);
 	free(st);
 }
 
@@ -211,7 +223,7 @@ typedef struct obs_node {
 static size_t observe(ctl_ctx *x, arb_state *st, const etcd_range_result *hb, const etcd_range_result *ds, obs_node **obs_out,
 		      arbiter_node **out)
 {
-	size_t cap = (st->have_cache ? st->cache.n : 0) + hb->n + 1;
+	size_t cap = (st->have_cache ? st->cache.n : 0) + hb->n + st->seen.n + 1;
 	obs_node *obs = calloc(cap, sizeof(*obs));
 	arbiter_node *v = calloc(cap, sizeof(*v));
 	const char **ids = calloc(cap, sizeof(*ids));
@@ -240,6 +252,17 @@ static size_t observe(ctl_ctx *x, arb_state *st, const etcd_range_result *hb, co
 			found = !strcmp(obs[i].id, id);
 		if (!found && n < cap && strlen(id) < sizeof(obs[n].id)) {
 			snprintf(obs[n].id, sizeof(obs[n].id), "%s", id);
+			n++;
+		}
+	}
+	/* nodes whose heartbeat this replica saw and that neither list shows now: lost, not forgotten */
+	for (size_t k = 0; k < st->seen.n; k++) {
+		int found = 0;
+		for (size_t i = 0; i < n && !found; i++)
+			found = !strcmp(obs[i].id, st->seen.ids[k]);
+		if (!found && n < cap && strlen(st->seen.ids[k]) < sizeof(obs[n].id)) {
+			snprintf(obs[n].id, sizeof(obs[n].id), "%s", st->seen.ids[k]);
+			snprintf(obs[n].zone, sizeof(obs[n].zone), "%s", st->seen.zones[k]);
 			n++;
 		}
 	}
@@ -278,7 +301,7 @@ static size_t observe(ctl_ctx *x, arb_state *st, const etcd_range_result *hb, co
 		if (!obs[i].zone[0])
 			snprintf(obs[i].zone, sizeof(obs[i].zone), "%s", h.zone);
 		if (!h.stopped)
-			seen_add(&st->seen, obs[i].id);
+			seen_add(&st->seen, obs[i].id, obs[i].zone);
 	}
 	for (size_t k = 0; k < ds->n; k++) {
 		long i = sh_index_find(&ix, leaf(ds->kvs[k].key));
