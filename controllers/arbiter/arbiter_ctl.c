@@ -14,6 +14,7 @@
 #include "sh_util.h"
 
 #define MAX_MANAGERS 9
+#define FORCE_TIMEOUT_MS 60000L /* POST /swarm/init with ForceNewCluster: raft restarts on the node */
 
 typedef struct mgr_conn {
 	char host[256];
@@ -499,11 +500,15 @@ static sh_err force_new_cluster(ctl_ctx *x, arb_state *st, mgr_conn *m, const ch
 		if (st->m[i].answers && st->m[i].has_leader)
 			return write_quorum(x, st, "force-new-cluster", id, "recovered", id,
 					    "a manager reports a leader again: not forcing", "canceled", NULL, NULL, 0);
-	dock_client *c = m->c ? m->c : x->dock;
-	char listen[100], next[600];
+	/* a client of its own: a forced init takes longer than the guard's short probes (FORCE_TIMEOUT_MS) */
+	dock_client *c = NULL;
+	dock_config dc = {.host = m->host, .timeout_ms = FORCE_TIMEOUT_MS};
+	char listen[100], next[600], cerr[300];
+	sh_err de = dock_client_new(&dc, &c, cerr, sizeof(cerr));
 	snprintf(listen, sizeof(listen), "%s:2377", m->info.node_addr[0] ? m->info.node_addr : "0.0.0.0");
 	int64_t t0 = sh_mono_ns();
-	sh_err de = dock_swarm_init(c, listen, m->info.node_addr[0] ? m->info.node_addr : NULL, 1, NULL, 0);
+	if (de == SH_OK)
+		de = dock_swarm_init(c, listen, m->info.node_addr[0] ? m->info.node_addr : NULL, 1, NULL, 0);
 	ctl_engine_done(x, t0);
 	if (de == SH_OK) {
 		snprintf(next, sizeof(next),
@@ -512,16 +517,19 @@ static sh_err force_new_cluster(ctl_ctx *x, arb_state *st, mgr_conn *m, const ch
 			 "shows it Reachable before the next; then docker node rm the old entries",
 			 nrj ? rjs : "(none known)", id, m->info.node_addr);
 		sh_log("warn", x->def->name, "forced a new swarm cluster | manager=%s rejoin=\"%s\"", id, rjs);
+		dock_client_free(c);
 		return write_quorum(x, st, "force-new-cluster", id, "forced", id, reason, "ok", next, rj, nrj);
 	}
 	char res[400];
-	snprintf(res, sizeof(res), "failed: %s", dock_errmsg(c));
+	snprintf(res, sizeof(res), "failed: %s", c ? dock_errmsg(c) : cerr);
 	snprintf(next, sizeof(next),
 		 "swarmheal will not retry for this loss. By hand on %s: if its engine says 'not a swarm manager', "
 		 "restart dockerd there (moby/moby#34384), then docker swarm init --force-new-cluster --advertise-addr %s; "
 		 "then re-join %s one at a time (moby/swarmkit#2670)",
 		 id, m->info.node_addr[0] ? m->info.node_addr : "ADDR", nrj ? rjs : "the other managers");
-	sh_log("error", x->def->name, "force-new-cluster failed | manager=%s error=\"%s\"", id, dock_errmsg(c));
+	sh_log("error", x->def->name, "force-new-cluster failed | manager=%s error=\"%s\"", id, res + 8);
+	if (c)
+		dock_client_free(c);
 	return write_quorum(x, st, "force-new-cluster", id, "failed", id, reason, res, next, rj, nrj);
 }
 
