@@ -44,6 +44,7 @@ typedef struct arb_state {
 	arbiter_qmem qmem;
 	int64_t qsince_real;
 	int alone_noted;
+	char dry_noted[140];      /* dry run: the last would-be mode recorded */
 	int list_failing;         /* the node list failed last pass (logged once per episode) */
 	mgr_conn m[MAX_MANAGERS];
 	size_t nm;
@@ -677,8 +678,16 @@ static sh_err arb_reconcile(ctl_ctx *x, void *state)
 		sh_log("error", name, "cannot read the arbiter mode | error=\"%s\"", etcd_errmsg(x->etcd));
 		return e;
 	}
-	if (arbiter_step(&p, &st->mem, &pub, have, &v, sh_mono_ns()) && (e = publish(x, &v, &pub, have, &have)))
-		return e;
+	if (arbiter_step(&p, &st->mem, &pub, have, &v, sh_mono_ns())) {
+		/* dry run: the mode is not written, so record each would-be transition once */
+		char dry[140];
+		snprintf(dry, sizeof(dry), "%s/%s", rec_mode_name(v.mode), v.survivor);
+		if (!x->common.dry_run || strcmp(dry, st->dry_noted)) {
+			if ((e = publish(x, &v, &pub, have, &have)))
+				return e;
+			snprintf(st->dry_noted, sizeof(st->dry_noted), "%s", x->common.dry_run ? dry : "");
+		}
+	}
 
 	/* where the arbiter sits */
 	if (have) {
