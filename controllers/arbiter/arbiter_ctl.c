@@ -504,7 +504,7 @@ static sh_err force_new_cluster(ctl_ctx *x, arb_state *st, mgr_conn *m, const ch
 	/* a client of its own: a forced init takes longer than the guard's short probes (FORCE_TIMEOUT_MS) */
 	dock_client *c = NULL;
 	dock_config dc = {.host = m->host, .timeout_ms = FORCE_TIMEOUT_MS};
-	char listen[100], next[600], cerr[300];
+	char listen[100], next[1400], cerr[300];
 	sh_err de = dock_client_new(&dc, &c, cerr, sizeof(cerr));
 	snprintf(listen, sizeof(listen), "%s:2377", m->info.node_addr[0] ? m->info.node_addr : "0.0.0.0");
 	int64_t t0 = sh_mono_ns();
@@ -588,7 +588,7 @@ static sh_err guard(ctl_ctx *x, arb_state *st)
 	case ARB_Q_NONE:
 		return SH_OK;
 	case ARB_Q_LOST: {
-		char r[600];
+		char r[720];
 		snprintf(r, sizeof(r), "%s; managers: %s", a.reason, who);
 		return write_quorum(x, st, "quorum-lost", "swarm", "lost", NULL, r, "reported",
 				    o->allow_force ? "the quorum guard forces a new cluster after --quorum-loss-grace"
