@@ -601,8 +601,26 @@ static sh_err guard(ctl_ctx *x, arb_state *st)
 				    "restore the lost managers, or run docker swarm init --force-new-cluster on a surviving "
 				    "manager and re-join the others one at a time",
 				    NULL, 0);
-	case ARB_Q_RECOVERED:
-		return write_quorum(x, st, "quorum-recovered", "swarm", "recovered", NULL, a.reason, "recorded", NULL, NULL, 0);
+	case ARB_Q_RECOVERED: {
+		/* after a forced new cluster the re-join list stays in the record: people still need it */
+		rec_arbiter_quorum prev = {0};
+		char key[300], why[160], r[720];
+		etcd_kv kv;
+		rec_arbiter_quorum_key(key, sizeof(key), x->common.prefix);
+		if (etcd_get(x->etcd, key, &kv, NULL) == SH_OK) {
+			if (rec_arbiter_quorum_parse(kv.value, kv.value_len, &prev, why, sizeof(why)))
+				memset(&prev, 0, sizeof(prev));
+			etcd_kv_free(&kv);
+		}
+		int carry = !strcmp(prev.state, "forced") || !strcmp(prev.state, "failed");
+		const char *rj[8];
+		for (size_t i = 0; i < prev.nrejoin; i++)
+			rj[i] = prev.rejoin[i];
+		snprintf(r, sizeof(r), "%s%s%s%s", a.reason, carry ? " (after force-new-cluster " : "",
+			 carry ? prev.state : "", carry ? ")" : "");
+		return write_quorum(x, st, "quorum-recovered", "swarm", "recovered", carry ? prev.manager : NULL, r,
+				    "recorded", carry ? prev.next_step : NULL, rj, carry ? prev.nrejoin : 0);
+	}
 	case ARB_Q_FORCE:
 		return force_new_cluster(x, st, &st->m[a.target], a.reason);
 	}
