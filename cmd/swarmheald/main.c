@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arbiter_ctl.h"
 #include "ctl.h"
 #include "dock_flags.h"
 #include "drain_ctl.h"
@@ -21,6 +22,7 @@ enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_ETCD = 69, EXIT_SOFTWARE = 70 };
 static const ctl_def *const controllers[] = {
 	&drain_def,
 	&rollback_def,
+	&arbiter_def,
 };
 #define NCTL (sizeof(controllers) / sizeof(*controllers))
 
@@ -36,7 +38,7 @@ static int check_ttl(const void *v, char *err, size_t len)
 
 #define CO(f) offsetof(ctl_common, f)
 static const sh_opt common_opts[] = {
-	{"controllers", SH_OPT_LIST, CO(controllers), "drain", "LIST", "controllers to run, comma separated (built: drain)",
+	{"controllers", SH_OPT_LIST, CO(controllers), "drain", "LIST", "controllers to run, comma separated (each has a section below)",
 	 "SWARMHEAL_CONTROLLERS", 0, 0, NULL},
 	{"dry-run", SH_OPT_BOOL, CO(dry_run), "false", NULL, "decide and record \"would-...\" actions, change nothing",
 	 "SWARMHEAL_DRY_RUN", SH_OPT_RELOAD, 0, NULL},
@@ -118,7 +120,11 @@ int main(int argc, char **argv)
 		for (i = 0; i < NCTL && strcmp(controllers[i]->name, nm); i++)
 			;
 		if (i == NCTL) {
-			code = sh_usage_error("swarmheald", "unknown controller '%s' in --controllers (built: drain)", nm);
+			char built[200] = "";
+			for (size_t b = 0; b < NCTL; b++)
+				snprintf(built + strlen(built), sizeof(built) - strlen(built), "%s%s", b ? ", " : "",
+					 controllers[b]->name);
+			code = sh_usage_error("swarmheald", "unknown controller '%s' in --controllers (built: %s)", nm, built);
 			goto out;
 		}
 		for (size_t k = 0; k < nchosen; k++)

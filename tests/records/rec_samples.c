@@ -45,6 +45,19 @@ int main(void)
 	out("arbiter_mode", rec_arbiter_mode_encode(&m));
 	rec_arbiter_mode m0 = {0};
 	out("arbiter_mode", rec_arbiter_mode_encode(&m0));
+	rec_arbiter_mode m1 = {.mode = REC_MODE_SINGLE_ZONE, .survivor = "a", .nevidence = 2, .fence = 9,
+			       .evidence = {{"a", 2, 2, 2}, {"b", 2, 0, 1}}};
+	out("arbiter_mode", rec_arbiter_mode_encode(&m1));
+	rec_arbiter_replica rr = {.name = "host-1:4242", .zone = "a", .ts_ns = now};
+	out("arbiter_replica", rec_arbiter_replica_encode(&rr));
+	rec_arbiter_replica rr0 = {.name = "h:1"};
+	out("arbiter_replica", rec_arbiter_replica_encode(&rr0));
+	rec_arbiter_quorum q = {.state = "forced", .since_ns = now, .manager = "n1", .reason = "quorum lost for 20s",
+				.next_step = "re-join n2, then n3, one at a time", .rejoin = {"n2", "n3"}, .nrejoin = 2,
+				.fence = 12};
+	out("arbiter_quorum", rec_arbiter_quorum_encode(&q));
+	rec_arbiter_quorum q0 = {.state = "lost"};
+	out("arbiter_quorum", rec_arbiter_quorum_encode(&q0));
 	rec_rollback_snapshot s = {.spec = "{\"Name\":\"web\"}", .ts_ns = now, .healthy = 1, .version = 12};
 	rec_rollback_digest(s.spec, strlen(s.spec), s.sha256);
 	out("rollback_snapshot", rec_rollback_snapshot_encode(&s));
