@@ -164,7 +164,7 @@ etcd_get_prefix /swarmheal/nodes/ >"$WORK/heartbeats"
 grep -q '"runs_as":"swarm-task"' "$WORK/heartbeats" ||
 	fail "no heartbeat says runs_as swarm-task: $(head -1 "$WORK/heartbeats")"
 
-leader_of() { curl -fsS -m 1 "http://$NET.11:947$1/metrics" 2>/dev/null | grep -q '^swarmheal_leader{controller="drain"} 1'; }
+leader_of() { curl -fsS -m 1 "http://$NET.11:947$1/metrics" 2>/dev/null | grep -Eq '^swarmheal_leader\{controller="drain"\} 1'; }
 a_leader() { leader_of 1 || leader_of 2; }
 wait_until 30 a_leader || die "no swarmheald replica leads the drain controller within 30 s"
 healthy() {
