@@ -81,7 +81,24 @@ cleanup() {
 	done
 }
 
+# what a failure needs to be understood, before cleanup removes it
+diagnose() {
+	local s
+	{
+		echo "--- services"; dk 1 service ls
+		for s in etcd swarmheald agent; do
+			echo "--- service ps ${STACK}_$s"; dk 1 service ps --no-trunc "${STACK}_$s"
+			echo "--- logs ${STACK}_$s (last 40)"; dk 1 service logs --timestamps --tail 40 "${STACK}_$s"
+		done
+		echo "--- metrics"; for s in 1 2; do curl -fsS -m 1 "http://$NET.11:947$s/metrics" | grep -E '^swarmheal_(leader|nodes)'; done
+		echo "--- etcd"; etcd_get_prefix /swarmheal/
+	} >"$WORK/diagnosis" 2>&1
+	log "diagnosis in $WORK/diagnosis:"
+	sed 's/^/    /' "$WORK/diagnosis" | tail -150 >&2
+}
+
 finish() {
+	[ "$FAILS" = 0 ] || diagnose
 	cleanup
 	log "took $((SECONDS - START)) s"
 	[ -f "$WORK/measured" ] && cat "$WORK/measured" >&2
@@ -210,8 +227,8 @@ hb3() { etcd_get_prefix /swarmheal/nodes/ | grep -q "\"node_id\":\"$ID3\""; }
 wait_until 60 hb3 || fail "node 3's agent (a global task again once active) sent no heartbeat within 60 s"
 
 # ---- 5. the leading replica is killed: the other takes over ----
+wait_until 30 a_leader || die "no swarmheald replica leads the drain controller before the failover"
 if leader_of 1; then lead=1 other=2; else lead=2 other=1; fi
-leader_of "$lead" || die "no replica leads before the failover"
 cid=""
 for c in $(dk 1 ps -q --filter "label=com.docker.swarm.service.name=${STACK}_swarmheald"); do
 	[ "$(dk 1 inspect -f '{{index .Config.Labels "com.docker.swarm.task.name"}}' "$c" | cut -d. -f2)" = "$lead" ] && cid=$c
