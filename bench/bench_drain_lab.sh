@@ -21,6 +21,7 @@ sleep 1
 daemon=$!
 pids+=($daemon)
 sleep 2
+kill -0 "$daemon" 2>/dev/null || { echo "bench_drain_lab: swarmheald exited at start" >&2; exit 1; }
 # idle: 10 s with nothing to do
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 t0=$(ticks $daemon)
@@ -43,9 +44,12 @@ while [ -z "$drained" ] || [ -z "$down" ]; do
 	sleep 0.05
 done
 secs() { echo "scale=2; ($1 - $start) / 1000000000" | bc; }
-echo "worker killed (agent TTL $TTL):"
-echo "  drained by swarmheal after  $(secs "${drained:-0}") s   (goal: within TTL + 1 s)"
-echo "  marked Down by Swarm after  $(secs "${down:-0}") s"
-[ -n "$drained" ] && [ -n "$down" ] &&
-	echo "  ratio swarmheal/Swarm       $(echo "scale=2; ($drained - $start) / ($down - $start)" | bc)   (goal: <= 0.33)"
+# a drain or a Down that never came is a failed run, not a figure
+[ -n "$drained" ] || { echo "bench_drain_lab: swarmheal did not drain the killed worker within 60 s" >&2; exit 1; }
+[ -n "$down" ] || { echo "bench_drain_lab: Swarm did not mark the killed worker Down within 60 s" >&2; exit 1; }
+kill -0 "$daemon" 2>/dev/null || { echo "bench_drain_lab: swarmheald exited during the run" >&2; exit 1; }
+echo "worker killed (agent TTL $TTL), one run:"
+echo "  drained by swarmheal after  $(secs "$drained") s   (goal: within TTL + 1 s)"
+echo "  marked Down by Swarm after  $(secs "$down") s"
+echo "  ratio swarmheal/Swarm       $(echo "scale=2; ($drained - $start) / ($down - $start)" | bc)   (goal: <= 0.33)"
 echo "swarmheald: resident memory ${rss} KiB (goal < 10 MiB), idle CPU $(echo "scale=2; ($t1 - $t0) * 100 / $hz / 10" | bc)% over 10 s"

@@ -371,8 +371,8 @@ int sh_opts_parse(sh_opts *o, int argc, char **argv, int *argi)
 	int rc = 0, want = 0, c;
 	/* pass 1: --config, --help, --version (they change what the rest means) */
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:", lo, NULL)) != -1) {
+	optind = 0; /* glibc: a full re-initialisation, argv may have been permuted */
+	while ((c = getopt_long(argc, argv, o->permute ? ":" : "+:", lo, NULL)) != -1) {
 		if (c == ID_CONFIG)
 			o->config_path = optarg;
 		else if (c == ID_HELP && !want)
@@ -430,8 +430,8 @@ int sh_opts_parse(sh_opts *o, int argc, char **argv, int *argi)
 	if (rc)
 		goto out;
 	/* pass 2: flags */
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:", lo, NULL)) != -1) {
+	optind = 0; /* glibc: a full re-initialisation, argv may have been permuted */
+	while ((c = getopt_long(argc, argv, o->permute ? ":" : "+:", lo, NULL)) != -1) {
 		if (c == ':') {
 			snprintf(err, sizeof(err), "option '%s' needs a value", argv[optind - 1]);
 			rc = usage(o, err);

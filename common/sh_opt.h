@@ -57,6 +57,7 @@ typedef struct sh_opts {
 	const char *synopsis;    /* "[options]"; more lines separated by '\n' */
 	const char *description; /* paragraph after the usage lines */
 	const char *footer;      /* exit statuses etc., printed last */
+	int permute;             /* 1: options may follow operands (GNU order); 0: stop at the first operand */
 	sh_opt_group *groups;
 	size_t ngroups;
 	/* filled by sh_opts_parse */

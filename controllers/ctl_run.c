@@ -237,8 +237,9 @@ static void *thread_main(void *arg)
 			continue;
 		}
 		backoff_ms = 500;
-		/* etcd_session_set_gap_hook(s, gap_hook, x); -- wired when the session-failover work lands */
-		(void)gap_hook;
+		etcd_session_set_gap_hook(s, gap_hook, x);
+		/* we act until a fifth of the TTL is left: keep alive so that an etcd election fits before that */
+		etcd_session_set_budget(s, x->common.ttl_ms * SH_NS_PER_MS * 4 / 5);
 		etcd_election el;
 		if (etcd_election_init(&el, x->etcd, s, eprefix, ename)) {
 			etcd_session_close(s, 1);
@@ -261,6 +262,9 @@ static void *thread_main(void *arg)
 			sh_log("error", name, "campaign failed | error=\"%s\"", el.errbuf);
 			sh_sleep_ms(1000, (volatile int *)&rt->stop);
 		}
+		sh_log("info", name, "session ends | lease=%llx longest_keepalive_gap_ms=%lld keepalives=%ld failures=%ld",
+		       (unsigned long long)etcd_session_lease(s), (long long)(etcd_session_max_gap_ns(s) / SH_NS_PER_MS),
+		       etcd_session_keepalives(s), etcd_session_failures(s));
 		etcd_session_revoke_start(s);
 		etcd_election_resign(&el);
 		etcd_session_close(s, 0);

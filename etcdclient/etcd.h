@@ -49,6 +49,8 @@ const char *etcd_errmsg(const etcd_client *c);
 const char *etcd_current_endpoint(const etcd_client *c);
 /* New TCP connections opened so far (to check reuse). */
 long etcd_connects(const etcd_client *c);
+/* Successful authentications so far: the first, and each renewal of an expired token (to check them). */
+long etcd_auths(const etcd_client *c);
 
 /* ---- KV ---- */
 enum etcd_sort_order { ETCD_SORT_NONE, ETCD_SORT_ASCEND, ETCD_SORT_DESCEND };

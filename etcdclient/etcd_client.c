@@ -43,6 +43,11 @@ long etcd_connects(const etcd_client *c)
 	return c->connects;
 }
 
+long etcd_auths(const etcd_client *c)
+{
+	return c->auths;
+}
+
 void etcd_config_from_env(etcd_config *cfg)
 {
 	if (cfg->endpoints && *cfg->endpoints)
@@ -66,8 +71,10 @@ sh_err etcd_client_new(const etcd_config *cfg, etcd_client **out, char *errbuf, 
 	pthread_once(&curl_once, curl_init_once);
 	const char *eps = cfg->endpoints && *cfg->endpoints ? cfg->endpoints : "http://127.0.0.1:2379";
 	etcd_client *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		set_err(errbuf, errlen, "%s", "out of memory creating etcd client");
 		return SH_E_NOMEM;
+	}
 	c->endpoints_str = strdup(eps);
 	c->cacert = sh_strdup(cfg->cacert);
 	c->cert = sh_strdup(cfg->cert);
@@ -456,7 +463,10 @@ sh_err etcd_authenticate(etcd_client *c)
 	}
 	c->token = strdup(tok->valuestring);
 	cJSON_Delete(resp);
-	return c->token ? SH_OK : SH_E_NOMEM;
+	if (!c->token)
+		return SH_E_NOMEM;
+	c->auths++;
+	return SH_OK;
 }
 
 sh_err etcd_range(etcd_client *c, const char *key, const etcd_range_opts *opts, etcd_range_result *out)

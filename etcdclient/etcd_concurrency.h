@@ -25,7 +25,8 @@ int64_t etcd_session_lease(const etcd_session *s);
 int64_t etcd_session_ttl(const etcd_session *s);
 /* Monotonic deadline (ns) after which the lease may be gone. */
 int64_t etcd_session_deadline(const etcd_session *s);
-/* 1 while the lease is certainly alive: not revoked, deadline not passed. */
+/* 1 while the lease is certainly alive: not revoked, deadline not passed.
+ * Once 0 it stays 0 (a keepalive answered after the deadline does not revive it). */
 int etcd_session_alive(const etcd_session *s);
 /* Also store each new deadline here (e.g. shared memory a watchdog reads). */
 void etcd_session_set_sink(etcd_session *s, _Atomic int64_t *sink);
@@ -38,6 +39,70 @@ void etcd_session_revoke_start(etcd_session *s);
 /* Stop keeping alive; revoke the lease (through the client that created the
  * session: call from its thread) when revoke is set. Frees s. */
 void etcd_session_close(etcd_session *s, int revoke);
+
+/*
+ * Riding out an etcd leader change. Only etcd's leader renews leases; when it
+ * dies, the other members elect a new one after their randomized election
+ * timeout (1-2 s at etcd's default --election-timeout of 1 s) and the new
+ * leader extends every lease (etcd-io/etcd#9395). A keepalive sent meanwhile
+ * fails, or hangs at a follower that waits for a leader. So the session
+ * thread:
+ * - sends each keepalive with a short timeout of its own
+ *   (etcd_session_request_timeout: TTL/16, 200 ms to 1 s), not the client's;
+ * - after a failure of any kind but "lease not found" (no leader, leader
+ *   changed, unavailable, timeout, connection refused) retries at once on the
+ *   next endpoint, then at most every ETCD_SESSION_RETRY_NS, until one succeeds or
+ *   the deadline passes: a member without a leader is never a reason to give
+ *   the session up;
+ * - in normal operation keeps the last success recent enough that a whole
+ *   election (ETCD_SESSION_ELECTION_NS) plus a retry fits in the owner's
+ *   budget (etcd_session_period). The deadline rule above is unchanged.
+ */
+#define ETCD_SESSION_ELECTION_NS (2000 * INT64_C(1000000))  /* etcd's longest leaderless time at defaults */
+#define ETCD_SESSION_RETRY_NS (150 * INT64_C(1000000))      /* between retries after the first */
+#define ETCD_SESSION_SLACK_NS (250 * INT64_C(1000000))      /* a retry plus its answer, after an election */
+#define ETCD_SESSION_MIN_PERIOD_NS (100 * INT64_C(1000000)) /* never keep alive more often */
+
+/* Normal keepalive period (ns) for a lease of ttl_ns whose owner needs a
+ * success within budget_ns of the last one's send (budget_ns <= 0: the TTL):
+ * budget - ELECTION - SLACK, at least MIN_PERIOD, at most TTL/3. Pure. */
+int64_t etcd_session_period(int64_t ttl_ns, int64_t budget_ns);
+/* Timeout (ms) of one keepalive request for a lease of ttl_ns: TTL/16 within
+ * [200, 1000]. A member without a leader holds a keepalive until it knows the
+ * next one, and then sleeps a whole election timeout before it looks again,
+ * so a request sent during an election is better cut short and sent afresh. Pure. */
+long etcd_session_request_timeout(int64_t ttl_ns);
+/* When to send the next keepalive (monotonic ns). last_ok: send time of the
+ * last successful keepalive (or of the grant); last_try: send time of the
+ * last attempt; now: when it ended; failures: consecutive failed attempts
+ * since last_ok. 0 failures: last_ok + period; 1: now (the next endpoint, at
+ * once); more: last_try + ETCD_SESSION_RETRY_NS, or now if later (a request
+ * that timed out has waited already). Never later than deadline. Pure. */
+int64_t etcd_session_next_send(int64_t last_ok, int64_t last_try, int64_t now, int64_t deadline, int64_t period,
+			       int failures);
+
+/* The owner's budget (ns): how long after the send of the last successful
+ * keepalive it still runs or acts (e.g. deadline minus its own margins);
+ * <= 0 means the whole TTL. Sets the keepalive period (etcd_session_period)
+ * from the next keepalive on. */
+void etcd_session_set_budget(etcd_session *s, int64_t budget_ns);
+/* Normal keepalive period in use (ns). */
+int64_t etcd_session_keepalive_period(const etcd_session *s);
+/*
+ * Keepalive gap: from the send of one successful keepalive (or of the grant)
+ * to the answer of the next successful one, i.e. how much of the TTL was used
+ * up before the deadline moved; a gap of a whole TTL means the session was
+ * lost. fn (may be NULL to remove) is called from the session thread after
+ * each successful keepalive with that gap in ns (e.g. to observe the
+ * Prometheus histogram swarmheal_session_keepalive_gap_seconds); it must
+ * return quickly and must not call back into the session.
+ */
+void etcd_session_set_gap_hook(etcd_session *s, void (*fn)(void *arg, int64_t gap_ns), void *arg);
+/* Longest keepalive gap so far (ns); 0 before the first keepalive. */
+int64_t etcd_session_max_gap_ns(const etcd_session *s);
+/* Successful keepalives and failed attempts so far. */
+long etcd_session_keepalives(const etcd_session *s);
+long etcd_session_failures(const etcd_session *s);
 
 /* ---- election: the scheme of concurrency.Election and `etcdctl elect` ---- */
 

@@ -55,7 +55,7 @@ struct etcd_client {
 	long timeout_ms, connect_timeout_ms;
 	size_t max_value, max_response;
 	int fresh_connect;
-	long connects;
+	long connects, auths;
 	char errbuf[512];
 };
 

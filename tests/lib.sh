@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # tests/lib.sh - start and stop the private etcd and dockerd that tests and the quickstart use
 # Sourced by tests/run.sh and deploy/quickstart.sh. Every process it starts records
-# its pid under a state dir, so a later run can clean up what a killed run left.
+# its pid under a state dir, so a later run can clean up what a killed run left; the
+# daemons do not inherit fd 9 (the lab's lock, tests/lab/lab.sh), so they never hold it.
 
 sh_log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -44,13 +45,15 @@ sh_kill_pidfile() {
 	rm -f "$f"
 }
 
-# sh_cleanup_dir DIR: stop everything a run recorded under DIR, unmount, remove
+# sh_cleanup_dir DIR: stop everything a run recorded under DIR (pid files at any depth, e.g.
+# bench/run.sh's DIR/tls/etcd.pid; not inside engine or etcd data), unmount, remove
 sh_cleanup_dir() {
 	local dir=$1 f m
 	[ -d "$dir" ] || return 0
-	for f in "$dir"/*.pid; do
-		if [ -e "$f" ]; then sh_kill_pidfile "$f"; fi
-	done
+	while IFS= read -r f; do
+		sh_kill_pidfile "$f"
+	done < <(find "$dir" \( -name docker-data -o -name docker-exec -o -name etcd-data -o -name data -o -name exec \) \
+		-prune -o -type f -name '*.pid' -print 2>/dev/null)
 	# containerd shims and task processes started by a private dockerd
 	if [ -d "$dir/docker-exec" ]; then
 		pkill -KILL -f -- "$dir/docker-exec" 2>/dev/null || true
@@ -61,6 +64,22 @@ sh_cleanup_dir() {
 	done
 	rm -rf "$dir" 2>/dev/null || true
 	return 0
+}
+
+# sh_lab_lock WHO: hold the lab's lock (SWARMHEAL_LAB_LOCK, default /run/lock/swarmheal-lab.lock)
+# on fd 9 until this shell exits; fails at once while another run holds it (SWARMHEAL_LAB_LOCK_WAIT=
+# SECONDS to wait). Exports SWARMHEAL_LAB_LOCKED, so the lab.sh commands this run starts use it.
+sh_lab_lock() {
+	local lock=${SWARMHEAL_LAB_LOCK:-/run/lock/swarmheal-lab.lock}
+	[ "${SWARMHEAL_LAB_LOCKED:-}" = "$lock" ] && return 0
+	mkdir -p "$(dirname "$lock")"
+	exec 9>>"$lock"
+	if ! flock -w "${SWARMHEAL_LAB_LOCK_WAIT:-0}" 9; then
+		sh_log "the lab is in use by another run ($(cat "$lock" 2>/dev/null || echo '?')); lock $lock"
+		return 1
+	fi
+	echo "pid $$ ($1) since $(date -u +%H:%M:%S)" >"$lock"
+	export SWARMHEAL_LAB_LOCKED=$lock
 }
 
 # sh_start_etcd DIR PORT [CERTDIR]: etcd on 127.0.0.1:PORT with data under DIR;
@@ -81,7 +100,7 @@ sh_start_etcd() {
 		--listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
 		--initial-cluster "swarmheal-test=http://127.0.0.1:$peer" \
 		--experimental-watch-progress-notify-interval 1s "${tls[@]}" \
-		>"$dir/etcd.log" 2>&1 &
+		>"$dir/etcd.log" 2>&1 9>&- &
 	echo $! >"$dir/etcd.pid"
 	if ! sh_wait_for 20 curl -fsS -m 1 "${probe[@]}" -X POST -d '{}' "$scheme://127.0.0.1:$port/v3/maintenance/status"; then
 		sh_log "etcd did not start; last lines of $dir/etcd.log:"
@@ -98,7 +117,7 @@ sh_start_dockerd() {
 	dockerd --data-root "$dir/docker-data" --exec-root "$dir/docker-exec" \
 		--pidfile "$dir/dockerd.pidf" -H "unix://$sock" \
 		--iptables=false --ip-masq=false --bridge=none --userland-proxy=false \
-		>"$dir/dockerd.log" 2>&1 &
+		>"$dir/dockerd.log" 2>&1 9>&- &
 	echo $! >"$dir/dockerd.pid"
 	if ! sh_wait_for 30 docker -H "unix://$sock" version; then
 		sh_log "dockerd did not start; last lines of $dir/dockerd.log:"

@@ -2,7 +2,7 @@
 /* arbiter-elect - one-shot fenced election for scripts, key-compatible with `etcdctl elect` */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,45 +24,6 @@ enum {
 	EXIT_TIMEOUT = 75,    /* --timeout passed before we became leader */
 	EXIT_LOST = 76,       /* leadership lost: lease expired, key deleted, etcd gone past the deadline */
 	EXIT_EXEC = 127,      /* the command could not be started */
-};
-
-static const char usage_text[] =
-	"usage: arbiter-elect [options] NAME [-- COMMAND [ARGS...]]\n"
-	"   or: arbiter-elect --leader [options] NAME\n"
-	"   or: arbiter-elect --observe [options] NAME\n"
-	"\n"
-	"Campaign in the election NAME; once leader, print the key and its revision and hold\n"
-	"leadership until SIGINT/SIGTERM, or run COMMAND only while leader.\n"
-	"\n"
-	"  --prefix PREFIX        election prefix; key is PREFIX NAME/LEASEHEX\n"
-	"                         (default /swarmheal/elections/; '' gives etcdctl elect's keys)\n"
-	"  --ttl DUR              session lease TTL, whole seconds >= 2 (default 10s)\n"
-	"  --timeout DUR          give up campaigning after DUR (exit 75)\n"
-	"  --kill-after DUR       after SIGTERM, SIGKILL the command's group after DUR\n"
-	"                         (default 2s, at most half the TTL minus the safety margin)\n"
-	"  --proposal VALUE       value of our key (default HOSTNAME:PID)\n"
-	"  --leader               print the current leader and exit (1 when none)\n"
-	"  --observe              print every leader change until interrupted\n" ETCD_FLAGS_HELP
-	"  --help, --version\n"
-	"\n"
-	"exit: 0 ok, 1 no leader (--leader), 64 usage, 69 etcd unreachable or refused,\n"
-	"      70 internal error, 75 timed out, 76 leadership lost, 127 command not started,\n"
-	"      otherwise the command's status (128+N if it died of signal N)\n";
-
-enum { OPT_PREFIX = 1, OPT_TTL, OPT_TIMEOUT, OPT_KILL_AFTER, OPT_PROPOSAL, OPT_LEADER, OPT_OBSERVE, OPT_HELP, OPT_VERSION };
-
-static const struct option options[] = {
-	{"prefix", required_argument, 0, OPT_PREFIX},
-	{"ttl", required_argument, 0, OPT_TTL},
-	{"timeout", required_argument, 0, OPT_TIMEOUT},
-	{"kill-after", required_argument, 0, OPT_KILL_AFTER},
-	{"proposal", required_argument, 0, OPT_PROPOSAL},
-	{"leader", no_argument, 0, OPT_LEADER},
-	{"observe", no_argument, 0, OPT_OBSERVE},
-	{"help", no_argument, 0, OPT_HELP},
-	{"version", no_argument, 0, OPT_VERSION},
-	ETCD_FLAG_OPTIONS,
-	{0, 0, 0, 0},
 };
 
 static volatile sig_atomic_t got_signal;
@@ -102,8 +63,43 @@ typedef struct opts {
 	int64_t ttl_ms, timeout_ms, kill_after_ms;
 	int kill_after_set, leader, observe;
 	char **cmd;
-	etcd_flags ef;
+	etcd_flag_values ev;
+	etcd_config cfg;
+	sh_opts so;
+	sh_opt_group groups[2];
 } opts;
+
+static int check_ttl(const void *v, char *err, size_t len)
+{
+	int64_t ms = *(const int64_t *)v;
+	if (ms % 1000)
+		snprintf(err, len, "--ttl %lldms is not a whole number of seconds", (long long)ms);
+	else if (ms < 2000)
+		snprintf(err, len, "--ttl %llds is below etcd's minimum lease TTL of 2s", (long long)(ms / 1000));
+	return ms % 1000 || ms < 2000 ? -1 : 0;
+}
+
+#define OO(f) offsetof(opts, f)
+static const sh_opt ae_opts[] = {
+	{"prefix", SH_OPT_STRING, OO(prefix), "/swarmheal/elections/", "PREFIX",
+	 "election prefix; the key is PREFIX NAME/LEASEHEX ('' gives etcdctl elect's keys)", NULL, 0, 0,
+	 NULL},
+	{"ttl", SH_OPT_DURATION, OO(ttl_ms), "10s", NULL, "session lease TTL, whole seconds >= 2", NULL, 0, 0,
+	 check_ttl},
+	{"timeout", SH_OPT_DURATION, OO(timeout_ms), NULL, NULL, "give up campaigning after DUR (exit 75)", NULL, 0, 1,
+	 NULL},
+	{"kill-after", SH_OPT_DURATION, OO(kill_after_ms), "2s", NULL,
+	 "after SIGTERM, SIGKILL the command's group after DUR (less with short TTLs so an etcd leader election "
+	 "fits before it; at most half the TTL minus the safety margin)", NULL, 0,
+	 0, NULL},
+	{"proposal", SH_OPT_STRING, OO(proposal), NULL, "VALUE", "value of our key (default HOSTNAME:PID)", NULL, 0, 0,
+	 NULL},
+	{"leader", SH_OPT_BOOL, OO(leader), "false", NULL, "print the current leader and exit (1 when none)", NULL, 0, 0,
+	 NULL},
+	{"observe", SH_OPT_BOOL, OO(observe), "false", NULL, "print every leader change until interrupted", NULL, 0, 0,
+	 NULL},
+	{0},
+};
 
 static int exit_for(sh_err e)
 {
@@ -340,10 +336,6 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 static int parse(int argc, char **argv, opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->prefix = "/swarmheal/elections/";
-	o->ttl_ms = 10000;
-	o->kill_after_ms = 2000;
-	etcd_flags_init(&o->ef);
 	/* split at the first "--": what follows is the command */
 	int nargs = argc;
 	for (int i = 1; i < argc; i++) {
@@ -355,64 +347,36 @@ static int parse(int argc, char **argv, opts *o)
 			break;
 		}
 	}
+	o->groups[0] = (sh_opt_group){"arbiter-elect", ae_opts, o, sizeof(*o)};
+	o->groups[1] = (sh_opt_group){"etcd connection", etcd_flag_table, &o->ev, sizeof(o->ev)};
+	o->so = (sh_opts){
+		.prog = "arbiter-elect",
+		.synopsis = "[options] NAME [-- COMMAND [ARGS...]]\n--leader [options] NAME\n--observe [options] NAME",
+		.description = "Campaign in the election NAME; once leader, print the key and its revision and hold\n"
+			       "leadership until SIGINT/SIGTERM, or run COMMAND only while leader.",
+		.footer = "exit: 0 ok, 1 no leader (--leader), 64 usage, 69 etcd unreachable or refused,\n"
+			  "      70 internal error, 75 timed out, 76 leadership lost, 127 command not started,\n"
+			  "      otherwise the command's status (128+N if it died of signal N)\n",
+		.groups = o->groups,
+		.ngroups = 2,
+		.permute = 1,
+	};
+	int optind_ = 0;
+	int r = sh_opts_parse(&o->so, nargs, argv, &optind_);
+	if (r == SH_OPTS_EXIT)
+		return -1;
+	if (r)
+		return r;
+	o->kill_after_set = o->so.src[0][3] != 0; /* ae_opts[3] is --kill-after: set by a flag or the config */
 	char err[256];
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(nargs, argv, ":", options, NULL)) != -1) {
-		int64_t ms;
-		switch (c) {
-		case OPT_PREFIX:
-			o->prefix = optarg;
-			break;
-		case OPT_TTL:
-			if (sh_parse_duration_ms(optarg, &ms))
-				return usage_error("invalid --ttl '%s' (want a duration like 10s)", optarg);
-			if (ms % 1000)
-				return usage_error("--ttl '%s' is not a whole number of seconds", optarg);
-			if (ms < 2000)
-				return usage_error("--ttl '%s' is below etcd's minimum lease TTL of 2s", optarg);
-			o->ttl_ms = ms;
-			break;
-		case OPT_TIMEOUT:
-			if (sh_parse_duration_ms(optarg, &ms) || ms <= 0)
-				return usage_error("invalid --timeout '%s' (want a duration like 30s)", optarg);
-			o->timeout_ms = ms;
-			break;
-		case OPT_KILL_AFTER:
-			if (sh_parse_duration_ms(optarg, &ms))
-				return usage_error("invalid --kill-after '%s' (want a duration like 2s)", optarg);
-			o->kill_after_ms = ms;
-			o->kill_after_set = 1;
-			break;
-		case OPT_PROPOSAL:
-			o->proposal = optarg;
-			break;
-		case OPT_LEADER:
-			o->leader = 1;
-			break;
-		case OPT_OBSERVE:
-			o->observe = 1;
-			break;
-		case OPT_HELP:
-			fputs(usage_text, stdout);
-			return -1;
-		case OPT_VERSION:
-			printf("arbiter-elect %s\n", SWARMHEAL_VERSION);
-			return -1;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		case '?':
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		default:
-			if (etcd_flags_set(&o->ef, c, optarg, err, sizeof(err)))
-				return usage_error("%s", err);
-		}
-	}
-	if (optind >= nargs)
+	if (etcd_flag_config(&o->ev, &o->cfg, err, sizeof(err)))
+		return usage_error("%s", err);
+	int first = optind_; /* the first operand */
+	if (first >= nargs)
 		return usage_error("%s", "missing election NAME");
-	if (optind + 1 < nargs)
-		return usage_error("unexpected argument '%s' (put the command after '--')", argv[optind + 1]);
-	o->name = argv[optind];
+	if (first + 1 < nargs)
+		return usage_error("unexpected argument '%s' (put the command after '--')", argv[first + 1]);
+	o->name = argv[first];
 	if (!*o->name)
 		return usage_error("%s", "election NAME must not be empty");
 	if (strchr(o->name, '/'))
@@ -421,6 +385,17 @@ static int parse(int argc, char **argv, opts *o)
 		return usage_error("%s", "--leader, --observe and a command exclude each other");
 	int64_t margin = o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000;
 	int64_t max_kill = o->ttl_ms / 2 - margin;
+	if (!o->kill_after_set) {
+		/* by default leave room for a whole etcd leader election (and a keepalive
+		 * after it) before the command gets SIGTERM; at least 500 ms of grace */
+		int64_t room = o->ttl_ms - margin -
+			       (ETCD_SESSION_ELECTION_NS + ETCD_SESSION_SLACK_NS + ETCD_SESSION_MIN_PERIOD_NS) / SH_NS_PER_MS;
+		int64_t floor = max_kill < 500 ? max_kill : 500;
+		if (room < floor)
+			room = floor;
+		if (o->kill_after_ms > room)
+			o->kill_after_ms = room;
+	}
 	if (o->kill_after_ms > max_kill) {
 		if (o->kill_after_set) {
 			char msg[128];
@@ -438,7 +413,7 @@ int main(int argc, char **argv)
 	opts o;
 	int r = parse(argc, argv, &o);
 	if (r) {
-		etcd_flags_release(&o.ef);
+		sh_opts_release(&o.so);
 		return r < 0 ? EXIT_OK : r;
 	}
 	struct sigaction sa;
@@ -453,20 +428,20 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK)) {
 		fprintf(stderr, "arbiter-elect: cannot create pipe: %s\n", strerror(errno));
-		etcd_flags_release(&o.ef);
+		sh_opts_release(&o.so);
 		return EXIT_SOFTWARE;
 	}
 
 	/* every request answers well within a third of the TTL */
 	long req_timeout = (long)(o.ttl_ms / 3);
-	if (!o.ef.cfg.timeout_ms || o.ef.cfg.timeout_ms > req_timeout)
-		o.ef.cfg.timeout_ms = req_timeout;
+	if (!o.cfg.timeout_ms || o.cfg.timeout_ms > req_timeout)
+		o.cfg.timeout_ms = req_timeout;
 	etcd_client *c;
 	char err[512];
-	sh_err e = etcd_client_new(&o.ef.cfg, &c, err, sizeof(err));
+	sh_err e = etcd_client_new(&o.cfg, &c, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "arbiter-elect: %s\n", err);
-		etcd_flags_release(&o.ef);
+		sh_opts_release(&o.so);
 		return e == SH_E_INVAL ? EXIT_USAGE : EXIT_SOFTWARE;
 	}
 	int rc;
@@ -492,6 +467,9 @@ int main(int argc, char **argv)
 		rc = exit_for(e) == EXIT_LOST ? EXIT_ETCD : exit_for(e);
 		goto out;
 	}
+	/* we act until margin + kill-after before the deadline: keep alive often
+	 * enough that an etcd leader election fits in what is left */
+	etcd_session_set_budget(s, (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o));
 	/* the watchdog runs before we campaign, off the path to the command */
 	sh_watchdog *wd = NULL;
 	if (o.cmd) {
@@ -523,6 +501,12 @@ int main(int argc, char **argv)
 	 * revoke go out together on two connections; if etcd is unreachable the
 	 * lease ends by its TTL and takes the key with it */
 	int had_key = el.rev != 0;
+	/* how close the lease came to its deadline: worth a line when unusual */
+	int64_t gap = etcd_session_max_gap_ns(s);
+	if (rc == EXIT_LOST || gap > o.ttl_ms * SH_NS_PER_MS / 4)
+		fprintf(stderr, "arbiter-elect: longest keepalive gap of lease %llx: %lld ms (ttl %lld s)\n",
+			(unsigned long long)etcd_session_lease(s), (long long)(gap / SH_NS_PER_MS),
+			(long long)(o.ttl_ms / 1000));
 	etcd_session_revoke_start(s);
 	if (had_key)
 		etcd_election_resign(&el);
@@ -531,6 +515,6 @@ int main(int argc, char **argv)
 	etcd_election_release(&el);
 out:
 	etcd_client_free(c);
-	etcd_flags_release(&o.ef);
+	sh_opts_release(&o.so);
 	return rc;
 }

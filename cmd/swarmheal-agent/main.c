@@ -261,7 +261,12 @@ int main(int argc, char **argv)
 	while (!stop) {
 		if (!s || !etcd_session_alive(s)) {
 			if (s) {
-				ctl_log("warn", "agent", "heartbeat lease lost, starting a new one | node=%s", info.node_id);
+				/* the key is put again at once under the same name with the new lease: a put
+				 * replaces it, so a watcher sees no delete unless etcd already expired the old one */
+				char why[256];
+				etcd_session_errmsg(s, why, sizeof(why));
+				ctl_log("warn", "agent", "heartbeat lease lost, starting a new one | node=%s max_keepalive_gap_ms=%lld error=\"%s\"",
+					info.node_id, (long long)(etcd_session_max_gap_ns(s) / SH_NS_PER_MS), why);
 				etcd_session_close(s, 0);
 				s = NULL;
 			}
@@ -273,7 +278,7 @@ int main(int argc, char **argv)
 					break;
 				}
 				ctl_log("error", "agent", "cannot grant heartbeat lease | error=\"%s\"", etcd_errmsg(etcd));
-				sh_sleep_ms(500, &stop);
+				sh_sleep_ms(100, &stop);
 				continue;
 			}
 			last_put_up = -1;
@@ -297,9 +302,14 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		sh_sleep_ms(interval_ms, &stop);
+		/* wake at once when the session is lost: the key must come back without a gap */
+		int64_t until = sh_mono_ns() + interval_ms * SH_NS_PER_MS;
+		while (!stop && etcd_session_alive(s) && sh_mono_ns() < until)
+			sh_sleep_ms(20, &stop);
 		if (stop)
 			break;
+		if (!etcd_session_alive(s))
+			continue;
 		int up = dock_ping(dock) == SH_OK;
 		if (up && do_autoheal)
 			autoheal(heal, etcd, prefix, &info, (int)((ah_stop_ms + 999) / 1000));
@@ -308,8 +318,11 @@ int main(int argc, char **argv)
 				info.node_id, up ? "" : dock_errmsg(dock));
 		engine_up = up;
 	}
-	if (s)
+	if (s) {
+		ctl_log("info", "agent", "heartbeat session closed | node=%s max_keepalive_gap_ms=%lld", info.node_id,
+			(long long)(etcd_session_max_gap_ns(s) / SH_NS_PER_MS));
 		etcd_session_close(s, 1); /* the key goes with the lease */
+	}
 	dock_client_free(heal);
 	dock_client_free(dock);
 	etcd_client_free(etcd);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "etcd.h"
 #include "sh_util.h"
 #include "tmain.h"
@@ -14,6 +16,22 @@
 static const char *lab, *eps;
 static char socks[4][256], ids[4][64], prefix[64];
 static pid_t agents[4], daemon_pid;
+
+/*
+ * Timing bounds come from these, never from a guess: the lease TTLs the test gives the agents and
+ * swarmheald, etcd's scan for expired leases (its lessor looks every 500 ms), the resync period
+ * (--resync, default 1 s) and a margin for a loaded 2-core machine running several suites.
+ */
+#define AGENT_TTL_S 2.0  /* --ttl of every agent here */
+#define DAEMON_TTL_S 3.0 /* --ttl of every swarmheald here */
+#define ETCD_EXPIRY_SCAN_S 0.5
+#define RESYNC_S 1.0
+#define MARGIN_S 1.5
+
+static double secs_since(int64_t t0_ms)
+{
+	return (double)(t_now_ms() - t0_ms) / 1000.0;
+}
 
 static void popen_line(const char *cmd, char *out, size_t len)
 {
@@ -52,23 +70,128 @@ static void availability(int i, char *out, size_t len)
 static int wait_availability(int i, const char *want, int ms)
 {
 	char a[32];
-	for (int t = 0; t < ms; t += 50) {
+	for (int64_t t0 = t_now_ms();; usleep(50000)) {
 		availability(i, a, sizeof(a));
 		if (!strcmp(a, want))
 			return 1;
-		usleep(50000);
+		if (t_now_ms() - t0 >= ms)
+			return 0;
 	}
-	return 0;
+}
+
+/* value of an etcd key under the round's prefix ("" when absent) */
+static void etcd_value(const char *key, char *out, size_t len)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s%s --print-value-only", eps, prefix, key);
+	popen_line(cmd, out, len);
+}
+
+/* heartbeat keys under the round's prefix */
+static int heartbeats(void)
+{
+	char cmd[512], out[32];
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/nodes/ --keys-only | grep -c .", eps,
+		 prefix);
+	popen_line(cmd, out, sizeof(out));
+	return atoi(out);
+}
+
+static int wait_heartbeats(int want, int ms)
+{
+	for (int64_t t0 = t_now_ms();; usleep(50000)) {
+		if (heartbeats() == want)
+			return 1;
+		if (t_now_ms() - t0 >= ms)
+			return 0;
+	}
+}
+
+/* the fence a swarmheald logged when it started leading (0 when it has not) */
+static long long logged_fence(const char *log)
+{
+	char *s = t_read_file(log);
+	const char *l = strstr(s, "msg=\"leading\"");
+	const char *f = l ? strstr(l, " fence=") : NULL;
+	long long v = f ? atoll(f + 7) : 0;
+	free(s);
+	return v;
 }
 
 static int actions_matching(const char *needle)
 {
-	char cmd[512];
+	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/ --print-value-only | grep -c '%s'",
 		 eps, prefix, needle);
 	char out[32];
 	popen_line(cmd, out, sizeof(out));
 	return atoi(out);
+}
+
+static int field_is(const cJSON *j, const char *name, const char *want)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, name);
+	return !want || (cJSON_IsString(f) && !strcmp(f->valuestring, want));
+}
+
+/* action records of the round with these fields (NULL / 0: any; reason: a part of it), whatever their order */
+static int count_actions(const char *kind, const char *target, const char *reason, const char *result, long long fence)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/ --print-value-only", eps,
+		 prefix);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	char line[4096];
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		cJSON *j = cJSON_Parse(line);
+		const cJSON *fe = cJSON_GetObjectItemCaseSensitive(j, "fence");
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(j, "reason");
+		if (j && field_is(j, "kind", kind) && field_is(j, "target", target) &&
+		    (!reason || (cJSON_IsString(why) && strstr(why->valuestring, reason))) &&
+		    field_is(j, "result", result) && (!fence || (cJSON_IsNumber(fe) && (long long)fe->valuedouble == fence)))
+			n++;
+		cJSON_Delete(j);
+	}
+	pclose(f);
+	return n;
+}
+
+/* count_actions once it reaches want (the record is written just after the engine call that a
+ * test sees first), or its value after ms */
+static int actions_settle(const char *kind, const char *target, const char *reason, const char *result,
+			  long long fence, int want, int ms)
+{
+	int n;
+	for (int64_t t0 = t_now_ms();; usleep(50000)) {
+		n = count_actions(kind, target, reason, result, fence);
+		if (n >= want || t_now_ms() - t0 >= ms)
+			return n;
+	}
+}
+
+/* wait until an etcd key's value (under the prefix) contains every needle */
+static int wait_value(const char *key, const char *n1, const char *n2, int ms, char *v, size_t len)
+{
+	for (int64_t t0 = t_now_ms();; usleep(50000)) {
+		etcd_value(key, v, len);
+		if (strstr(v, n1) && (!n2 || strstr(v, n2)))
+			return 1;
+		if (t_now_ms() - t0 >= ms)
+			return 0;
+	}
+}
+
+static int wait_actions(const char *needle, int min, int ms)
+{
+	for (int64_t t0 = t_now_ms();; usleep(100000)) {
+		if (actions_matching(needle) >= min)
+			return 1;
+		if (t_now_ms() - t0 >= ms)
+			return 0;
+	}
 }
 
 /* every engine up, every link healed, every node Ready and active */
@@ -79,14 +202,14 @@ static void lab_healthy(void)
 		if (t_sh("docker -H %s info >/dev/null 2>&1", socks[i]))
 			t_sh("%s start %d >/dev/null 2>&1", lab, i);
 	}
-	for (int t = 0; t < 300; t++) {
+	for (int64_t t0 = t_now_ms(); t_now_ms() - t0 < 30000; usleep(100000)) {
 		char out[16], cmd[512];
 		snprintf(cmd, sizeof(cmd), "docker -H %s node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready", socks[1]);
 		popen_line(cmd, out, sizeof(out));
 		if (atoi(out) == 3)
-			break;
-		usleep(100000);
+			return;
 	}
+	CU_FAIL("the lab did not have 3 Ready nodes within 30 s");
 }
 
 static void activate_all(void)
@@ -103,7 +226,8 @@ static void start_agents_round(const char *name)
 	activate_all();
 	for (int i = 1; i <= 3; i++)
 		start_agent(i);
-	sleep(1); /* heartbeats written before the controller looks */
+	/* heartbeats written before the controller looks */
+	CU_ASSERT_TRUE_FATAL(wait_heartbeats(3, 10000));
 }
 
 /* SIGTERM a swarmheald: it resigns and exits 0 */
@@ -132,7 +256,7 @@ static void setup_round_flags(const char *name, const char *extra)
 	daemon_pid = t_spawn(logf,
 			     "%s --endpoints %s --docker-host %s --prefix %s --restore-after 2s --ttl 3s --metrics-addr '' %s",
 			     t_bin("swarmheald"), eps, socks[1], prefix, extra);
-	sleep(1);
+	CU_ASSERT_TRUE_FATAL(t_wait_file(logf, "msg=\"leading\"", 10000));
 }
 
 static void setup_round(const char *name)
@@ -149,19 +273,23 @@ static void teardown_round(void)
 static void test_kill_worker_drained_then_restored(void)
 {
 	setup_round("kill");
-	int64_t t0 = sh_mono_ns();
+	int64_t t0 = t_now_ms();
 	stop_agent(3, SIGKILL); /* a host's death: agent, engine, tasks */
 	CU_ASSERT_EQUAL(t_sh("%s kill 3", lab), 0);
 	CU_ASSERT_TRUE(wait_availability(3, "drain", 10000));
-	double secs = (double)(sh_mono_ns() - t0) / 1e9;
-	fprintf(stderr, "killed worker drained after %.2f s (agent ttl 2 s)\n", secs);
-	CU_ASSERT(secs < 3.5);
-	CU_ASSERT(actions_matching("heartbeat key is gone") >= 1);
+	double secs = secs_since(t0);
+	/* the heartbeat key goes when the lease ends (at most a TTL after the last keepalive) and etcd's
+	 * scan notices; swarmheald's watch sees the delete at once */
+	double bound = AGENT_TTL_S + ETCD_EXPIRY_SCAN_S + MARGIN_S;
+	fprintf(stderr, "killed worker drained after %.2f s (bound %.1f s = agent ttl %.0f s + etcd expiry scan %.1f s + margin %.1f s)\n",
+		secs, bound, AGENT_TTL_S, ETCD_EXPIRY_SCAN_S, MARGIN_S);
+	CU_ASSERT(secs < bound);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat key is gone", "ok", 0, 1, 3000), 1);
 	/* bring it back: restored after --restore-after 2s */
 	CU_ASSERT_EQUAL(t_sh("%s start 3", lab), 0);
 	start_agent(3);
 	CU_ASSERT_TRUE(wait_availability(3, "active", 30000));
-	CU_ASSERT(actions_matching("\"kind\":\"restore\"") >= 1);
+	CU_ASSERT_EQUAL(actions_settle("restore", ids[3], NULL, "ok", 0, 1, 3000), 1);
 	teardown_round();
 }
 
@@ -170,7 +298,7 @@ static void test_engine_stop_drained_from_agent_report(void)
 	setup_round("engine");
 	CU_ASSERT_EQUAL(t_sh("%s stop 2", lab), 0);
 	CU_ASSERT_TRUE(wait_availability(2, "drain", 8000));
-	CU_ASSERT(actions_matching("agent reports its engine down") >= 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[2], "agent reports its engine down", "ok", 0, 1, 3000), 1);
 	CU_ASSERT_EQUAL(t_sh("%s start 2", lab), 0);
 	CU_ASSERT_TRUE(wait_availability(2, "active", 30000));
 	teardown_round();
@@ -184,8 +312,12 @@ static void test_partition_nothing_drained(void)
 	/* we lose sight of two of three nodes at once */
 	stop_agent(2, SIGKILL);
 	stop_agent(3, SIGKILL);
+	int64_t t0 = t_now_ms();
 	t_sh("%s cut 2; %s cut 3", lab, lab);
-	sleep(5);
+	/* both leases end within a TTL, the grace (2 s) passes, the next pass refuses both */
+	double bound = AGENT_TTL_S + ETCD_EXPIRY_SCAN_S + 2.0 + RESYNC_S + MARGIN_S;
+	CU_ASSERT_TRUE(wait_actions("suspecting our own partition", 2, (int)(bound * 1000)));
+	fprintf(stderr, "partition: both refusals recorded after %.2f s (bound %.1f s)\n", secs_since(t0), bound);
 	char a[32];
 	availability(2, a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "active");
@@ -205,34 +337,69 @@ static void test_manual_request_min_available(void)
 				   "swarmheal-test-busybox sleep 1000 >/dev/null",
 				   socks[1]),
 			      0);
-	for (int t = 0; t < 300; t++) {
+	int running = 0;
+	for (int64_t t0 = t_now_ms(); running != 3 && t_now_ms() - t0 < 30000; usleep(100000)) {
 		char out[16], cmd[512];
 		snprintf(cmd, sizeof(cmd), "docker -H %s service ps pdb --filter desired-state=running --format '{{.CurrentState}}' | grep -c Running",
 			 socks[1]);
 		popen_line(cmd, out, sizeof(out));
-		if (atoi(out) == 3)
-			break;
-		usleep(100000);
+		running = atoi(out);
 	}
+	CU_ASSERT_EQUAL_FATAL(running, 3);
 	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s put %s/drain/requests/%s '{\"reason\":\"kernel update\",\"requested_by\":\"test\"}' >/dev/null",
 			     eps, prefix, ids[2]),
 			0);
-	sleep(3);
+	CU_ASSERT_TRUE(wait_actions("below its min-available 3", 1, (int)((RESYNC_S + MARGIN_S) * 1000)));
 	char a[32];
 	availability(2, a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "active");
-	CU_ASSERT(actions_matching("below its min-available 3") >= 1);
 	/* capacity returns: the budget drops to 2 */
 	CU_ASSERT_EQUAL(t_sh("docker -H %s service update -d --label-add swarmheal.min-available=2 pdb >/dev/null", socks[1]), 0);
 	CU_ASSERT_TRUE(wait_availability(2, "drain", 10000));
 	CU_ASSERT(actions_matching("manual request") >= 1);
-	/* held while the request stands, restored once it is withdrawn */
-	sleep(3);
+	/* held while the request stands: a negative control, so a fixed window - longer than the
+	 * restore-after (2 s) plus a resync in which an unrequested node would have been restored */
+	usleep((useconds_t)((2.0 + RESYNC_S + MARGIN_S) * 1e6));
 	availability(2, a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "drain");
 	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s del %s/drain/requests/%s >/dev/null", eps, prefix, ids[2]), 0);
 	CU_ASSERT_TRUE(wait_availability(2, "active", 10000));
 	t_sh("docker -H %s service rm pdb >/dev/null", socks[1]);
+	teardown_round();
+}
+
+static void test_read_only_and_max_drained(void)
+{
+	setup_round_flags("ro", "--max-drained 1");
+	char key[256], cmd[600];
+	/* the arbiter mode read-only: node 3 dies, its drain becomes a recorded refusal */
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s put %s/arbiter/mode '{\"mode\":\"read-only\"}' >/dev/null",
+		 eps, prefix);
+	CU_ASSERT_EQUAL_FATAL(t_sh("%s", cmd), 0);
+	stop_agent(3, SIGKILL);
+	CU_ASSERT_EQUAL(t_sh("%s stop 3", lab), 0);
+	int bound_ms = (int)((AGENT_TTL_S + ETCD_EXPIRY_SCAN_S + RESYNC_S + MARGIN_S) * 1000);
+	CU_ASSERT_EQUAL(actions_settle("refuse", ids[3], "but the arbiter mode is read-only", "refused", 0, 1, bound_ms), 1);
+	char a[32];
+	availability(3, a, sizeof(a));
+	CU_ASSERT_STRING_EQUAL(a, "active");
+	CU_ASSERT_EQUAL(count_actions("drain", NULL, NULL, NULL, 0), 0);
+	/* back to normal: the watch on the prefix sees the mode change, node 3 is drained */
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s put %s/arbiter/mode '{\"mode\":\"normal\"}' >/dev/null",
+		 eps, prefix);
+	CU_ASSERT_EQUAL(t_sh("%s", cmd), 0);
+	CU_ASSERT_TRUE(wait_availability(3, "drain", (int)((RESYNC_S + MARGIN_S) * 1000)));
+	/* --max-drained 1, node 3 drained by us: a manual request on node 2 is refused at the limit */
+	snprintf(key, sizeof(key), "%s/drain/requests/%s", prefix, ids[2]);
+	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s put %s '{\"reason\":\"kernel\",\"requested_by\":\"test\"}' >/dev/null",
+			     eps, key),
+			0);
+	CU_ASSERT_EQUAL(actions_settle("refuse", ids[2], "drained by swarmheal, the limit is 1", "refused", 0, 1,
+				       (int)((RESYNC_S + MARGIN_S) * 1000)),
+			1);
+	availability(2, a, sizeof(a));
+	CU_ASSERT_STRING_EQUAL(a, "active");
+	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s del %s >/dev/null", eps, key), 0);
 	teardown_round();
 }
 
@@ -245,34 +412,60 @@ static pid_t start_daemon(const char *log)
 static void test_two_replicas_failover(void)
 {
 	start_agents_round("ha");
-	pid_t a = start_daemon("/tmp/swarmheal-drain-ha-a.log");
-	sleep(1);
-	pid_t b = start_daemon("/tmp/swarmheal-drain-ha-b.log");
-	sleep(1);
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-ha-a.log", "msg=\"leading\"", 100));
-	CU_ASSERT_FALSE(t_wait_file("/tmp/swarmheal-drain-ha-b.log", "msg=\"leading\"", 0));
-	/* a previous leader recorded its intent to drain node 2 and died before the engine call */
-	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s put %s/drain/state/%s "
-			     "'{\"state\":\"draining\",\"reason\":\"heartbeat key is gone\",\"flaps\":0}' >/dev/null",
-			     eps, prefix, ids[2]),
-			0);
-	/* the leader dies too (SIGKILL: no resign); node 3 dies at the same moment */
+	const char *la = "/tmp/swarmheal-drain-ha-a.log", *lb = "/tmp/swarmheal-drain-ha-b.log";
+	pid_t a = start_daemon(la);
+	CU_ASSERT_TRUE_FATAL(t_wait_file(la, "msg=\"leading\"", 10000));
+	pid_t b = start_daemon(lb);
+	CU_ASSERT_TRUE_FATAL(t_wait_file(lb, "msg=\"campaigning\"", 10000));
+	CU_ASSERT_FALSE(t_wait_file(lb, "msg=\"leading\"", 0));
+	long long fence_a = logged_fence(la);
+	CU_ASSERT_FATAL(fence_a > 0);
+	/* the leader dies (SIGKILL: no resign) and is reaped before anything else happens, so whatever
+	 * follows can only be the standby's work */
 	kill(a, SIGKILL);
-	t_wait_pid(a, 2000, NULL);
-	int64_t t0 = sh_mono_ns();
+	int st = -1;
+	CU_ASSERT_TRUE_FATAL(t_wait_pid(a, 5000, &st));
+	CU_ASSERT_EQUAL(st, 128 + SIGKILL);
+	int64_t t0 = t_now_ms();
+	/* what it left: its intent to drain node 2, recorded before an engine call it never made */
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s put %s/drain/state/%s "
+		 "'{\"state\":\"draining\",\"reason\":\"heartbeat key is gone\",\"flaps\":0,\"fence\":%lld}' >/dev/null",
+		 eps, prefix, ids[2], fence_a);
+	CU_ASSERT_EQUAL(t_sh("%s", cmd), 0);
+	/* node 3 dies at the same moment */
 	stop_agent(3, SIGKILL);
 	CU_ASSERT_EQUAL(t_sh("%s kill 3", lab), 0);
-	/* the standby takes over once the leader's lease (3 s) ends, finishes node 2's drain, drains node 3 */
-	CU_ASSERT_TRUE(wait_availability(3, "drain", 10000));
-	fprintf(stderr, "standby drained the dead worker %.2f s after the leader was killed (leader ttl 3 s)\n",
-		(double)(sh_mono_ns() - t0) / 1e9);
+	CU_ASSERT_FALSE(t_wait_file(lb, "msg=\"leading\"", 0)); /* a's lease still holds */
+	/* the standby leads once the leader's lease ends and etcd's scan deletes its key */
+	double bound = DAEMON_TTL_S + ETCD_EXPIRY_SCAN_S + MARGIN_S;
+	CU_ASSERT_TRUE_FATAL(t_wait_file(lb, "msg=\"leading\"", (long)(bound * 1000)));
+	double took_lead = secs_since(t0);
+	long long fence_b = logged_fence(lb);
+	CU_ASSERT(fence_b > fence_a);
+	/* it finishes node 2's drain and drains node 3 (whose lease, TTL 2 s, ended meanwhile) */
+	CU_ASSERT_TRUE(wait_availability(3, "drain", (int)((RESYNC_S + MARGIN_S + AGENT_TTL_S) * 1000)));
+	double took_drain = secs_since(t0);
 	CU_ASSERT_TRUE(wait_availability(2, "drain", 5000));
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-ha-b.log", "msg=\"leading\"", 100));
-	CU_ASSERT_EQUAL(actions_matching("finishing a drain a previous leader started\",\"result\":\"ok\""), 1);
-	/* exactly one successful drain per node */
-	char needle[200];
-	snprintf(needle, sizeof(needle), "\"kind\":\"drain\",\"target\":\"%s\",\"reason\":\"heartbeat key is gone\",\"result\":\"ok\"", ids[3]);
-	CU_ASSERT_EQUAL(actions_matching(needle), 1);
+	fprintf(stderr, "standby led %.2f s after the leader was killed (bound %.1f s = leader ttl %.0f s + etcd expiry "
+		"scan %.1f s + margin %.1f s), drained the dead worker after %.2f s; fences %lld -> %lld\n",
+		took_lead, bound, DAEMON_TTL_S, ETCD_EXPIRY_SCAN_S, MARGIN_S, took_drain, fence_a, fence_b);
+	/* the records are the standby's own: its fence on both nodes' state and on the actions */
+	char v[1024], want[64], key[128];
+	snprintf(want, sizeof(want), "\"fence\":%lld", fence_b);
+	for (int i = 2; i <= 3; i++) {
+		snprintf(key, sizeof(key), "/drain/state/%s", ids[i]);
+		int ok = wait_value(key, "\"state\":\"drained\"", want, 3000, v, sizeof(v));
+		if (!ok)
+			fprintf(stderr, "node %d state: %s (want drained, %s)\n", i, v, want);
+		CU_ASSERT_TRUE(ok);
+	}
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[2], "finishing a drain a previous leader started", "ok", fence_b, 1, 3000), 1);
+	/* exactly one successful drain per node, and that one the standby's */
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[2], NULL, "ok", 0, 1, 3000), 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat key is gone", "ok", fence_b, 1, 3000), 1);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], NULL, "ok", 0, 1, 3000), 1);
+	CU_ASSERT_EQUAL(count_actions(NULL, NULL, NULL, NULL, fence_a), 0); /* the dead leader recorded nothing */
 	stop_daemon(b);
 	end_round();
 }
@@ -326,6 +519,50 @@ static void test_agent_heartbeat_and_autoheal(void)
 	t_sh("docker -H %s rm -f ah >/dev/null 2>&1", socks[2]);
 }
 
+static void test_agent_zone_and_exits(void)
+{
+	lab_healthy();
+	snprintf(prefix, sizeof(prefix), "/td-zone-%d", (int)getpid());
+	/* node 1, a manager, labelled zone=za: its agent reads the label; node 2's agent gets --zone */
+	CU_ASSERT_EQUAL_FATAL(t_sh("%s zone 1 za", lab), 0);
+	agents[1] = t_spawn("/tmp/swarmheal-agent-zone1.log", "%s --endpoints %s --docker-host %s --prefix %s --ttl 2s",
+			    t_bin("swarmheal-agent"), eps, socks[1], prefix);
+	agents[2] = t_spawn("/tmp/swarmheal-agent-zone2.log", "%s --endpoints %s --docker-host %s --prefix %s --ttl 2s --zone zb",
+			    t_bin("swarmheal-agent"), eps, socks[2], prefix);
+	CU_ASSERT_TRUE(wait_heartbeats(2, 10000));
+	char v[2048], key[128];
+	snprintf(key, sizeof(key), "/nodes/%s", ids[1]);
+	etcd_value(key, v, sizeof(v));
+	CU_ASSERT_PTR_NOT_NULL(strstr(v, "\"zone\":\"za\""));
+	snprintf(key, sizeof(key), "/nodes/%s", ids[2]);
+	etcd_value(key, v, sizeof(v));
+	CU_ASSERT_PTR_NOT_NULL(strstr(v, "\"zone\":\"zb\""));
+	stop_agent(1, SIGTERM);
+	stop_agent(2, SIGTERM);
+	CU_ASSERT_EQUAL(t_sh("docker -H %s node update --label-rm zone %s >/dev/null", socks[1], ids[1]), 0);
+	/* 69: etcd unreachable at start */
+	int st = -1;
+	const char *log = "/tmp/swarmheal-agent-exits.log";
+	pid_t p = t_spawn(log, "%s --endpoints http://127.0.0.1:1 --docker-host %s", t_bin("swarmheal-agent"), socks[2]);
+	CU_ASSERT_TRUE(t_wait_pid(p, 10000, &st));
+	CU_ASSERT_EQUAL(st, 69);
+	CU_ASSERT_TRUE(t_wait_file(log, "swarmheal-agent: cannot reach etcd at 'http://127.0.0.1:1'", 100));
+	/* 74: an engine that is not part of a swarm (a scripted one: every lab engine is in the swarm) */
+	static const char *const replies[] = {
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 23\r\nConnection: close\r\n\r\n"
+		"{\"ApiVersion\":\"1.41\"}\n\n",
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 66\r\nConnection: close\r\n\r\n"
+		"{\"Name\":\"solo\",\"Swarm\":{\"NodeID\":\"\",\"LocalNodeState\":\"inactive\"}}\n",
+	};
+	tresp *r = tresp_start(replies, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	p = t_spawn(log, "%s --endpoints %s --docker-host tcp://127.0.0.1:%d", t_bin("swarmheal-agent"), eps, tresp_port(r));
+	CU_ASSERT_TRUE(t_wait_pid(p, 10000, &st));
+	CU_ASSERT_EQUAL(st, 74);
+	CU_ASSERT_TRUE(t_wait_file(log, "is not part of a swarm (no Swarm.NodeID)", 100));
+	tresp_stop(r);
+}
+
 static void test_dry_run_then_sighup(void)
 {
 	const char *cfg = "/tmp/swarmheal-drain-test.conf";
@@ -333,34 +570,37 @@ static void test_dry_run_then_sighup(void)
 	fprintf(f, "# start careful\ndry-run = true\nrestore-after = 2s\n");
 	fclose(f);
 	start_agents_round("dry");
-	pid_t dm = t_spawn("/tmp/swarmheal-drain-dry.log", "%s --endpoints %s --docker-host %s --prefix %s --config %s --metrics-addr 127.0.0.1:19474",
-			   t_bin("swarmheald"), eps, socks[1], prefix, cfg);
-	sleep(1);
+	const char *log = "/tmp/swarmheal-drain-dry.log";
+	int mport = t_free_port();
+	pid_t dm = t_spawn(log, "%s --endpoints %s --docker-host %s --prefix %s --config %s --metrics-addr 127.0.0.1:%d",
+			   t_bin("swarmheald"), eps, socks[1], prefix, cfg, mport);
+	CU_ASSERT_TRUE_FATAL(t_wait_file(log, "msg=\"leading\"", 10000));
 	stop_agent(3, SIGKILL);
 	CU_ASSERT_EQUAL(t_sh("%s stop 3", lab), 0);
-	sleep(4);
+	CU_ASSERT_TRUE(wait_actions("\"kind\":\"would-drain\"", 1,
+				    (int)((AGENT_TTL_S + ETCD_EXPIRY_SCAN_S + RESYNC_S + MARGIN_S) * 1000)));
 	char a[32];
 	availability(3, a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "active"); /* dry run: decided, recorded, not done */
 	CU_ASSERT_EQUAL(actions_matching("\"kind\":\"would-drain\""), 1);
-	CU_ASSERT_EQUAL(t_sh("curl -s 127.0.0.1:19474/metrics | grep -q 'swarmheal_actions_total{controller=\"drain\",kind=\"would-drain\",result=\"dry-run\"} 1'"), 0);
-	CU_ASSERT_EQUAL(t_sh("curl -sf 127.0.0.1:19474/readyz >/dev/null && curl -sf 127.0.0.1:19474/healthz >/dev/null"), 0);
+	CU_ASSERT_EQUAL(t_sh("curl -s 127.0.0.1:%d/metrics | grep -q 'swarmheal_actions_total{controller=\"drain\",kind=\"would-drain\",result=\"dry-run\"} 1'", mport), 0);
+	CU_ASSERT_EQUAL(t_sh("curl -sf 127.0.0.1:%d/readyz >/dev/null && curl -sf 127.0.0.1:%d/healthz >/dev/null", mport, mport), 0);
 	/* a bad file on SIGHUP changes nothing */
 	f = fopen(cfg, "w");
 	fprintf(f, "dry-run = false\nrestore-after = soon\n");
 	fclose(f);
 	kill(dm, SIGHUP);
-	sleep(2);
+	CU_ASSERT_TRUE(t_wait_file(log, "config not applied", 5000));
+	usleep((useconds_t)(RESYNC_S * 1e6)); /* a pass with the old configuration: still a dry run */
 	availability(3, a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "active");
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-dry.log", "config not applied", 100));
 	/* a good one applies at once */
 	f = fopen(cfg, "w");
 	fprintf(f, "dry-run = false\nrestore-after = 2s\n");
 	fclose(f);
 	kill(dm, SIGHUP);
 	CU_ASSERT_TRUE(wait_availability(3, "drain", 5000));
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-dry.log", "configuration reloaded", 100));
+	CU_ASSERT_TRUE(t_wait_file(log, "configuration reloaded", 100));
 	stop_daemon(dm);
 	end_round();
 	unlink(cfg);
@@ -421,15 +661,15 @@ static void test_bad_flags(void)
 	unlink("/tmp/swarmheal-drain-bad.conf");
 	/* the daemons under valgrind: a real run ended by SIGTERM leaks nothing */
 	const char *vg = "valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99";
-	p = t_spawn("/tmp/swarmheal-drain-vg.log", "%s %s --endpoints %s --docker-host %s --prefix /td-vg-%d --metrics-addr 127.0.0.1:19476",
-		    vg, t_bin("swarmheald"), eps, socks[1], (int)getpid());
-	sleep(4);
+	p = t_spawn("/tmp/swarmheal-drain-vg.log", "%s %s --endpoints %s --docker-host %s --prefix /td-vg-%d --metrics-addr 127.0.0.1:%d",
+		    vg, t_bin("swarmheald"), eps, socks[1], (int)getpid(), t_free_port());
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-drain-vg.log", "msg=\"leading\"", 30000)); /* a real run, then the end */
 	kill(p, SIGTERM);
 	CU_ASSERT_TRUE(t_wait_pid(p, 20000, &st));
 	CU_ASSERT_EQUAL(st, 0);
 	p = t_spawn("/tmp/swarmheal-agent-vg.log", "%s %s --endpoints %s --docker-host %s --prefix /td-vg-%d", vg,
 		    t_bin("swarmheal-agent"), eps, socks[2], (int)getpid());
-	sleep(3);
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-agent-vg.log", "msg=\"heartbeat written\"", 30000));
 	kill(p, SIGTERM);
 	CU_ASSERT_TRUE(t_wait_pid(p, 20000, &st));
 	CU_ASSERT_EQUAL(st, 0);
@@ -440,8 +680,7 @@ int main(int argc, char **argv)
 	lab = getenv("SWARMHEAL_LAB");
 	eps = t_endpoints();
 	if (!lab || !eps || t_sh("%s sock 3 >/dev/null 2>&1", lab)) {
-		fprintf(stderr, "no lab or etcd (tests/run.sh brings them up): skipped\n");
-		return 77;
+		return t_skip("drain_lab", "no lab or etcd (tests/run.sh brings them up)");
 	}
 	for (int i = 1; i <= 3; i++) {
 		char cmd[512];
@@ -453,10 +692,12 @@ int main(int argc, char **argv)
 	static const t_case cases[] = {
 		{"bad_flags", test_bad_flags},
 		{"agent_heartbeat_and_autoheal", test_agent_heartbeat_and_autoheal},
+		{"agent_zone_and_exits", test_agent_zone_and_exits},
 		{"kill_worker_drained_then_restored", test_kill_worker_drained_then_restored},
 		{"engine_stop_drained_from_agent_report", test_engine_stop_drained_from_agent_report},
 		{"manual_request_min_available", test_manual_request_min_available},
 		{"partition_nothing_drained", test_partition_nothing_drained},
+		{"read_only_and_max_drained", test_read_only_and_max_drained},
 		{"two_replicas_failover", test_two_replicas_failover},
 		{"dry_run_then_sighup", test_dry_run_then_sighup},
 		{"flap_holdoff_grows", test_flap_holdoff_grows},

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_etcd.c - etcd client against real etcd: KV, txn, lease, watch, restart, compaction, auth, TLS */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,10 +173,20 @@ static void test_lease(void)
 	CU_ASSERT_EQUAL(etcd_lease_ttl(c, id, &ttl, NULL, NULL), SH_OK);
 	CU_ASSERT_EQUAL(ttl, -1);
 	/* a lease that expires by itself */
+	int64_t t0 = t_now_ms();
 	CU_ASSERT_EQUAL_FATAL(etcd_lease_grant(c, 2, &id, NULL), SH_OK);
 	CU_ASSERT_EQUAL(etcd_put(c, k, "y", 1, &(etcd_put_opts){.lease = id}, NULL, NULL), SH_OK);
-	sleep(3);
-	CU_ASSERT_EQUAL(etcd_get(c, k, &kv, NULL), SH_E_NOT_FOUND);
+	/* gone once the TTL (2 s) has passed and etcd's expired-lease scan (every 500 ms) ran; a margin
+	 * of 1.5 s for a loaded machine. Never before the TTL */
+	sh_err ge = SH_OK;
+	while (t_now_ms() - t0 < 4000 && (ge = etcd_get(c, k, &kv, NULL)) == SH_OK) {
+		etcd_kv_free(&kv);
+		usleep(20000);
+	}
+	double secs = (double)(t_now_ms() - t0) / 1000.0;
+	fprintf(stderr, "a 2 s lease's key vanished after %.2f s (bound 2 s + expiry scan 0.5 s + margin 1.5 s)\n", secs);
+	CU_ASSERT_EQUAL(ge, SH_E_NOT_FOUND);
+	CU_ASSERT(secs >= 1.9 && secs < 4.0);
 	CU_ASSERT_EQUAL(etcd_lease_keepalive(c, id, &ttl), SH_E_LEASE_LOST);
 	/* revoke of an unknown lease */
 	CU_ASSERT_EQUAL(etcd_lease_revoke(c, id), SH_E_LEASE_LOST);
@@ -385,6 +396,177 @@ static void test_failover_real(void)
 	tetcd_stop(&e);
 }
 
+/* a 3-member cluster on loopback (each member a recorded process group), data under dir */
+typedef struct cluster3 {
+	char dir[64];
+	int client[3], peer[3];
+	pid_t pid[3];
+	char eps[3][64];
+} cluster3;
+
+static int cluster3_start(cluster3 *k)
+{
+	snprintf(k->dir, sizeof(k->dir), "/tmp/swarmheal-c3-XXXXXX");
+	if (!mkdtemp(k->dir))
+		return -1;
+	t_remove_after_test(k->dir);
+	char initial[512] = "";
+	for (int i = 0; i < 3; i++) {
+		k->client[i] = t_free_port();
+		do
+			k->peer[i] = t_free_port();
+		while (k->peer[i] == k->client[i]);
+		snprintf(k->eps[i], sizeof(k->eps[i]), "http://127.0.0.1:%d", k->client[i]);
+		size_t l = strlen(initial);
+		snprintf(initial + l, sizeof(initial) - l, "%sm%d=http://127.0.0.1:%d", i ? "," : "", i, k->peer[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		char log[128];
+		snprintf(log, sizeof(log), "%s/m%d.log", k->dir, i);
+		k->pid[i] = t_spawn(log,
+				    "etcd --name m%d --data-dir %s/m%d --listen-client-urls %s --advertise-client-urls %s "
+				    "--listen-peer-urls http://127.0.0.1:%d --initial-advertise-peer-urls http://127.0.0.1:%d "
+				    "--initial-cluster %s --initial-cluster-state new",
+				    i, k->dir, i, k->eps[i], k->eps[i], k->peer[i], k->peer[i], initial);
+	}
+	/* every member serves clients once the cluster has elected a leader (15 s at most) */
+	for (int i = 0; i < 3; i++) {
+		char log[128], ready[80];
+		snprintf(log, sizeof(log), "%s/m%d.log", k->dir, i);
+		snprintf(ready, sizeof(ready), "client requests on 127.0.0.1:%d", k->client[i]);
+		if (!t_wait_file(log, ready, 15000))
+			return -1;
+	}
+	return 0;
+}
+
+/* a put that may meet a leader election (a member just died): retried for 10 s */
+static void put_retry(etcd_client *c, const char *k, const char *v)
+{
+	sh_err e;
+	for (int64_t t0 = t_now_ms();; usleep(100000))
+		if (!(e = etcd_put(c, k, v, strlen(v), NULL, NULL, NULL)) || t_now_ms() - t0 > 10000)
+			break;
+	if (e)
+		fprintf(stderr, "put %s: %s\n", k, etcd_errmsg(c));
+	CU_ASSERT_EQUAL_FATAL(e, SH_OK);
+}
+
+static void cluster3_kill(cluster3 *k, int i)
+{
+	kill(k->pid[i], SIGKILL);
+	t_wait_pid(k->pid[i], 5000, NULL);
+}
+
+static void cluster3_stop(cluster3 *k)
+{
+	for (int i = 0; i < 3; i++)
+		cluster3_kill(k, i);
+	t_sh("rm -rf %s", k->dir);
+}
+
+static void test_watch_failover_and_hasleader(void)
+{
+	cluster3 k;
+	CU_ASSERT_EQUAL_FATAL(cluster3_start(&k), 0);
+	char all[256];
+	snprintf(all, sizeof(all), "%s,%s,%s", k.eps[0], k.eps[1], k.eps[2]);
+	etcd_client *wc = connect_to(all), *pc = connect_to(k.eps[1]);
+	/* the watch streams from the first endpoint */
+	CU_ASSERT_STRING_EQUAL(etcd_current_endpoint(wc), k.eps[0]);
+	etcd_watch *w;
+	etcd_watch_opts o = {.prefix = 1};
+	CU_ASSERT_EQUAL_FATAL(etcd_watch_open(wc, "/wf/", &o, &w), SH_OK);
+	etcd_watch_batch b;
+	/* wait for the stream to be created (a put before that would be missed: start from now) */
+	for (int64_t t0 = t_now_ms(); !etcd_watch_next_revision(w) && t_now_ms() - t0 < 5000;)
+		if (etcd_watch_next(w, &b, 100) == SH_OK)
+			etcd_watch_batch_free(&b);
+	CU_ASSERT_FATAL(etcd_watch_next_revision(w) > 0);
+	put(pc, "/wf/1", "a");
+	CU_ASSERT_EQUAL_FATAL(etcd_watch_next(w, &b, 5000), SH_OK);
+	CU_ASSERT_EQUAL(b.n, 1);
+	if (b.n)
+		CU_ASSERT_STRING_EQUAL(b.events[0].kv.key, "/wf/1");
+	etcd_watch_batch_free(&b);
+	/* the watched member dies: the stream moves to the next endpoint and resumes where it was */
+	int64_t t0 = t_now_ms();
+	cluster3_kill(&k, 0);
+	put_retry(pc, "/wf/2", "b"); /* waits out a leader election when the dead member led */
+	put_retry(pc, "/wf/3", "c");
+	int64_t t_put = t_now_ms();
+	const char *want[] = {"/wf/2", "/wf/3"};
+	int got = 0, wrong = 0;
+	while (got < 2 && t_now_ms() - t0 < 10000) {
+		if (etcd_watch_next(w, &b, 500) != SH_OK)
+			continue;
+		for (size_t i = 0; i < b.n; i++) {
+			if (got < 2 && !strcmp(b.events[i].kv.key, want[got]))
+				got++;
+			else
+				wrong++; /* a repeat (/wf/1) or out of order */
+		}
+		etcd_watch_batch_free(&b);
+	}
+	fprintf(stderr, "watch failover: the puts after the member's death succeeded %.2f s after it, their events "
+		"arrived %.2f s later, %ld reconnects\n",
+		(double)(t_put - t0) / 1000.0, (double)(t_now_ms() - t_put) / 1000.0, etcd_watch_reconnects(w));
+	CU_ASSERT_EQUAL(got, 2);
+	CU_ASSERT_EQUAL(wrong, 0);
+	CU_ASSERT(etcd_watch_reconnects(w) >= 1);
+	etcd_watch_close(w);
+	/* two of three members dead: the last one has no leader. The watch asks with the hasleader
+	 * header, so that member refuses it ("no leader") instead of accepting a stream that would
+	 * stay silent */
+	cluster3_kill(&k, 1);
+	etcd_client *lc = connect_to(k.eps[2]);
+	sh_err e = SH_OK;
+	char why[512] = "";
+	for (int64_t t1 = t_now_ms(); t_now_ms() - t1 < 10000;) {
+		CU_ASSERT_EQUAL_FATAL(etcd_watch_open(lc, "/wf/", &o, &w), SH_OK);
+		e = etcd_watch_next(w, &b, 1000);
+		snprintf(why, sizeof(why), "%s", etcd_watch_errmsg(w));
+		if (e == SH_OK)
+			etcd_watch_batch_free(&b);
+		etcd_watch_close(w);
+		if (strstr(why, "no leader"))
+			break;
+	}
+	if (!strstr(why, "no leader"))
+		fprintf(stderr, "leaderless member: watch gave %s: %s\n", sh_strerror(e), why);
+	CU_ASSERT_EQUAL(e, SH_E_UNAVAILABLE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "etcdserver: no leader"));
+	etcd_client_free(lc);
+	etcd_client_free(wc);
+	etcd_client_free(pc);
+	cluster3_stop(&k);
+}
+
+static void test_watch_backoff(void)
+{
+	/* no endpoint answers: the watch retries with a backoff doubling from 50 ms to 1 s, not in a loop */
+	char eps[128];
+	snprintf(eps, sizeof(eps), "http://127.0.0.1:%d,http://127.0.0.1:%d", t_free_port(), t_free_port());
+	etcd_client *c = connect_to(eps);
+	etcd_watch *w;
+	CU_ASSERT_EQUAL_FATAL(etcd_watch_open(c, "/nowhere/", NULL, &w), SH_OK);
+	int64_t t0 = t_now_ms();
+	sh_err last = SH_OK;
+	while (t_now_ms() - t0 < 4000) {
+		etcd_watch_batch b;
+		last = etcd_watch_next(w, &b, 500);
+		CU_ASSERT_NOT_EQUAL(last, SH_OK);
+	}
+	long r = etcd_watch_reconnects(w);
+	/* 50+100+200+400+800 ms, then every 1 s: about 7 attempts in 4 s */
+	fprintf(stderr, "watch backoff: %ld reconnects in 4 s with no endpoint answering\n", r);
+	CU_ASSERT(r >= 5 && r <= 9);
+	CU_ASSERT_EQUAL(last, SH_E_UNREACHABLE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(etcd_watch_errmsg(w), "connection refused"));
+	etcd_watch_close(w);
+	etcd_client_free(c);
+}
+
 static void test_auth(void)
 {
 	tetcd e;
@@ -407,13 +589,16 @@ static void test_auth(void)
 	cfg.password = "s3cret";
 	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
 	CU_ASSERT_EQUAL(etcd_put(c, "/a", "1", 1, NULL, NULL, NULL), SH_OK);
-	/* the simple token expires after 2 s: the client re-authenticates by itself */
+	CU_ASSERT_EQUAL(etcd_auths(c), 1);
+	/* the simple token expires after 2 s (--auth-token-ttl 2; etcd checks every second): the client
+	 * re-authenticates by itself, and exactly once */
 	sleep(4);
 	etcd_kv kv;
 	sh_err ge = etcd_get(c, "/a", &kv, NULL);
 	if (ge)
 		fprintf(stderr, "after token expiry: %s\n", etcd_errmsg(c));
 	CU_ASSERT_EQUAL(ge, SH_OK);
+	CU_ASSERT_EQUAL(etcd_auths(c), 2);
 	if (!ge)
 		etcd_kv_free(&kv);
 	/* a watch with auth */
@@ -491,8 +676,7 @@ static void test_tls(void)
 int main(int argc, char **argv)
 {
 	if (!t_endpoints()) {
-		fprintf(stderr, "SWARMHEAL_TEST_ENDPOINTS not set (tests/run.sh sets it): skipped\n");
-		return 77;
+		return t_skip("etcd_integration", "SWARMHEAL_TEST_ENDPOINTS not set (tests/run.sh sets it)");
 	}
 	static const t_case cases[] = {
 		{"put_get_range", test_put_get_range},
@@ -505,6 +689,8 @@ int main(int argc, char **argv)
 		{"compaction_reported", test_compaction_reported},
 		{"watch_across_restart", test_watch_across_restart},
 		{"failover_real", test_failover_real},
+		{"watch_failover_and_hasleader", test_watch_failover_and_hasleader},
+		{"watch_backoff", test_watch_backoff},
 		{"auth", test_auth},
 		{"tls", test_tls},
 		{NULL, NULL},

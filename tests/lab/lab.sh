@@ -11,6 +11,13 @@
 #   lab.sh cut I | heal I        cut / heal node I's link (partition)
 #   lab.sh zone I NAME           label node I with zone=NAME
 #   lab.sh status                nodes as the first manager sees them
+#   lab.sh hold CMD [ARG...]     run CMD holding the lab's lock the whole time (what tests/run.sh does)
+#
+# One user at a time: every command that changes the lab takes the lock /run/lock/swarmheal-lab.lock
+# (SWARMHEAL_LAB_LOCK) and fails at once while someone else holds it (SWARMHEAL_LAB_LOCK_WAIT=SECONDS
+# to wait instead). A whole session - tests/run.sh, a bench, `lab.sh hold bash` - holds it from start
+# to end, and the lab.sh commands it runs (SWARMHEAL_LAB_LOCKED set) use that lock; so nobody can
+# tear a lab down, or bring up their own over it, while another run is using it.
 #
 # Addresses: bridge shlab0 10.213.57.1/24, node I 10.213.57.(10+I), in namespaces this script
 # creates; no default route (pulls fail at once). Never touches the machine's own engine.
@@ -29,6 +36,7 @@ sock() { echo "unix://$(ndir "$1")/docker.sock"; }
 dk() { local i=$1; shift; docker -H "$(sock "$i")" "$@"; }
 nodes() { ls -d "$STATE"/n* 2>/dev/null | sed 's|.*/n||' | sort -n; }
 die() { echo "lab: $*" >&2; exit 1; }
+
 
 # every pid of node I: its namespace and its cgroup (task containers sit in their own netns)
 node_pids() {
@@ -67,7 +75,7 @@ start_engine() {
 		--data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pidf" \
 		-H "$(sock "$i")" --bip "172.30.$i.1/24" --iptables=false --ip-masq=false \
 		--cgroup-parent "$(ns "$i")" --userland-proxy=false \
-		>>"$d/dockerd.log" 2>&1 &
+		>>"$d/dockerd.log" 2>&1 9>&- &
 	echo $! >"$d/dockerd.pid"
 	sh_wait_for 30 docker -H "$(sock "$i")" version || {
 		tail -5 "$d/dockerd.log" >&2
@@ -153,6 +161,12 @@ any_manager() {
 }
 
 case "${1:-}" in
+up | down | kill | stop | start | cut | heal | zone) sh_lab_lock "lab.sh $*" || exit 1 ;;
+esac
+
+case "${1:-}" in
+hold) shift; [ $# -gt 0 ] || die "hold needs a command"
+	sh_lab_lock "lab.sh hold $*" || exit 1; "$@" ;;
 up) shift; cmd_up "$@" ;;
 down) cmd_down ;;
 sock) need_node "${2:-}"; sock "$2" ;;
@@ -165,5 +179,5 @@ heal) need_node "${2:-}"; ip link set "$(veth "$2")" up ;;
 zone) need_node "${2:-}"; [ -n "${3:-}" ] || die "zone needs a NAME"
 	m=$(any_manager); dk "$m" node update --label-add "zone=$3" "$(cmd_id "$2")" >/dev/null ;;
 status) m=$(any_manager); dk "$m" node ls ;;
-*) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
+*) sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* tsupport.c - scripted HTTP responder, free ports, private etcd processes for tests */
+/* tsupport.c - scripted HTTP responder, free ports, private etcd processes, recorded process groups for tests */
 #include "tsupport.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,9 +14,278 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+/* ---- recorded process groups ---- */
+
+#define T_MAX_PROCS 512
+#define T_MAX_LEFT 16
+
+typedef struct t_proc {
+	pid_t pgid;    /* leader's pid = group id; 0: free slot */
+	int in_test;   /* started inside a test (killed after it) or by main (killed at exit) */
+	int reaped;    /* leader reaped by t_wait_pid / tetcd_kill */
+	int nleft;     /* members the group still had when its leader was reaped */
+	pid_t left[T_MAX_LEFT];
+	unsigned long long left_start[T_MAX_LEFT]; /* their start times (/proc stat field 22): no pid reuse */
+} t_proc;
+
+typedef struct t_dir {
+	char path[256];
+	int in_test;
+} t_dir;
+
+static t_proc procs[T_MAX_PROCS];
+static t_dir dirs[64];
+static volatile sig_atomic_t in_test;
+static int killed_last, hooks_installed;
+static pid_t main_pid;
+
+int64_t t_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* pgid and start time of pid from /proc/PID/stat; 0 ok */
+static int proc_stat(pid_t pid, pid_t *pgid, unsigned long long *start)
+{
+	char p[64], buf[1024];
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *rp = strrchr(buf, ')');
+	if (!rp)
+		return -1;
+	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+	 * cutime cstime priority nice threads itrealvalue starttime */
+	char state;
+	int ppid, pg;
+	unsigned long long f[16];
+	if (sscanf(rp + 2, "%c %d %d %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+		   &state, &ppid, &pg, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10],
+		   &f[11], &f[12], &f[13], &f[14], &f[15]) != 19)
+		return -1;
+	*pgid = pg;
+	*start = f[15];
+	return 0;
+}
+
+static void kill_all_signal(int sig);
+
+static void at_exit_kill(void)
+{
+	if (getpid() == main_pid)
+		t_procs_kill_all();
+}
+
+static void install_hooks(void)
+{
+	if (hooks_installed)
+		return;
+	hooks_installed = 1;
+	main_pid = getpid();
+	atexit(at_exit_kill);
+	struct sigaction sa = {.sa_handler = kill_all_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static void track(pid_t pid)
+{
+	install_hooks();
+	for (size_t i = 0; i < T_MAX_PROCS; i++)
+		if (!procs[i].pgid) {
+			procs[i] = (t_proc){.pgid = pid, .in_test = in_test};
+			return;
+		}
+	fprintf(stderr, "tsupport: more than %d live process groups recorded, group %d is not\n", T_MAX_PROCS, (int)pid);
+}
+
+static t_proc *find_proc(pid_t pid)
+{
+	for (size_t i = 0; i < T_MAX_PROCS; i++)
+		if (procs[i].pgid == pid)
+			return &procs[i];
+	return NULL;
+}
+
+/* the leader was reaped: remember who is left in its group, forget the group if nobody is */
+static void reaped(pid_t pid)
+{
+	t_proc *p = find_proc(pid);
+	if (!p)
+		return;
+	p->reaped = 1;
+	p->nleft = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	while (d && (de = readdir(d)) && p->nleft < T_MAX_LEFT) {
+		char *end;
+		long q = strtol(de->d_name, &end, 10);
+		pid_t pg;
+		unsigned long long st;
+		if (*end || q <= 0 || proc_stat((pid_t)q, &pg, &st) || pg != pid)
+			continue;
+		p->left[p->nleft] = (pid_t)q;
+		p->left_start[p->nleft++] = st;
+	}
+	if (d)
+		closedir(d);
+	if (!p->nleft)
+		p->pgid = 0;
+}
+
+/* SIGKILL one recorded group and reap its leader */
+static void kill_group(t_proc *p)
+{
+	if (!p->reaped) {
+		kill(-p->pgid, SIGKILL);
+		kill(p->pgid, SIGKILL);
+		while (waitpid(p->pgid, NULL, 0) < 0 && errno == EINTR)
+			;
+	} else {
+		for (int i = 0; i < p->nleft; i++) {
+			pid_t pg;
+			unsigned long long st;
+			if (!proc_stat(p->left[i], &pg, &st) && st == p->left_start[i])
+				kill(p->left[i], SIGKILL);
+		}
+	}
+	p->pgid = 0;
+}
+
+/* still running: a leader not yet reaped that is not a zombie, or members left behind */
+static int group_present(const t_proc *p)
+{
+	if (!p->reaped)
+		return t_alive(p->pgid);
+	for (int i = 0; i < p->nleft; i++) {
+		pid_t pg;
+		unsigned long long st;
+		if (!proc_stat(p->left[i], &pg, &st) && st == p->left_start[i])
+			return 1;
+	}
+	return 0;
+}
+
+static void cleanup(int only_test)
+{
+	killed_last = 0;
+	for (size_t i = 0; i < T_MAX_PROCS; i++) {
+		t_proc *p = &procs[i];
+		if (!p->pgid || (only_test && !p->in_test))
+			continue;
+		if (group_present(p)) {
+			killed_last++;
+			if (only_test)
+				fprintf(stderr, "tsupport: killing process group %d the test left running\n", (int)p->pgid);
+		}
+		kill_group(p);
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (dirs[i].path[0] && (!only_test || dirs[i].in_test)) {
+			t_sh("rm -rf '%s'", dirs[i].path);
+			dirs[i].path[0] = '\0';
+		}
+}
+
+static void kill_all_signal(int sig)
+{
+	/* async-signal-safe: kill only, no reaping, no allocation */
+	for (size_t i = 0; i < T_MAX_PROCS; i++)
+		if (procs[i].pgid && !procs[i].reaped) {
+			kill(-procs[i].pgid, SIGKILL);
+			kill(procs[i].pgid, SIGKILL);
+		}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void t_procs_test_begin(void)
+{
+	install_hooks();
+	in_test = 1;
+}
+
+void t_procs_test_end(void)
+{
+	in_test = 0;
+	cleanup(1);
+}
+
+void t_procs_kill_all(void)
+{
+	in_test = 0;
+	cleanup(0);
+}
+
+int t_procs_killed_last(void)
+{
+	return killed_last;
+}
+
+static void track_dir(const char *path)
+{
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!dirs[i].path[0]) {
+			snprintf(dirs[i].path, sizeof(dirs[i].path), "%s", path);
+			dirs[i].in_test = in_test;
+			return;
+		}
+}
+
+void t_remove_after_test(const char *dir)
+{
+	track_dir(dir);
+}
+
+static void untrack_dir(const char *path)
+{
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!strcmp(dirs[i].path, path))
+			dirs[i].path[0] = '\0';
+}
+
+/* in a fresh child: own group, die with the parent, no inherited descriptors above 2 */
+static void child_setup(pid_t parent)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+}
+
+int t_skip(const char *name, const char *why)
+{
+	const char *strict = getenv("SWARMHEAL_TEST_STRICT");
+	if (strict && !strcmp(strict, "1")) {
+		fprintf(stderr, "%s: failed: %s (SWARMHEAL_TEST_STRICT=1: a missing service is a failure)\n", name, why);
+		return 1;
+	}
+	fprintf(stderr, "%s: skipped: %s\n", name, why);
+	return 77;
+}
 
 struct tresp {
 	int fd, port;
@@ -163,7 +434,11 @@ int t_sh(const char *fmt, ...)
 
 static int spawn_etcd(tetcd *e)
 {
-	char cmd[4096];
+	char cmd[4096], logp[300], ready[64];
+	snprintf(logp, sizeof(logp), "%s/etcd.log", e->dir);
+	struct stat sb;
+	long off = stat(logp, &sb) == 0 ? (long)sb.st_size : 0; /* a restart appends to the same log */
+	snprintf(ready, sizeof(ready), "client requests on 127.0.0.1:%d", e->client_port);
 	const char *scheme = strstr(e->extra, "--cert-file") ? "https" : "http";
 	snprintf(cmd, sizeof(cmd),
 		 "exec etcd --name t --data-dir %s/data --listen-client-urls %s://127.0.0.1:%d "
@@ -172,32 +447,35 @@ static int spawn_etcd(tetcd *e)
 		 "%s >>%s/etcd.log 2>&1",
 		 e->dir, scheme, e->client_port, scheme, e->client_port, e->peer_port, e->peer_port,
 		 e->peer_port, e->extra, e->dir);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		setpgid(0, 0);
+		child_setup(parent);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
+	setpgid(pid, pid);
+	track(pid);
 	e->pid = pid;
-	/* wait until the client port accepts (up to 15 s) */
-	for (int i = 0; i < 300; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)e->client_port),
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (ok) {
-			usleep(300000); /* let it elect itself */
+	/* wait (15 s at most) until etcd says it serves clients: it logs that once it has elected
+	 * itself and published its member, so the first request needs no retry */
+	for (int64_t t0 = t_now_ms(); t_now_ms() - t0 < 15000;) {
+		char *log = t_read_file(logp);
+		int ok = strlen(log) > (size_t)off && strstr(log + off, ready);
+		free(log);
+		if (ok)
 			return 0;
-		}
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			reaped(pid);
 			e->pid = 0;
+			fprintf(stderr, "tsupport: etcd exited at start, see %s\n", logp);
 			return -1;
 		}
-		usleep(50000);
+		usleep(20000);
 	}
+	fprintf(stderr, "tsupport: etcd did not serve clients within 15 s, see %s\n", logp);
 	return -1;
 }
 
@@ -207,6 +485,7 @@ int tetcd_start(tetcd *e, const char *extra_flags)
 	snprintf(e->dir, sizeof(e->dir), "/tmp/swarmheal-tetcd-XXXXXX");
 	if (!mkdtemp(e->dir))
 		return -1;
+	track_dir(e->dir);
 	e->client_port = t_free_port();
 	do
 		e->peer_port = t_free_port();
@@ -223,6 +502,7 @@ void tetcd_kill(tetcd *e)
 		kill(-e->pid, SIGKILL);
 		kill(e->pid, SIGKILL);
 		waitpid(e->pid, NULL, 0);
+		reaped(e->pid);
 		e->pid = 0;
 	}
 }
@@ -236,8 +516,10 @@ int tetcd_restart(tetcd *e)
 void tetcd_stop(tetcd *e)
 {
 	tetcd_kill(e);
-	if (e->dir[0])
+	if (e->dir[0]) {
 		t_sh("rm -rf '%s'", e->dir);
+		untrack_dir(e->dir);
+	}
 }
 
 const char *t_endpoints(void)
@@ -263,9 +545,17 @@ pid_t t_spawn(const char *outfile, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return -1;
+	/* empty the output file now, not when the child's shell gets to it: a caller that waits for a
+	 * line in it must never see what an earlier process (or an earlier run) left there */
+	if (outfile) {
+		int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
-		setpgid(0, 0);
+		child_setup(parent);
 		char *full;
 		if (asprintf(&full, "exec %s >%s 2>&1", cmd, outfile ? outfile : "/dev/null") < 0)
 			_exit(127);
@@ -273,22 +563,27 @@ pid_t t_spawn(const char *outfile, const char *fmt, ...)
 		_exit(127);
 	}
 	free(cmd);
+	if (pid > 0) {
+		setpgid(pid, pid); /* also here: no race with a kill(-pid) right after the fork */
+		track(pid);
+	}
 	return pid;
 }
 
 int t_wait_pid(pid_t pid, long timeout_ms, int *status)
 {
-	for (long waited = 0;; waited += 10) {
+	for (int64_t t0 = t_now_ms();;) {
 		int st;
 		pid_t r = waitpid(pid, &st, WNOHANG);
 		if (r == pid) {
 			if (status)
 				*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			reaped(pid);
 			return 1;
 		}
-		if (r < 0)
+		if (r < 0 && errno != EINTR)
 			return 1;
-		if (waited >= timeout_ms)
+		if (t_now_ms() - t0 >= timeout_ms)
 			return 0;
 		usleep(10000);
 	}
@@ -318,13 +613,13 @@ char *t_read_file(const char *path)
 
 int t_wait_file(const char *path, const char *needle, long timeout_ms)
 {
-	for (long waited = 0;; waited += 10) {
+	for (int64_t t0 = t_now_ms();;) {
 		char *s = t_read_file(path);
 		int found = strstr(s, needle) != NULL;
 		free(s);
 		if (found)
 			return 1;
-		if (waited >= timeout_ms)
+		if (t_now_ms() - t0 >= timeout_ms)
 			return 0;
 		usleep(10000);
 	}

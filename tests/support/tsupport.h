@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tsupport.h - test helpers: a tiny scripted HTTP responder and private etcd processes */
+/* tsupport.h - test helpers: a tiny scripted HTTP responder, private etcd processes, spawned process groups */
 #ifndef TSUPPORT_H
 #define TSUPPORT_H
 
@@ -28,10 +28,15 @@ typedef struct tetcd {
 	char endpoint[128];
 	char extra[1024]; /* extra flags, space separated (TLS) */
 } tetcd;
-int tetcd_start(tetcd *e, const char *extra_flags); /* 0 ok; waits until it answers */
+int tetcd_start(tetcd *e, const char *extra_flags); /* 0 ok; waits (15 s at most) until it serves clients */
 int tetcd_restart(tetcd *e);                        /* same ports and data */
 void tetcd_kill(tetcd *e);                          /* SIGKILL, keep data */
 void tetcd_stop(tetcd *e);                          /* stop and remove data */
+
+/* A test program whose service (etcd, the lab) is missing: prints "NAME: skipped: WHY" and returns 77
+ * (ctest counts it skipped); with SWARMHEAL_TEST_STRICT=1 (tests/run.sh, CI) it prints "NAME: failed:
+ * WHY" and returns 1, so a missing or vanished service is a failure there, never a skip. */
+int t_skip(const char *name, const char *why);
 
 /* Shared etcd started by tests/run.sh; NULL when the environment lacks it. */
 const char *t_endpoints(void);
@@ -43,12 +48,32 @@ int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 
 /* ---- processes ---- */
-/* Run "sh -c 'exec CMD'" with stdout+stderr to outfile (may be NULL: /dev/null); own process group. */
+/* Run "sh -c 'exec CMD'" with stdout+stderr to outfile (may be NULL: /dev/null; emptied before
+ * this returns, so a wait for a line in it never sees an earlier process's); own process group,
+ * descriptors above 2 closed, SIGKILLed when the test process dies (PR_SET_PDEATHSIG). -1 on error. */
 pid_t t_spawn(const char *outfile, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Wait up to timeout_ms for pid; 1 exited (*status shell-style), 0 still running. */
+/* Wait up to timeout_ms (wall clock, polled every 10 ms) for pid; 1 exited (*status shell-style:
+ * code, or 128 + signal), 0 still running. */
 int t_wait_pid(pid_t pid, long timeout_ms, int *status);
-/* Wait up to timeout_ms until file contains needle; returns 1 found, 0 not. */
+/* Wait up to timeout_ms (wall clock) until file contains needle; returns 1 found, 0 not. */
 int t_wait_file(const char *path, const char *needle, long timeout_ms);
+/* Monotonic clock in ms, for waits and measured durations. */
+int64_t t_now_ms(void);
+
+/* Every process group t_spawn and tetcd_start create is recorded. tmain.h's t_run calls
+ * t_procs_test_begin/t_procs_test_end around each test: the end SIGKILLs and reaps every group
+ * started during that test that is still there (also after a failed FATAL assertion, which skips
+ * the rest of the test) and removes the private etcds' data dirs. What a program's main started
+ * is killed at exit (atexit, and on SIGTERM/SIGINT/SIGHUP). A group whose leader t_wait_pid
+ * already reaped is still cleaned: the members it had at that moment are killed. */
+void t_procs_test_begin(void);
+void t_procs_test_end(void);
+void t_procs_kill_all(void);
+/* Remove this directory (rm -rf) after the current test, or at exit when not in a test: a test's
+ * scratch space that a failed FATAL assertion would otherwise leave behind. */
+void t_remove_after_test(const char *dir);
+/* How many groups the last t_procs_test_end or t_procs_kill_all had to kill (tests of the support). */
+int t_procs_killed_last(void);
 /* Whole file as a malloc'd string ("" when missing). */
 char *t_read_file(const char *path);
 /* Path of a built program (SWARMHEAL_BIN/name). */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dock_internal.h"
 #include "tmain.h"
@@ -189,12 +190,119 @@ static void test_bad_answers(void)
 				msg, sizeof(msg), 0),
 			SH_E_UNAVAILABLE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "refused node list: This node is not a swarm manager"));
-	/* inspect then "update out of sequence" every time: gives up with CONFLICT */
+	/* the node is gone before the update: NOT_FOUND, no update sent */
 	CU_ASSERT_EQUAL(against("HTTP/1.1 404 Not Found\r\nContent-Length: 34\r\nConnection: close\r\n\r\n"
 				"{\"message\":\"node abc not found\"}\n\n",
 				msg, sizeof(msg), 1),
 			SH_E_NOT_FOUND);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "refused node inspect: node abc not found"));
+}
+
+/* a whole HTTP response with a JSON body (malloc'd) */
+static char *reply(const char *status, const char *body)
+{
+	char *r;
+	if (asprintf(&r, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		     status, strlen(body), body) < 0)
+		return NULL;
+	return r;
+}
+
+#define NODE_AT(v) "{\"ID\":\"abc\",\"Version\":{\"Index\":" #v "},\"Spec\":{\"Role\":\"worker\",\"Availability\":\"active\"}," \
+		   "\"Description\":{\"Hostname\":\"h\"},\"Status\":{\"State\":\"ready\"}}"
+#define OUT_OF_SEQUENCE "{\"message\":\"rpc error: code = Unknown desc = update out of sequence\"}"
+
+static void test_update_out_of_sequence(void)
+{
+	/* every update answered "update out of sequence": re-read and retried, then given up with CONFLICT */
+	char *inspect = reply("200 OK", NODE_AT(42)), *oos = reply("500 Internal Server Error", OUT_OF_SEQUENCE);
+	const char *replies[11] = {VERSION_REPLY};
+	for (int i = 1; i < 11; i++)
+		replies[i] = i % 2 ? inspect : oos;
+	tresp *r = tresp_start(replies, 11);
+	char host[64];
+	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", tresp_port(r));
+	dock_client *c = client_at(host);
+	CU_ASSERT_EQUAL(dock_node_set_availability(c, "abc", "drain"), SH_E_CONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(dock_errmsg(c), "refused node update: rpc error: code = Unknown desc = update out of sequence"));
+	CU_ASSERT_EQUAL(tresp_requests(r), 11); /* version, then 5 x (inspect, update) */
+	const char *last = tresp_last_request(r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(last, "POST /v1.41/nodes/abc/update?version=42 "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(last, "\"Availability\":\"drain\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(last, "\"Role\":\"worker\"")); /* the rest of the spec kept */
+	dock_client_free(c);
+	tresp_stop(r);
+	/* out of sequence once: re-read (now version 43) and the second update succeeds */
+	char *inspect2 = reply("200 OK", NODE_AT(43)), *ok = reply("200 OK", "");
+	const char *replies2[] = {VERSION_REPLY, inspect, oos, inspect2, ok, NULL};
+	r = tresp_start(replies2, 6);
+	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", tresp_port(r));
+	c = client_at(host);
+	CU_ASSERT_EQUAL(dock_node_set_availability(c, "abc", "drain"), SH_OK);
+	CU_ASSERT_EQUAL(tresp_requests(r), 5);
+	CU_ASSERT_PTR_NOT_NULL(strstr(tresp_last_request(r), "POST /v1.41/nodes/abc/update?version=43 "));
+	dock_client_free(c);
+	tresp_stop(r);
+	free(inspect);
+	free(oos);
+	free(inspect2);
+	free(ok);
+}
+
+#define EV(t, actor) "{\"Type\":\"node\",\"Action\":\"update\",\"Actor\":{\"ID\":\"" actor "\",\"Attributes\":{}},\"scope\":\"swarm\",\"time\":0,\"timeNano\":" #t "}\n"
+#define STREAM_HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+
+static void test_events_dedup_on_resume(void)
+{
+	/* the first stream delivers two events and ends; the engine replays the last one on the
+	 * resumed stream (since= is inclusive to the nanosecond), plus an older one, then new ones:
+	 * one at the same nanosecond from another node, and a later one */
+	const char *replies[] = {
+		VERSION_REPLY,
+		STREAM_HEAD EV(1000, "n1") EV(2000, "n2"),
+		STREAM_HEAD EV(1500, "n1") EV(2000, "n2") EV(2000, "n3") EV(3000, "n1"),
+		NULL, /* the third stream stays open, silent */
+	};
+	tresp *r = tresp_start(replies, 4);
+	char host[64];
+	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", tresp_port(r));
+	dock_client *c = client_at(host);
+	dock_events *ev;
+	CU_ASSERT_EQUAL_FATAL(dock_events_open(c, NULL, 1, &ev), SH_OK);
+	char got[8][160];
+	int n = 0;
+	for (int64_t t0 = t_now_ms(); t_now_ms() - t0 < 5000 && n < 8;) {
+		dock_event e;
+		sh_err er = dock_events_next(ev, &e, 200);
+		if (er == SH_OK) {
+			snprintf(got[n++], sizeof(got[0]), "%lld/%s", (long long)e.time_nano, e.actor_id);
+			dock_event_free(&e);
+		} else if (n >= 4 && er == SH_E_TIMEOUT) {
+			break; /* a quiet 200 ms after the last expected one: no late repeat */
+		}
+	}
+	CU_ASSERT_EQUAL(n, 4);
+	const char *want[] = {"1000/n1", "2000/n2", "2000/n3", "3000/n1"};
+	for (int i = 0; i < 4 && i < n; i++)
+		CU_ASSERT_STRING_EQUAL(got[i], want[i]);
+	CU_ASSERT_EQUAL(dock_events_reconnects(ev), 2);
+	/* the stream resumed again asks from the last delivered event's time */
+	int late = 0;
+	for (int64_t t0 = t_now_ms(); (tresp_requests(r) < 4 || !*tresp_last_request(r)) && t_now_ms() - t0 < 3000;) {
+		dock_event e; /* curl sends the request only while we pump the stream */
+		if (dock_events_next(ev, &e, 50) == SH_OK) {
+			late++;
+			dock_event_free(&e);
+		}
+	}
+	CU_ASSERT_EQUAL(late, 0);
+	CU_ASSERT_EQUAL(tresp_requests(r), 4);
+	if (!strstr(tresp_last_request(r), "GET /v1.41/events?since=0.000003000 "))
+		fprintf(stderr, "last request (%d served): %s\n", tresp_requests(r), tresp_last_request(r));
+	CU_ASSERT_PTR_NOT_NULL(strstr(tresp_last_request(r), "GET /v1.41/events?since=0.000003000 "));
+	dock_events_close(ev);
+	dock_client_free(c);
+	tresp_stop(r);
 }
 
 static void test_invalid_ids(void)
@@ -220,6 +328,8 @@ int main(int argc, char **argv)
 		{"no_socket", test_no_socket},
 		{"bad_answers", test_bad_answers},
 		{"invalid_ids", test_invalid_ids},
+		{"update_out_of_sequence", test_update_out_of_sequence},
+		{"events_dedup_on_resume", test_events_dedup_on_resume},
 		{NULL, NULL},
 	};
 	return t_run("dock_wire", cases, argc, argv);

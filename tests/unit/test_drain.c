@@ -240,6 +240,228 @@ static void test_read_only(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "read-only"));
 }
 
+static void test_zone_guard_alone(void)
+{
+	/* zones a (one node), b (one node), c (four nodes): a and b are dead. Only 2 of 6
+	 * nodes look dead, so the node-count half would drain both; every node of 2 of 3
+	 * zones is dead, so the zone half refuses */
+	drain_node z[6] = {dead_hb("a1"), dead_hb("b1"), healthy("c1"), healthy("c2"), healthy("c3"), healthy("c4")};
+	const char *zn[6] = {"a", "b", "c", "c", "c", "c"};
+	for (int i = 0; i < 6; i++)
+		z[i].zone = zn[i];
+	drain_policy p = pol;
+	p.max_drained = 6;
+	drain_action a[16];
+	size_t k = decide(&p, z, 6, a);
+	CU_ASSERT_EQUAL_FATAL(k, 2);
+	for (size_t i = 0; i < k; i++) {
+		CU_ASSERT_EQUAL(a[i].kind, DRAIN_ACT_REFUSE);
+		CU_ASSERT_EQUAL(a[i].node, i);
+		CU_ASSERT_PTR_NOT_NULL(strstr(a[i].reason, "2 of 6 nodes or most zones look dead"));
+	}
+	/* one zone of three down is no partition: a1 alone dead is drained */
+	z[1] = healthy("b1");
+	z[1].zone = "b";
+	k = decide(&p, z, 6, a);
+	CU_ASSERT_EQUAL_FATAL(k, 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 0);
+	/* a single zone label counts for nothing: its only node dead, the unlabelled ones fine */
+	drain_node u[4] = {dead_hb("u1"), healthy("u2"), healthy("u3"), healthy("u4")};
+	u[0].zone = "lonely";
+	k = decide(&p, u, 4, a);
+	CU_ASSERT_EQUAL_FATAL(k, 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+}
+
+static void test_budget_floor_of_one(void)
+{
+	/* 2 nodes: a third is 0, the floor makes it 1 */
+	drain_node n[2] = {healthy("a"), dead_hb("b")};
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 2, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 1);
+	/* and exactly 1: with a drained by us (alive, not yet healthy long enough) b is refused */
+	n[0].state = DRAIN_DRAINED;
+	n[0].availability = "drain";
+	n[0].healthy_since_ns = NOW - 1 * S;
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 2, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(a[0].node, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "1 nodes already drained by swarmheal, the limit is 1"));
+}
+
+static drain_node drained_by_us(const char *id, int flaps, int64_t healthy_for)
+{
+	drain_node n = healthy(id);
+	n.state = DRAIN_DRAINED;
+	n.availability = "drain";
+	n.flaps = flaps;
+	n.healthy_since_ns = NOW - healthy_for;
+	return n;
+}
+
+static void test_holdoff_cap_one_hour(void)
+{
+	/* restore-after 30 s and 10 flaps would be 30 s << 10 = 8.5 h: capped at 1 h */
+	drain_node n[3] = {healthy("a"), healthy("b"), drained_by_us("c", 10, 3599 * S)};
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	n[2].healthy_since_ns = NOW - 3600 * S;
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_RESTORE);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	/* a policy's own cap wins over the default */
+	drain_policy p = pol;
+	p.holdoff_max_ns = 100 * S;
+	n[2].healthy_since_ns = NOW - 99 * S;
+	CU_ASSERT_EQUAL(decide(&p, n, 3, a), 0);
+	n[2].healthy_since_ns = NOW - 100 * S;
+	CU_ASSERT_EQUAL_FATAL(decide(&p, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_RESTORE);
+}
+
+static void test_held_while_requested(void)
+{
+	/* healthy for an hour, but a manual request stands: stays drained, nothing recorded */
+	drain_node n[3] = {healthy("a"), healthy("b"), drained_by_us("c", 0, 3600 * S)};
+	n[2].requested = 1;
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	/* the request withdrawn: restored */
+	n[2].requested = 0;
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_RESTORE);
+	CU_ASSERT_EQUAL(a[0].new_state, DRAIN_RESTORED);
+}
+
+static void test_read_only_refuses_restore(void)
+{
+	drain_policy p = pol;
+	p.read_only = 1;
+	drain_node n[3] = {healthy("a"), healthy("b"), drained_by_us("c", 0, 31 * S)};
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&p, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	CU_ASSERT_EQUAL(a[0].new_state, DRAIN_DRAINED);
+	CU_ASSERT_STRING_EQUAL(a[0].reason, "would restore node c but the arbiter mode is read-only");
+}
+
+static void test_swarm_disconnected_is_death(void)
+{
+	/* heartbeat fine, engine up, Swarm says disconnected */
+	drain_node n[3] = {healthy("a"), healthy("b"), healthy("c")};
+	n[2].swarm_state = "disconnected";
+	n[2].unhealthy_since_ns = NOW;
+	CU_ASSERT_TRUE(drain_node_dead(&n[2]));
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	CU_ASSERT_STRING_EQUAL(a[0].reason, "swarm reports it disconnected");
+}
+
+static void test_person_drain_not_ours(void)
+{
+	/* a person drained a; c dies: a's drain is not counted against our limit of 1 (3 nodes) */
+	drain_node n[3] = {healthy("a"), healthy("b"), dead_hb("c")};
+	n[0].availability = "drain";
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&pol, n, 3, a), 1);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 2);
+	/* a node a person drained that then dies is still theirs: no action at all */
+	n[2] = healthy("c");
+	n[0] = dead_hb("a");
+	n[0].availability = "drain";
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+}
+
+static void test_healthy_means_alive_now(void)
+{
+	/* a stale healthy_since on a node that is dead now neither restores nor forgets it */
+	drain_node n[3] = {healthy("a"), healthy("b"), drained_by_us("c", 0, 100 * S)};
+	n[2].hb_present = 0;
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	n[2].state = DRAIN_HUMAN_ACTIVE;
+	n[2].availability = "active";
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+	/* a person reactivated it and it is healthy, but not yet for restore-after (30 s) */
+	n[2] = healthy("c");
+	n[2].state = DRAIN_HUMAN_ACTIVE;
+	n[2].healthy_since_ns = NOW - 29 * S;
+	CU_ASSERT_EQUAL(decide(&pol, n, 3, a), 0);
+}
+
+static void test_manual_request_rules(void)
+{
+	/* a request on a node that is dead but still within its grace: neither a death
+	 * drain (grace) nor a manual one (requests drain healthy nodes) */
+	drain_policy p = pol;
+	p.grace_ns = 5 * S;
+	drain_node n[3] = {healthy("a"), healthy("b"), dead_hb("c")};
+	n[2].requested = 1;
+	drain_action a[16];
+	CU_ASSERT_EQUAL(decide(&p, n, 3, a), 0);
+	/* the partition guard stops death drains, not a person's request: 2 of 3 dead,
+	 * a manual request on a is carried out, the dead ones refused */
+	drain_node m[3] = {healthy("a"), dead_hb("b"), dead_hb("c")};
+	m[0].requested = 1;
+	size_t k = decide(&pol, m, 3, a);
+	CU_ASSERT_EQUAL_FATAL(k, 3);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[0].node, 0);
+	CU_ASSERT_STRING_EQUAL(a[0].reason, "manual request");
+	CU_ASSERT_EQUAL(a[1].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(a[2].kind, DRAIN_ACT_REFUSE);
+}
+
+static void test_tasks_on_dead_or_drained_nodes(void)
+{
+	/* web needs 2: tasks on a, b, c and d; d is dead, c is drained. A request on b
+	 * would leave only a's task: refused */
+	drain_node n[4] = {healthy("a"), healthy("b"), healthy("c"), healthy("d")};
+	n[1].requested = 1;
+	n[2].availability = "drain";
+	n[3].swarm_state = "down";
+	n[3].unhealthy_since_ns = NOW;
+	const char *tasks[] = {"a", "b", "c", "d"};
+	drain_service s = {.name = "web", .min_available = "2", .replicas = 4, .task_nodes = tasks, .ntasks = 4};
+	drain_policy p = pol;
+	p.max_drained = 4;
+	drain_action a[16];
+	size_t k = drain_decide(&p, n, 4, &s, 1, NOW, a, 16);
+	CU_ASSERT_EQUAL_FATAL(k, 2);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(a[0].node, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[0].reason, "would keep 1 running tasks, below its min-available 2"));
+	CU_ASSERT_EQUAL(a[1].kind, DRAIN_ACT_DRAIN); /* d itself: dead */
+	CU_ASSERT_EQUAL(a[1].node, 3);
+}
+
+static void test_max_drained_flag(void)
+{
+	/* 9 nodes (a third would be 3), --max-drained 1: the second dead node is refused */
+	drain_node n[9];
+	char ids[9][4];
+	for (int i = 0; i < 9; i++) {
+		snprintf(ids[i], 4, "n%d", i);
+		n[i] = healthy(ids[i]);
+	}
+	n[1] = dead_hb(ids[1]);
+	n[2] = dead_hb(ids[2]);
+	drain_policy p = pol;
+	p.max_drained = 1;
+	drain_action a[16];
+	CU_ASSERT_EQUAL_FATAL(decide(&p, n, 9, a), 2);
+	CU_ASSERT_EQUAL(a[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(a[1].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a[1].reason, "the limit is 1"));
+}
+
 static void test_states_roundtrip(void)
 {
 	enum drain_state s;
@@ -263,6 +485,17 @@ int main(int argc, char **argv)
 		{"restore_and_flap_holdoff", test_restore_and_flap_holdoff},
 		{"manual_request_min_available", test_manual_request_min_available},
 		{"read_only", test_read_only},
+		{"zone_guard_alone", test_zone_guard_alone},
+		{"budget_floor_of_one", test_budget_floor_of_one},
+		{"holdoff_cap_one_hour", test_holdoff_cap_one_hour},
+		{"held_while_requested", test_held_while_requested},
+		{"read_only_refuses_restore", test_read_only_refuses_restore},
+		{"swarm_disconnected_is_death", test_swarm_disconnected_is_death},
+		{"person_drain_not_ours", test_person_drain_not_ours},
+		{"healthy_means_alive_now", test_healthy_means_alive_now},
+		{"manual_request_rules", test_manual_request_rules},
+		{"tasks_on_dead_or_drained_nodes", test_tasks_on_dead_or_drained_nodes},
+		{"max_drained_flag", test_max_drained_flag},
 		{"states_roundtrip", test_states_roundtrip},
 		{NULL, NULL},
 	};

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/mutate_drain.sh - remove or bend each rule clause of controllers/drain/drain.c once, fail unless unit_test_drain catches every one
+#
+#   tests/mutate_drain.sh [-v] [NAME...]     every mutant, or only the named ones
+#
+# The source tree is copied to a temp dir (the checked-out drain.c is never touched), configured once,
+# and for each mutant below drain.c is rewritten, only the unit_test_drain target rebuilt and run.
+# A mutant is killed when the test fails; one that survives fails the script, and so does a
+# mutant that does not build or a clause whose text is no longer in drain.c: update the table.
+set -euo pipefail
+
+# ---- the mutants: one line each, NAME @@ TEXT IN drain.c @@ REPLACEMENT ----
+# TEXT must occur exactly once; any run of whitespace in it matches any run (so a clause
+# may span lines). An empty REPLACEMENT deletes the text.
+MUTANTS=$(cat <<'EOF'
+death-swarm-down         @@ eq(n->swarm_state, "down") || eq(n->swarm_state, "disconnected") @@ eq(n->swarm_state, "disconnected")
+death-swarm-disconnected @@ || eq(n->swarm_state, "disconnected") @@
+death-no-heartbeat       @@ if (!n->hb_present || !n->hb_engine_up) @@ if (!n->hb_engine_up)
+death-engine-down        @@ if (!n->hb_present || !n->hb_engine_up) @@ if (!n->hb_present)
+unknown-is-not-death     @@ eq(n->swarm_state, "down") || @@ eq(n->swarm_state, "down") || eq(n->swarm_state, "unknown") ||
+min-percent-rounds-up    @@ (replicas * v + 99) / 100 @@ (replicas * v) / 100
+min-percent-at-most-100  @@ if (v > 100) @@ if (v > 1000)
+min-malformed-refuses    @@ if (min < 0) { @@ if (0) {
+min-target-excluded      @@ if (on == (long)target) @@ if (on == (long)target && 0)
+min-dead-drained-ignored @@ if (on >= 0 && (drain_node_dead @@ if (on < -1 && (drain_node_dead
+min-available-kept       @@ if (left < min) { @@ if (left < min - 1) {
+flap-window-default-5m   @@ : 300 * NS_S; @@ : 3000 * NS_S;
+holdoff-cap-default-1h   @@ : 3600 * NS_S; @@ : 7200 * NS_S;
+max-drained-flag         @@ p->max_drained > 0 ? p->max_drained : @@ 0 ? p->max_drained :
+max-drained-third        @@ (int)(n / 3 > 0 ? n / 3 : 1) @@ (int)(n / 2 > 0 ? n / 2 : 1)
+max-drained-floor-1      @@ (int)(n / 3 > 0 ? n / 3 : 1) @@ (int)(n / 3 > 0 ? n / 3 : 0)
+partition-node-count     @@ int partition = dead * 2 > n || @@ int partition =
+partition-zones          @@ || (nz > 1 && zones_down * 2 > nz) @@
+partition-zones-need-two @@ (nz > 1 && zones_down @@ (nz > 0 && zones_down
+partition-zone-all-dead  @@ zones_down += zone_dead[j] == zone_total[j]; @@ zones_down += zone_dead[j] > 0;
+ours-only-counted        @@ nodes[i].state == DRAIN_DRAINED && eq(nodes[i].availability, "drain"); @@ eq(nodes[i].availability, "drain");
+person-reactivated       @@ if (nd->state == DRAIN_DRAINED && !eq(avail, "drain")) { @@ if (0) {
+person-active-hands-off  @@ if (nd->state == DRAIN_HUMAN_ACTIVE) { @@ if (0) {
+person-active-alive      @@ if (!is_dead && nd->healthy_since_ns && now - nd->healthy_since_ns >= p->restore_after_ns) @@ if (nd->healthy_since_ns && now - nd->healthy_since_ns >= p->restore_after_ns)
+person-active-healthy-for @@ nd->healthy_since_ns && now - nd->healthy_since_ns >= p->restore_after_ns) @@ nd->healthy_since_ns)
+restore-after            @@ int64_t need = p->restore_after_ns; @@ int64_t need = 0;
+holdoff-doubles          @@ need *= 2; @@ need *= 1;
+holdoff-cap              @@ if (need > holdoff_max) need = holdoff_max; @@
+restore-alive            @@ if (!is_dead && !nd->requested && @@ if (!nd->requested &&
+restore-held-requested   @@ !nd->requested && nd->healthy_since_ns && now - nd->healthy_since_ns >= need @@ nd->healthy_since_ns && now - nd->healthy_since_ns >= need
+restore-read-only        @@ if (p->read_only) act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps, "would restore @@ if (0) act(out, max, &k, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps, "would restore
+person-drain-theirs      @@ if (eq(avail, "drain")) continue; @@
+grace                    @@ now - nd->unhealthy_since_ns >= p->grace_ns @@ 1
+manual-needs-alive       @@ } else if (nd->requested && !is_dead) { @@ } else if (nd->requested) {
+manual-budget            @@ if (nsvc && !budget_ok( @@ if (0 && !budget_ok(
+partition-deaths-only    @@ if (want == 1 && partition) { @@ if (partition) {
+partition-refuses        @@ if (want == 1 && partition) { @@ if (want == 1 && partition && 0) {
+read-only-drain          @@ if (p->read_only) { @@ if (0) {
+max-drained-refuses      @@ if (drained_by_us >= max_drained) { @@ if (0) {
+max-drained-counts-new   @@ drained_by_us++; @@ drained_by_us += 0;
+flap-counted             @@ flaps++; @@ flaps += 0;
+flap-window              @@ now - nd->since_ns < flap_window @@ now - nd->since_ns < flap_window && 0
+flap-reset-after-window  @@ flaps = nd->state == DRAIN_RESTORED ? 0 : flaps; @@ flaps += 0;
+EOF
+)
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VERBOSE=0
+[ "${1:-}" = -v ] && { VERBOSE=1; shift; }
+ONLY=" $* "
+TMP=$(mktemp -d /tmp/swarmheal-mutate.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT INT TERM
+
+# a copy of the working tree (uncommitted edits included), without build dirs or .git
+tar -C "$ROOT" --exclude=./.git --exclude='./build*' -cf - . | tar -C "$TMP" -xf -
+SRC=$TMP/controllers/drain/drain.c
+cp "$SRC" "$TMP/drain.c.orig"
+cmake -S "$TMP" -B "$TMP/b" $(command -v ninja >/dev/null && echo -G Ninja) -DCMAKE_BUILD_TYPE=Debug >"$TMP/cmake.log" 2>&1 || { cat "$TMP/cmake.log" >&2; exit 1; }
+build() { cmake --build "$TMP/b" -j2 --target unit_test_drain >"$TMP/build.log" 2>&1; }
+build || { echo "mutate_drain: the unmutated tree does not build" >&2; tail -20 "$TMP/build.log" >&2; exit 1; }
+"$TMP/b/bin/unit_test_drain" >/dev/null 2>&1 || { echo "mutate_drain: unit_test_drain fails without any mutant" >&2; exit 1; }
+
+# mutate FROM TO: literal replacement in $SRC, whitespace runs in FROM match any whitespace; 0 if exactly one match
+mutate() {
+	FROM=$1 TO=$2 perl -0777 -i -pe '
+		BEGIN { $re = join("\\s+", map { quotemeta } split(/\s+/, $ENV{FROM})); $n = 0 }
+		$n = () = /$re/g;
+		s/$re/$ENV{TO}/ if $n == 1;
+		END { exit($n == 1 ? 0 : 3) }' "$SRC"
+}
+
+total=0 killed=0 failed=0
+t0=$(date +%s.%N)
+while IFS= read -r line; do
+	[ -n "$line" ] || continue
+	name=$(sed 's/ *@@.*//' <<<"$line")
+	from=$(awk -F' *@@ *' '{print $2}' <<<"$line")
+	to=$(awk -F' *@@ *' '{print $3}' <<<"$line")
+	[ "$ONLY" = "  " ] || [[ $ONLY == *" $name "* ]] || continue
+	total=$((total + 1))
+	cp "$TMP/drain.c.orig" "$SRC"
+	if ! mutate "$from" "$to"; then
+		echo "mutate_drain: $name: the text '$from' is not in drain.c exactly once: update the table"
+		failed=$((failed + 1))
+		continue
+	fi
+	if cmp -s "$SRC" "$TMP/drain.c.orig"; then
+		echo "mutate_drain: $name: the mutant changes nothing"
+		failed=$((failed + 1))
+		continue
+	fi
+	if ! build; then
+		echo "mutate_drain: $name: the mutant does not build (that proves nothing): fix the table"
+		grep -m3 'error' "$TMP/build.log" || true
+		failed=$((failed + 1))
+		continue
+	fi
+	if out=$("$TMP/b/bin/unit_test_drain" 2>&1); then
+		echo "SURVIVED $name: '$from' -> '$to'"
+		failed=$((failed + 1))
+	else
+		killed=$((killed + 1))
+		fails=$(grep -o 'Test [A-Za-z0-9_]*' <<<"$out" | sed 's/^Test //' | sort -u | tr '\n' ' ' || true)
+		echo "killed   $name${fails:+ by ${fails% }}"
+		[ $VERBOSE = 1 ] && sed -n '/Run Summary/,$p' <<<"$out"
+	fi
+done <<<"$MUTANTS"
+cp "$TMP/drain.c.orig" "$SRC"
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+printf 'mutate_drain: %d of %d mutants killed, %d survived or stale, %s s\n' "$killed" "$total" "$failed" "$secs"
+# the line tests/run.sh collects from every suite (tmain.h): a mutant is a test, its kill an assertion
+echo "T_SUMMARY suite=mutate_drain tests=$total failed_tests=$failed asserts=$total failed_asserts=$failed seconds=$secs"
+[ "$total" -gt 0 ] && [ "$failed" = 0 ]
