@@ -11,8 +11,9 @@
 # 4. node 3's host killed: swarmheal, running as Swarm services, drains it (kill-to-drain timed)
 # 5. node 3's host back: restored (its agent ran as a Swarm task, cannot run while drained)
 # 6. the swarmheald replica that leads is killed (SIGKILL): the other takes over within the TTL
-# Run by ctest under tests/run.sh (label integration); outside run.sh (no lab) it skips (77).
-# Under run.sh nothing missing is a skip: a missing tool, image or engine fails the test.
+# Run by ctest under tests/run.sh (label integration). Without a lab it skips (77), unless
+# SWARMHEAL_TEST_STRICT=1 (run.sh, CI): then, as for anything else missing, it fails.
+# Prints the T_SUMMARY line run.sh collects: tests = the phases above, asserts = the checks.
 set -uo pipefail
 SRC=${SWARMHEAL_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${SWARMHEAL_BIN:-$SRC/build/bin}
@@ -26,13 +27,20 @@ RESTORE_AFTER=5        # --restore-after (s)
 AGENT_TTL=3            # the agent's default heartbeat lease (s)
 NET=10.213.57          # lab.sh's addresses: node I at NET.(10+I)
 ETCD_EP="http://$NET.11:2379"
-FAILS=0
+FAILS=0 ASSERTS=0 PHASES=0 FAILED_PHASES=0 PHASE_FAILED=0
 START=$SECONDS
 
 log() { printf '%s test_deploy_lab: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); }
-die() { log "FAIL: $*"; FAILS=$((FAILS + 1)); finish; }
-measured() { log "measured: $*"; echo "measured: $*" >>"$WORK/measured"; }
+fail() { log "FAIL: $*"; FAILS=$((FAILS + 1)); ASSERTS=$((ASSERTS + 1)); PHASE_FAILED=1; }
+die() { fail "$*"; finish; }
+ok() { ASSERTS=$((ASSERTS + 1)); }
+# phase NAME: a new phase (a "test" in T_SUMMARY); the one before it counted
+phase() {
+	[ "$PHASES" -gt 0 ] && [ "$PHASE_FAILED" = 1 ] && FAILED_PHASES=$((FAILED_PHASES + 1))
+	PHASES=$((PHASES + 1)) PHASE_FAILED=0
+	log "phase $PHASES: $*"
+}
+measured() { ok; log "measured: $*"; echo "measured: $*" >>"$WORK/measured"; }
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc | sed 's/^\./0./; s/\(\.[0-9][0-9]\)[0-9]*$/\1/'; }
 
@@ -48,6 +56,11 @@ wait_until() {
 }
 
 if [ -z "$LAB" ]; then
+	if [ "${SWARMHEAL_TEST_STRICT:-0}" = 1 ]; then
+		echo "deploy_lab: failed: no lab (SWARMHEAL_LAB) (SWARMHEAL_TEST_STRICT=1: a missing service is a failure)" >&2
+		echo "T_SUMMARY suite=deploy_lab tests=1 failed_tests=1 asserts=1 failed_asserts=1 seconds=0.0" >&2
+		exit 1
+	fi
 	echo "no lab (tests/run.sh brings it up and sets SWARMHEAL_LAB): skipped" >&2
 	exit 77
 fi
@@ -100,14 +113,17 @@ diagnose() {
 finish() {
 	[ "$FAILS" = 0 ] || diagnose
 	cleanup
+	[ "$PHASE_FAILED" = 1 ] && FAILED_PHASES=$((FAILED_PHASES + 1))
 	log "took $((SECONDS - START)) s"
 	[ -f "$WORK/measured" ] && cat "$WORK/measured" >&2
+	echo "T_SUMMARY suite=deploy_lab tests=$PHASES failed_tests=$FAILED_PHASES asserts=$ASSERTS failed_asserts=$FAILS seconds=$((SECONDS - START)).0" >&2
 	if [ "$FAILS" = 0 ]; then log "passed"; exit 0; fi
 	log "$FAILS failure(s)"
 	exit 1
 }
 
 # ---- what the test needs: under run.sh, a missing piece fails ----
+phase "what the test needs"
 for t in docker curl bc python3 base64; do command -v "$t" >/dev/null || die "$t is missing"; done
 [ -n "$BUILD_HOST" ] || die "SWARMHEAL_TEST_DOCKER_HOST (an engine in the root namespace, tests/run.sh starts one) is not set"
 docker -H "$BUILD_HOST" version >/dev/null 2>&1 || die "the build engine at $BUILD_HOST does not answer"
@@ -118,6 +134,7 @@ LABDIR=$(dirname "$LABDIR")
 trap 'die "interrupted"' INT TERM
 
 # ---- 1. base images (cached) and the two images ----
+phase "base images and the image build"
 log "base images into the build engine ($BUILD_HOST)"
 t0=$(now)
 DOCKER_HOST=$BUILD_HOST bash "$SRC/deploy/base-images.sh" || die "deploy/base-images.sh failed"
@@ -152,6 +169,7 @@ done
 measured "images loaded into 3 lab engines in $(elapsed "$t0") s"
 
 # ---- 2. the stack on the lab ----
+phase "the stack deployed on the lab"
 # every node's engine socket at one templated path: /LABDIR/{{.Node.Hostname}}/docker.sock
 for i in 1 2 3; do
 	[ "$(dk "$i" info -f '{{.Name}}')" = "lab-n$i" ] || die "node $i's hostname is not lab-n$i"
@@ -178,7 +196,7 @@ if ! wait_until 90 heartbeats 3; then
 fi
 measured "stack deployed to 3 heartbeats in $(elapsed "$t0") s"
 etcd_get_prefix /swarmheal/nodes/ >"$WORK/heartbeats"
-grep -q '"runs_as":"swarm-task"' "$WORK/heartbeats" ||
+grep -q '"runs_as":"swarm-task"' "$WORK/heartbeats" && ok ||
 	fail "no heartbeat says runs_as swarm-task: $(head -1 "$WORK/heartbeats")"
 
 leader_of() { curl -fsS -m 1 "http://$NET.11:947$1/metrics" 2>/dev/null | grep -Eq '^swarmheal_leader\{controller="drain"\} 1'; }
@@ -189,7 +207,7 @@ healthy() {
 	c=$(dk 1 ps -q --filter "label=com.docker.swarm.service.name=${STACK}_swarmheald" --filter health=healthy | wc -l)
 	[ "$c" -ge 2 ]
 }
-wait_until 60 healthy || fail "two swarmheald containers did not become healthy (HEALTHCHECK /healthz) within 60 s"
+wait_until 60 healthy && ok || fail "two swarmheald containers did not become healthy (HEALTHCHECK /healthz) within 60 s"
 for i in 1 2 3; do
 	[ -n "$(dk "$i" ps -q --filter "label=com.docker.swarm.service.name=${STACK}_agent")" ] ||
 		fail "no agent task runs on node $i"
@@ -198,6 +216,7 @@ for i in 1 2 3; do
 done
 
 # ---- 3. a worker's host dies: drained by swarmheal ----
+phase "a worker's host killed: drained"
 ID3=$("$LAB" id 3)
 avail() { [ "$(dk 1 node inspect -f '{{.Spec.Availability}}' "$ID3" 2>/dev/null)" = "$1" ]; }
 avail active || die "node 3 is not active before the kill"
@@ -210,11 +229,12 @@ else
 	fail "node 3 was not drained within 60 s of its host's death"
 fi
 etcd_get_prefix "/swarmheal/drain/state/" >"$WORK/drain-state"
-grep -q "\"state\":\"drained\"" "$WORK/drain-state" || fail "no drained state in etcd: $(cat "$WORK/drain-state")"
+grep -q "\"state\":\"drained\"" "$WORK/drain-state" && ok || fail "no drained state in etcd: $(cat "$WORK/drain-state")"
 swarm_down() { dk 1 node inspect -f '{{.Status.State}}' "$ID3" | grep -q down; }
 wait_until 30 swarm_down && measured "Swarm marked it down $(elapsed "$t0") s after the kill"
 
 # ---- 4. the host comes back: restored ----
+phase "the host back: restored"
 log "lab.sh start 3"
 t0=$(now)
 "$LAB" start 3 >/dev/null || die "lab.sh start 3 failed"
@@ -224,9 +244,10 @@ else
 	fail "node 3 was not restored within 90 s of its host's return (still $(dk 1 node inspect -f '{{.Spec.Availability}}/{{.Status.State}}' "$ID3"))"
 fi
 hb3() { etcd_get_prefix /swarmheal/nodes/ | grep -q "\"node_id\":\"$ID3\""; }
-wait_until 60 hb3 || fail "node 3's agent (a global task again once active) sent no heartbeat within 60 s"
+wait_until 60 hb3 && ok || fail "node 3's agent (a global task again once active) sent no heartbeat within 60 s"
 
 # ---- 5. the leading replica is killed: the other takes over ----
+phase "the leading swarmheald killed: the other leads"
 wait_until 30 a_leader || die "no swarmheald replica leads the drain controller before the failover"
 if leader_of 1; then lead=1 other=2; else lead=2 other=1; fi
 cid=""
@@ -244,5 +265,5 @@ else
 	fail "slot $other did not take over within TTL + 10 s"
 fi
 key1=$(SWARMHEAL_ENDPOINTS=$ETCD_EP "$BIN/arbiter-elect" --leader controller.drain 2>/dev/null)
-[ -n "$key1" ] && [ "$key1" != "$key0" ] || fail "the election key did not change ($key0 -> $key1)"
+[ -n "$key1" ] && [ "$key1" != "$key0" ] && ok || fail "the election key did not change ($key0 -> $key1)"
 finish
