@@ -145,10 +145,13 @@ t0=$(now)
 DOCKER_BUILDKIT=0 docker -H "$BUILD_HOST" build -q --pull=false --network host -f "$SRC/deploy/Dockerfile" \
 	-t "$IMG" "$SRC" >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log" >&2; die "image build failed"; }
 measured "swarmheal image built in $(elapsed "$t0") s (base images cached; every layer rebuilt)"
+t0=$(now)
 DOCKER_BUILDKIT=0 docker -H "$BUILD_HOST" build -q --pull=false --network host -f "$SRC/deploy/Dockerfile.etcd" \
 	-t "$ETCD_IMG" "$SRC/deploy" >"$WORK/build-etcd.log" 2>&1 || { tail -30 "$WORK/build-etcd.log" >&2; die "etcd image build failed"; }
 size=$(docker -H "$BUILD_HOST" image inspect -f '{{.Size}}' "$IMG")
 base=$(docker -H "$BUILD_HOST" image inspect -f '{{.Size}}' debian:bookworm-slim)
+esize=$(docker -H "$BUILD_HOST" image inspect -f '{{.Size}}' "$ETCD_IMG")
+measured "etcd image built in $(elapsed "$t0") s: $((esize / 1000000)) MB, above base $(((esize - base) / 1000000)) MB"
 measured "image $IMG $((size / 1000000)) MB, base debian:bookworm-slim (mmdebstrap minbase) $((base / 1000000)) MB, above base $(((size - base) / 1000000)) MB"
 [ "$size" -lt 100000000 ] || fail "image is $size bytes, goal under 100 MB"
 progs=$(docker -H "$BUILD_HOST" run --rm --network none --entrypoint sh "$IMG" -c 'ls /usr/local/bin | tr "\n" " "; id -u')
