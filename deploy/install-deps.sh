@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev
 libcunit1-dev libmicrohttpd-dev etcd-server etcd-client docker.io busybox-static
-iproute2 iptables procps psmisc openssl valgrind curl util-linux time bc
+iproute2 iptables procps psmisc openssl valgrind curl util-linux time bc mmdebstrap
 python3 python3-jsonschema python3-prometheus-client
 libyaml-dev python3-yaml"
 missing=""
