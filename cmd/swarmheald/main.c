@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "arbiter_ctl.h"
+#include "certs_ctl.h"
 #include "ctl.h"
 #include "dock_flags.h"
 #include "drain_ctl.h"
@@ -23,6 +24,7 @@ static const ctl_def *const controllers[] = {
 	&drain_def,
 	&rollback_def,
 	&arbiter_def,
+	&certs_def,
 };
 #define NCTL (sizeof(controllers) / sizeof(*controllers))
 

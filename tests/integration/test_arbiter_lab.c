@@ -310,7 +310,7 @@ int main(int argc, char **argv)
 	lab = getenv("SWARMHEAL_LAB");
 	if (!lab || access(lab, X_OK)) {
 		fprintf(stderr, "no lab (tests/run.sh sets SWARMHEAL_LAB): skipped\n");
-		return 77;
+		return t_skip(__FILE__, "a service this suite needs is missing (see the line above)");
 	}
 	gethostname(host, sizeof(host) - 1);
 	if (t_sh("%s up %d --managers 3 >" LOG "-up.log 2>&1", lab, N)) {

@@ -352,7 +352,7 @@ int main(int argc, char **argv)
 {
 	if (t_sh("command -v etcd >/dev/null") != 0) {
 		fprintf(stderr, "etcd not installed: skipped\n");
-		return 77;
+		return t_skip(__FILE__, "a service this suite needs is missing (see the line above)");
 	}
 	snprintf(tmp, sizeof(tmp), "/tmp/swarmheal-failover-XXXXXX");
 	if (!mkdtemp(tmp))

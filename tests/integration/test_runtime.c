@@ -280,10 +280,8 @@ static void test_retention(void)
 
 int main(int argc, char **argv)
 {
-	if (!t_endpoints()) {
-		fprintf(stderr, "SWARMHEAL_TEST_ENDPOINTS not set (tests/run.sh sets it): skipped\n");
-		return 77;
-	}
+	if (!t_endpoints())
+		return t_skip("runtime", "SWARMHEAL_TEST_ENDPOINTS not set (tests/run.sh sets it)");
 	etcd_config ec = {.endpoints = t_endpoints()};
 	if (etcd_client_new(&ec, &tc, NULL, 0))
 		return 1;
