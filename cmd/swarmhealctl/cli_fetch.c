@@ -244,6 +244,9 @@ static sh_err recent_actions(job *j)
 		if (!s->actions.kvs)
 			e = SH_E_NOMEM;
 		for (size_t i = 0; !e && i < n; i++) {
+			char base[512];
+			if (rec_action_prefix(base, sizeof(base), s->prefix, names[i]))
+				continue; /* not a name a controller can have ('/' in it) */
 			etcd_range_result *r = &s->last_action[s->nlast];
 			snprintf(s->last_action_ctl[s->nlast++], 64, "%s", names[i]);
 			if (got[i].n) {
@@ -260,8 +263,6 @@ static sh_err recent_actions(job *j)
 				/* nothing in the last window: its newest, however old */
 				etcd_range_opts o = {.prefix = 1, .limit = 1, .sort_order = ETCD_SORT_DESCEND,
 						     .sort_target = ETCD_SORT_KEY};
-				char base[512];
-				rec_action_prefix(base, sizeof(base), s->prefix, names[i]);
 				int64_t t0 = sh_mono_ns();
 				e = etcd_range(j->ec, base, &o, r);
 				trace("a controller's last action", t0);
