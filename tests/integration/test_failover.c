@@ -328,6 +328,16 @@ static void test_all_members_stopped(void)
 	pid_t cmd = atoi(s);
 	free(s);
 	CU_ASSERT_FATAL(cmd > 0);
+	/* and swarmheald's controller (ttl 5 s: stops acting with a fifth of it left) */
+	const char *dh = getenv("SWARMHEAL_TEST_DOCKER_HOST");
+	pid_t daemon = 0;
+	if (dh && *dh) {
+		daemon = spawn_kept(t_spawn(path("all-d.log"),
+					    "%s --endpoints %s --docker-host %s --prefix /t/failover-all/%d --dry-run "
+					    "--metrics-addr 127.0.0.1:%d",
+					    t_bin("swarmheald"), cl.endpoints, dh, (int)getpid(), t_free_port()));
+		CU_ASSERT_FATAL(t_wait_file(path("all-d.log"), "msg=\"leading\"", 15000));
+	}
 	usleep(500000);
 	/* the last successful keepalive was sent before t0: the deadline is before t0 + ttl */
 	int64_t t0 = sh_mono_ns();
@@ -336,6 +346,15 @@ static void test_all_members_stopped(void)
 	while (t_alive(cmd) && sh_mono_ns() - t0 < 10 * SH_NS_PER_S)
 		usleep(10000);
 	double dead_after = (double)(sh_mono_ns() - t0) / 1e9;
+	if (daemon) {
+		while (!count_lines(path("all-d.log"), "stopped acting") && sh_mono_ns() - t0 < 10 * SH_NS_PER_S)
+			usleep(10000);
+		double stopped_after = (double)(sh_mono_ns() - t0) / 1e9;
+		fprintf(stderr, "all members stopped: swarmheald stopped acting %.2f s after (ttl 5 s)\n", stopped_after);
+		CU_ASSERT(stopped_after < 4.0); /* deadline minus a fifth of the TTL */
+		kill(daemon, SIGTERM);
+		t_wait_pid(daemon, 5000, NULL);
+	}
 	int st = -1;
 	CU_ASSERT_TRUE(t_wait_pid(ae, 10000, &st));
 	CU_ASSERT_EQUAL(st, 76);
