@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "etcd.h"
+#include "etcd_concurrency.h"
 #include "sh_util.h"
 #include "tcluster.h"
 #include "tmain.h"
@@ -328,6 +328,16 @@ static void test_all_members_stopped(void)
 	pid_t cmd = atoi(s);
 	free(s);
 	CU_ASSERT_FATAL(cmd > 0);
+	/* and swarmheald's controller (ttl 5 s: stops acting with a fifth of it left) */
+	const char *dh = getenv("SWARMHEAL_TEST_DOCKER_HOST");
+	pid_t daemon = 0;
+	if (dh && *dh) {
+		daemon = spawn_kept(t_spawn(path("all-d.log"),
+					    "%s --endpoints %s --docker-host %s --prefix /t/failover-all/%d --dry-run "
+					    "--metrics-addr 127.0.0.1:%d",
+					    t_bin("swarmheald"), cl.endpoints, dh, (int)getpid(), t_free_port()));
+		CU_ASSERT_FATAL(t_wait_file(path("all-d.log"), "msg=\"leading\"", 15000));
+	}
 	usleep(500000);
 	/* the last successful keepalive was sent before t0: the deadline is before t0 + ttl */
 	int64_t t0 = sh_mono_ns();
@@ -336,6 +346,15 @@ static void test_all_members_stopped(void)
 	while (t_alive(cmd) && sh_mono_ns() - t0 < 10 * SH_NS_PER_S)
 		usleep(10000);
 	double dead_after = (double)(sh_mono_ns() - t0) / 1e9;
+	if (daemon) {
+		while (!count_lines(path("all-d.log"), "stopped acting") && sh_mono_ns() - t0 < 10 * SH_NS_PER_S)
+			usleep(10000);
+		double stopped_after = (double)(sh_mono_ns() - t0) / 1e9;
+		fprintf(stderr, "all members stopped: swarmheald stopped acting %.2f s after (ttl 5 s)\n", stopped_after);
+		CU_ASSERT(stopped_after < 4.0); /* deadline minus a fifth of the TTL */
+		kill(daemon, SIGTERM);
+		t_wait_pid(daemon, 5000, NULL);
+	}
 	int st = -1;
 	CU_ASSERT_TRUE(t_wait_pid(ae, 10000, &st));
 	CU_ASSERT_EQUAL(st, 76);
@@ -346,6 +365,64 @@ static void test_all_members_stopped(void)
 		st);
 	for (int i = 0; i < cl.n; i++)
 		tcluster_restart(&cl, i);
+}
+
+/* the gap hook sees every successful keepalive; the longest gap spans an etcd restart */
+typedef struct gaps {
+	atomic_long calls;
+	_Atomic int64_t max;
+} gaps;
+
+static void on_gap(void *arg, int64_t gap_ns)
+{
+	gaps *g = arg;
+	atomic_fetch_add(&g->calls, 1);
+	if (gap_ns > atomic_load(&g->max))
+		atomic_store(&g->max, gap_ns);
+}
+
+static void test_gap_hook(void)
+{
+	tetcd e;
+	CU_ASSERT_EQUAL_FATAL(tetcd_start(&e, NULL), 0);
+	etcd_config cfg = {.endpoints = e.endpoint};
+	etcd_client *c;
+	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, NULL, 0), SH_OK);
+	etcd_session *s;
+	CU_ASSERT_EQUAL_FATAL(etcd_session_new(c, 5, &s), SH_OK);
+	gaps g = {0};
+	etcd_session_set_gap_hook(s, on_gap, &g);
+	CU_ASSERT_EQUAL(etcd_session_keepalive_period(s), 5 * SH_NS_PER_S / 3);
+	usleep(2000000);
+	/* every 1.67 s: one keepalive so far, its gap about one period */
+	CU_ASSERT(atomic_load(&g.calls) >= 1);
+	CU_ASSERT(etcd_session_max_gap_ns(s) >= 5 * SH_NS_PER_S / 3);
+	CU_ASSERT(etcd_session_max_gap_ns(s) < 2 * SH_NS_PER_S);
+	CU_ASSERT_EQUAL(etcd_session_max_gap_ns(s), atomic_load(&g.max));
+	/* etcd gone for 1 s (and ~1.5 s more to start and elect itself): retried until it answers */
+	long before = atomic_load(&g.calls);
+	tetcd_kill(&e);
+	int64_t t0 = sh_mono_ns();
+	usleep(1000000);
+	CU_ASSERT_EQUAL_FATAL(tetcd_restart(&e), 0);
+	while (atomic_load(&g.calls) == before && sh_mono_ns() - t0 < 6 * SH_NS_PER_S)
+		usleep(10000);
+	double back = (double)(sh_mono_ns() - t0) / 1e9;
+	char why[256];
+	etcd_session_errmsg(s, why, sizeof(why));
+	if (!etcd_session_alive(s))
+		fprintf(stderr, "session lost: %s\n", why);
+	CU_ASSERT(etcd_session_alive(s));
+	CU_ASSERT(atomic_load(&g.calls) > before);
+	CU_ASSERT(etcd_session_max_gap_ns(s) >= 1000 * SH_NS_PER_MS);
+	CU_ASSERT(etcd_session_max_gap_ns(s) < 5 * SH_NS_PER_S);
+	CU_ASSERT_EQUAL(etcd_session_max_gap_ns(s), atomic_load(&g.max));
+	CU_ASSERT(etcd_session_failures(s) >= 3);
+	fprintf(stderr, "etcd restarted: kept alive again %.2f s after the kill, longest gap %lld ms, %ld failed attempts\n",
+		back, (long long)(etcd_session_max_gap_ns(s) / SH_NS_PER_MS), etcd_session_failures(s));
+	etcd_session_close(s, 1);
+	etcd_client_free(c);
+	tetcd_stop(&e);
 }
 
 int main(int argc, char **argv)
@@ -365,6 +442,7 @@ int main(int argc, char **argv)
 	static const t_case cases[] = {
 		{"leader_kills", test_leader_kills},
 		{"all_members_stopped", test_all_members_stopped},
+		{"gap_hook", test_gap_hook},
 		{NULL, NULL},
 	};
 	int rc = t_run("failover", cases, argc, argv);
