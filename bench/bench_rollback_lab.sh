@@ -35,16 +35,13 @@ done
 pids+=($!)
 sleep 2
 now() { date +%s%N; }
-# watch one service: once its UpdateStatus reads rollback_*, print the rollback's StartedAt in ns (or "never")
+# watch one service: the ns time its UpdateStatus first reads rollback_* (or "never"); the same 50 ms poll
+# for both sides (Swarm's automatic rollback keeps the update's StartedAt, so the manager's time cannot be used)
 watch_rb() {
 	local s=$1 start=$2 st
 	while [ $(( ($(now) - start) / 1000000000 )) -lt "$WAIT" ]; do
 		st=$(dk service inspect "$s" --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' 2>/dev/null || true)
-		case "$st" in rollback_*)
-			# the manager's own time of the rollback's start (same clock as ours: one machine)
-			date -d "$(dk service inspect "$s" --format '{{.UpdateStatus.StartedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}')" +%s%N
-			return ;;
-		esac
+		case "$st" in rollback_*) now; return ;; esac
 		sleep 0.05
 	done
 	echo never
@@ -53,7 +50,7 @@ watch_rb() {
 first_failure() {
 	local s=$1 start=$2 best="" t state ts created
 	for t in $(dk service ps -q "$s"); do
-		read -r state ts created < <(docker -H "$S" inspect "$t" --format '{{.Status.State}} {{.Status.Timestamp.Format "2006-01-02T15:04:05.000000000Z07:00"}} {{.CreatedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}')
+		read -r state ts created < <(docker -H "$S" inspect "$t" 2>/dev/null --format '{{.Status.State}} {{.Status.Timestamp.Format "2006-01-02T15:04:05.000000000Z07:00"}} {{.CreatedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}')
 		case "$state" in failed | complete | rejected) ;; *) continue ;; esac
 		created=$(date -d "$created" +%s%N)
 		[ "$created" -ge "$start" ] || continue
@@ -106,7 +103,7 @@ settle() {
 	done
 }
 ROUNDS=${ROUNDS:-3}
-echo "seconds from the update to the rollback's UpdateStatus.StartedAt (--stop-grace-period 0s, 1 replica, 3-node lab):"
+echo "seconds from the update to rollback_* seen in UpdateStatus (polled every 50 ms; --stop-grace-period 0s, 1 replica, 3-node lab):"
 for r in $(seq "$ROUNDS"); do
 	run_pair exit "exit$r" -d --args "sh -c 'exit 3'"
 	report exit "exit$r" "new tasks exit at once (round $r of $ROUNDS)"
