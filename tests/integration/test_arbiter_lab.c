@@ -208,7 +208,15 @@ static void test_zones(void)
 	heal_all();
 	CU_ASSERT(wait_mode("normal", 20000) >= 0);
 	CU_ASSERT_TRUE(wait_quorum("recovered", 60000));
-	popen_line(cmd, cluster_after, sizeof(cluster_after));
+	/* Swarm.Cluster is empty while a manager has no leader: read it once it is back */
+	cluster_after[0] = '\0';
+	for (int t = 0; t < 100 && strlen(cluster_after) < 10; t++) {
+		popen_line(cmd, cluster_after, sizeof(cluster_after));
+		if (strlen(cluster_after) < 10)
+			usleep(200000);
+	}
+	if (strcmp(cluster_before, cluster_after))
+		fprintf(stderr, "cluster ID before '%s', after '%s'\n", cluster_before, cluster_after);
 	CU_ASSERT_STRING_EQUAL(cluster_before, cluster_after);
 	for (int t = 0; t < 600 && ready_nodes(1) < N; t++)
 		usleep(100000);
@@ -301,7 +309,9 @@ static void test_quorum_guard(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(v, "one at a time"));
 	/* never twice for the same loss */
 	sleep(3);
-	CU_ASSERT_EQUAL(actions_matching("arbiter", "\"kind\":\"force-new-cluster\""), 2); /* started, ok */
+	/* one intent, one call (the zones test's refusal, flag off, shares the kind) */
+	CU_ASSERT_EQUAL(actions_matching("arbiter", "\"kind\":\"force-new-cluster\".*\"result\":\"started\""), 1);
+	CU_ASSERT_EQUAL(actions_matching("arbiter", "\"kind\":\"force-new-cluster\".*\"result\":\"ok\""), 1);
 	stop_pid(&g, SIGTERM);
 }
 
