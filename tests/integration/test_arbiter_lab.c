@@ -208,7 +208,15 @@ static void test_zones(void)
 	heal_all();
 	CU_ASSERT(wait_mode("normal", 20000) >= 0);
 	CU_ASSERT_TRUE(wait_quorum("recovered", 60000));
-	popen_line(cmd, cluster_after, sizeof(cluster_after));
+	/* Swarm.Cluster is empty while a manager has no leader: read it once it is back */
+	cluster_after[0] = '\0';
+	for (int t = 0; t < 100 && strlen(cluster_after) < 10; t++) {
+		popen_line(cmd, cluster_after, sizeof(cluster_after));
+		if (strlen(cluster_after) < 10)
+			usleep(200000);
+	}
+	if (strcmp(cluster_before, cluster_after))
+		fprintf(stderr, "cluster ID before '%s', after '%s'\n", cluster_before, cluster_after);
 	CU_ASSERT_STRING_EQUAL(cluster_before, cluster_after);
 	for (int t = 0; t < 600 && ready_nodes(1) < N; t++)
 		usleep(100000);
@@ -301,7 +309,9 @@ static void test_quorum_guard(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(v, "one at a time"));
 	/* never twice for the same loss */
 	sleep(3);
-	CU_ASSERT_EQUAL(actions_matching("arbiter", "\"kind\":\"force-new-cluster\""), 2); /* started, ok */
+	/* one intent, one call (the zones test's refusal, flag off, shares the kind) */
+	CU_ASSERT_EQUAL(actions_matching("arbiter", "\"kind\":\"force-new-cluster\".*\"result\":\"started\""), 1);
+	CU_ASSERT_EQUAL(actions_matching("arbiter", "\"kind\":\"force-new-cluster\".*\"result\":\"ok\""), 1);
 	stop_pid(&g, SIGTERM);
 }
 
@@ -313,6 +323,9 @@ int main(int argc, char **argv)
 		return t_skip(__FILE__, "a service this suite needs is missing (see the line above)");
 	}
 	gethostname(host, sizeof(host) - 1);
+	/* run.sh's 3-node lab, if it is up, is put back afterwards; a lab this test made is taken down (its
+	 * engines would otherwise keep the machine lock's file descriptor, and the lock, after the test ends) */
+	int had_lab = t_sh("%s sock 3 >/dev/null 2>&1", lab) == 0;
 	if (t_sh("%s up %d --managers 3 >" LOG "-up.log 2>&1", lab, N)) {
 		fprintf(stderr, "cannot bring up a %d-node lab (see " LOG "-up.log)\n", N);
 		return 1;
@@ -358,7 +371,9 @@ int main(int argc, char **argv)
 	stop_pid(&etcd_pid, SIGKILL);
 	t_sh("rm -rf " LOG "-etcd");
 	/* the other lab tests expect run.sh's 3-node lab */
-	if (t_sh("%s up 3 >>" LOG "-up.log 2>&1", lab))
+	if (had_lab && t_sh("%s up 3 >>" LOG "-up.log 2>&1", lab))
 		fprintf(stderr, "cannot restore the 3-node lab (see " LOG "-up.log)\n");
+	else if (!had_lab)
+		t_sh("%s down >>" LOG "-up.log 2>&1", lab);
 	return rc;
 }
