@@ -254,11 +254,8 @@ static void *thread_main(void *arg)
 			sh_sleep_ms(1000, (volatile int *)&rt->stop);
 			continue;
 		}
-		/* HOSTNAME:PID alone repeats across containers with host networking (each is pid 1): add the lease */
-		char prop[360];
-		snprintf(prop, sizeof(prop), "%s:%llx", proposal, (unsigned long long)etcd_session_lease(s));
 		sh_log("info", name, "campaigning | key=%s", el.key);
-		sh_err e = etcd_election_campaign(&el, prop, 0, &rt->stop);
+		sh_err e = etcd_election_campaign(&el, proposal, 0, &rt->stop);
 		if (e == SH_OK) {
 			sh_log("info", name, "leading | key=%s fence=%lld dry_run=%d", el.key, (long long)el.rev,
 			       x->common.dry_run);
