@@ -75,6 +75,8 @@ lease-asked              @@ if (early && !missed && !sw && @@ if (0 &&
 lease-reask-interval     @@ now - nd->lease_at_ns >= DRAIN_LEASE_REASK_NS @@ 1
 lease-not-when-dead      @@ if (early && !missed && !sw && @@ if (early && !sw &&
 early-settle             @@ (early_death && !sw && now - w->early_ns < every) @@ (early_death && 0)
+early-kept               @@ } else if ((live && missed) || early_kept) { @@ } else if (live && missed) {
+early-kept-while-failing @@ o->early_ns && (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT); @@ o->early_ns;
 early-settle-not-swarm   @@ (early_death && !sw && now - w->early_ns < every) @@ (early_death && now - w->early_ns < every)
 EOF
 )

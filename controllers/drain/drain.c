@@ -289,7 +289,11 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 		w->live_since_ns = now;
 	int early = every && live && w->seen && nd->probe_at_ns >= w->live_since_ns &&
 		    (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT);
-	if (!early)
+	/* a node found dead early stays dead when its key then expires, for the same reason, while its port
+	 * still fails (no second settle window, no second record of the same death) */
+	int early_kept = !live && w->seen && o->mon == DRAIN_MON_DEAD && o->early_ns &&
+			 (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT);
+	if (!early && !early_kept)
 		w->early_ns = 0;
 	else if (!w->early_ns)
 		w->early_ns = nd->probe_at_ns;
@@ -307,7 +311,7 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 	} else if (live && nd->hb_engine == DRAIN_ENGINE_DOWN) {
 		m = DRAIN_MON_DEAD;
 		snprintf(j->why, sizeof(j->why), "agent reports its engine down");
-	} else if (live && missed) {
+	} else if ((live && missed) || early_kept) {
 		m = DRAIN_MON_DEAD;
 		early_death = 1;
 		snprintf(j->why, sizeof(j->why),

@@ -533,6 +533,33 @@ static void test_early_death_drained_after_a_round(void)
 	drain_result_free(&r);
 }
 
+/* found dead early, then its key expires: still dead for the same reason, no second settle window; the
+ * port answering again ends it */
+static void test_early_death_kept_when_key_expires(void)
+{
+	drain_policy p = epol;
+	p.read_only = 1; /* a refusal per pass shows the reason each time */
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(n, 4, 3, &p, DRAIN_PROBE_REFUSED);
+	set_lease(&n[3], 1, 3, T0 + S + 10 * MS);
+	drain_result r = pass(&p, n, 4, T0 + 2 * S);
+	char first[256];
+	snprintf(first, sizeof(first), "%s", reason_of(&r, DRAIN_ACT_REFUSE, 3));
+	CU_ASSERT_PTR_NOT_NULL(strstr(first, "missed a keepalive"));
+	drain_result_free(&r);
+	lose_key(&n[3]);
+	r = pass(&p, n, 4, T0 + 2 * S + 100 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_STRING_EQUAL(reason_of(&r, DRAIN_ACT_REFUSE, 3), first);
+	drain_result_free(&r);
+	set_probe(&n[3], DRAIN_PROBE_ALIVE, T0 + 3 * S);
+	r = pass(&p, n, 4, T0 + 3 * S + 10 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_TRUE(n[3].watch.answered);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_REFUSE, 3), 0);
+	drain_result_free(&r);
+}
+
 /* the probe answers again: the suspicion ends, nothing is drained */
 static void test_early_suspect_answers_again(void)
 {
@@ -723,6 +750,7 @@ int main(int argc, char **argv)
 		{"missed_keepalive_threshold", test_missed_keepalive_threshold},
 		{"early_death_drained_after_a_round", test_early_death_drained_after_a_round},
 		{"early_suspect_answers_again", test_early_suspect_answers_again},
+		{"early_death_kept_when_key_expires", test_early_death_kept_when_key_expires},
 		{"guard_counts_early_suspects", test_guard_counts_early_suspects},
 		{NULL, NULL},
 	};
