@@ -92,7 +92,7 @@ for run in $(seq "$RUNS"); do
 	kill -0 "$daemon" 2>/dev/null || die "run $run: swarmheald exited during the run"
 	d=$(echo "scale=2; ($drained - $start) / 1000000000" | bc)
 	w=$(echo "scale=2; ($down - $start) / 1000000000" | bc)
-	why=$(ectl get --prefix "$PFX/actions/" --print-value-only | grep '"kind":"drain"' | grep -o '"reason":"[^"]*"' | head -1 || true) 
+	why=$(ectl get --prefix "$PFX/actions/" --print-value-only | grep '"kind":"drain"' | grep -o '"reason":"[^"]*"' | head -1 || true)
 	echo "  run $run: drained after $d s, Down after $w s; $why"
 	drains+=("$d")
 	downs+=("$w")
