@@ -60,19 +60,21 @@ flap-window              @@ now - nd->since_ns < flap_window @@ now - nd->since_
 flap-reset-after-window  @@ flaps = nd->state == DRAIN_RESTORED ? 0 : flaps; @@ flaps += 0;
 early-only-when-on       @@ int early = every && live @@ int early = live
 early-probe-while-live   @@ nd->probe_at_ns >= w->live_since_ns && @@
-early-timeout-fails-too  @@ (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT) @@ (nd->probe == DRAIN_PROBE_REFUSED)
+early-timeout-fails-too  @@ w->live_since_ns && (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT) @@ w->live_since_ns && (nd->probe == DRAIN_PROBE_REFUSED)
 early-suspect            @@ m = early ? DRAIN_MON_SUSPECT : DRAIN_MON_MONITORED; @@ m = DRAIN_MON_MONITORED;
 early-lease-after-fail   @@ nd->lease_at_ns >= w->early_ns; @@ 1;
 missed-rounds-down       @@ (nd->lease_ttl_s + 1) * NS_S <= @@ nd->lease_ttl_s * NS_S <=
 missed-period            @@ g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS @@ g - DRAIN_KEEPALIVE_SLACK_NS
 missed-slack             @@ g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS @@ g - etcd_session_period(g, 0)
 missed-lease-gone        @@ (nd->lease_ttl_s < 0 || @@ (
-early-death              @@ } else if (live && missed) { @@ } else if (0) {
+early-death              @@ } else if ((live && missed) || early_kept) { @@ } else if (early_kept) {
 live-probe-asked         @@ } else if (every && live && w->seen && !sw) { @@ } else if (0) {
 live-probe-cadence       @@ int need = !nd->probe_at_ns || now - nd->probe_at_ns >= every; @@ int need = 1;
 live-probe-outstanding   @@ int outstanding = w->probe_asked_ns > nd->probe_at_ns && now - w->probe_asked_ns < PROBE_REASK_NS; @@ int outstanding = 0;
 lease-asked              @@ if (early && !missed && !sw && @@ if (0 &&
-lease-reask-interval     @@ now - nd->lease_at_ns >= DRAIN_LEASE_REASK_NS @@ 1
+lease-reask-interval     @@ now - nd->lease_at_ns >= reask @@ now - nd->lease_at_ns >= reask * 0
+lease-reask-slows-down   @@ now - w->early_ns < DRAIN_LEASE_FAST_NS ? @@ 1 ?
+lease-reask-fast-first   @@ now - w->early_ns < DRAIN_LEASE_FAST_NS ? @@ 0 ?
 lease-not-when-dead      @@ if (early && !missed && !sw && @@ if (early && !sw &&
 early-settle             @@ (early_death && !sw && now - w->early_ns < every) @@ (early_death && 0)
 early-kept               @@ } else if ((live && missed) || early_kept) { @@ } else if (live && missed) {

@@ -364,7 +364,8 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 		}
 	}
 	/* an early suspect: is its agent still keeping its lease? */
-	if (early && !missed && !sw && (!lease_fresh || now - nd->lease_at_ns >= DRAIN_LEASE_REASK_NS))
+	int64_t reask = now - w->early_ns < DRAIN_LEASE_FAST_NS ? DRAIN_LEASE_REASK_NS : DRAIN_LEASE_SLOW_NS;
+	if (early && !missed && !sw && (!lease_fresh || now - nd->lease_at_ns >= reask))
 		act(r, oom, DRAIN_ACT_LEASE, i, nd->state, nd->flaps,
 		    "node %s does not answer on port 7946 while its heartbeat lives: reading its lease's TTL", nd->id);
 	if (m == DRAIN_MON_UNMONITORED && !(w->noted & DRAIN_NOTED_UNMONITORED)) {

@@ -178,8 +178,12 @@ typedef struct drain_policy {
 
 /* A keepalive is missed when the lease's remaining TTL is below granted - period - this. */
 #define DRAIN_KEEPALIVE_SLACK_NS (250 * INT64_C(1000000))
-/* An early suspect's lease is read again after this (the shell passes every 100 ms during incidents). */
+/* An early suspect's lease is read again after DRAIN_LEASE_REASK_NS (the shell passes every 100 ms during
+ * incidents) for DRAIN_LEASE_FAST_NS after its first failed probe, then every DRAIN_LEASE_SLOW_NS (a node whose
+ * agent keeps its lease that long lives; only our path to its port is cut). */
 #define DRAIN_LEASE_REASK_NS (100 * INT64_C(1000000))
+#define DRAIN_LEASE_FAST_NS (5000 * INT64_C(1000000))
+#define DRAIN_LEASE_SLOW_NS (1000 * INT64_C(1000000))
 
 enum drain_kind {
 	DRAIN_ACT_DRAIN,    /* set availability=drain */

@@ -462,6 +462,13 @@ static void test_lease_kept_not_dead(void)
 	r = pass(&epol, n, 4, T0 + 10 * S + 10 * MS);
 	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
 	drain_result_free(&r);
+	/* 5 s after the first failed probe the lease is read every second, not every 100 ms */
+	r = pass(&epol, n, 4, T0 + 10 * S + 500 * MS);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0);
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + 11 * S);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_LEASE, 3));
+	drain_result_free(&r);
 }
 
 /* the threshold: remaining < granted - keepalive period (etcd_session_period) - 250 ms, etcd rounding down */
