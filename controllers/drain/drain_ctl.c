@@ -428,14 +428,17 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 				       (unsigned long long)mem[i].lease, etcd_errmsg(x->etcd));
 				continue;
 			}
+			/* logged when the reading changes, not at every read */
+			if (!mem[i].lease_at || ttl != mem[i].lease_ttl)
+				sh_log("info", name,
+				       "read the lease of a node that does not answer | node=%s lease=%llx ttl=%lld granted=%lld",
+				       nodes[i].id, (unsigned long long)mem[i].lease, (long long)ttl, (long long)granted);
 			mem[i].lease_ttl = ttl;
 			mem[i].lease_granted = granted;
 			mem[i].lease_at = sh_mono_ns();
 			nodes[i].lease_ttl_s = ttl;
 			nodes[i].lease_granted_s = granted;
 			nodes[i].lease_at_ns = mem[i].lease_at;
-			sh_log("info", name, "read the lease of a node that does not answer | node=%s lease=%llx ttl=%lld granted=%lld",
-			       nodes[i].id, (unsigned long long)mem[i].lease, (long long)ttl, (long long)granted);
 		}
 		for (size_t i = 0; i < n; i++)
 			nodes[i].watch = res.watch[i];
