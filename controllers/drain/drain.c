@@ -314,10 +314,14 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 	} else if ((live && missed) || early_kept) {
 		m = DRAIN_MON_DEAD;
 		early_death = 1;
-		snprintf(j->why, sizeof(j->why),
-			 "the node %s on port 7946 and its agent missed a keepalive (lease TTL %llds of %llds)",
-			 nd->probe == DRAIN_PROBE_REFUSED ? "refuses connections" : "does not answer",
-			 (long long)nd->lease_ttl_s, (long long)nd->lease_granted_s);
+		char lease[64];
+		if (nd->lease_ttl_s < 0)
+			snprintf(lease, sizeof(lease), "under 1s left or gone");
+		else
+			snprintf(lease, sizeof(lease), "TTL %llds of %llds", (long long)nd->lease_ttl_s,
+				 (long long)nd->lease_granted_s);
+		snprintf(j->why, sizeof(j->why), "the node %s on port 7946 and its agent missed a keepalive (lease %s)",
+			 nd->probe == DRAIN_PROBE_REFUSED ? "refuses connections" : "does not answer", lease);
 	} else if (live) {
 		m = early ? DRAIN_MON_SUSPECT : DRAIN_MON_MONITORED;
 	} else if (fresh && nd->probe == DRAIN_PROBE_ALIVE) {

@@ -500,6 +500,10 @@ static void test_missed_keepalive_threshold(void)
 	drain_result r = pass(&epol, n, 4, T0 + S + 20 * MS);
 	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
 	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + 2 * S);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_DRAIN, 3), "does not answer on port 7946 and its agent missed "
+									   "a keepalive (lease under 1s left or gone)"));
+	drain_result_free(&r);
 	drain_node m[4] = {live("a"), live("b"), live("c"), live("d")};
 	early_suspect_of(m, 4, 3, &epol, DRAIN_PROBE_TIMEOUT);
 	set_lease(&m[3], 0, 0, T0 + S + 10 * MS);
