@@ -63,10 +63,10 @@ early-probe-while-live   @@ nd->probe_at_ns >= w->live_since_ns && @@
 early-timeout-fails-too  @@ w->live_since_ns && (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT) @@ w->live_since_ns && (nd->probe == DRAIN_PROBE_REFUSED)
 early-suspect            @@ m = early ? DRAIN_MON_SUSPECT : DRAIN_MON_MONITORED; @@ m = DRAIN_MON_MONITORED;
 early-lease-after-fail   @@ nd->lease_at_ns >= w->early_ns; @@ 1;
-missed-rounds-down       @@ (nd->lease_ttl_s + 1) * NS_S <= @@ nd->lease_ttl_s * NS_S <=
+missed-rounds-down       @@ (ttl_s + 1) * NS_S <= @@ ttl_s * NS_S <=
 missed-period            @@ g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS @@ g - DRAIN_KEEPALIVE_SLACK_NS
 missed-slack             @@ g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS @@ g - etcd_session_period(g, 0)
-missed-lease-gone        @@ (nd->lease_ttl_s < 0 || @@ (
+missed-lease-gone        @@ return ttl_s < 0 || @@ return
 early-death              @@ } else if ((live && missed) || early_kept) { @@ } else if (early_kept) {
 live-probe-asked         @@ } else if (every && live && w->seen && !sw) { @@ } else if (0) {
 live-probe-cadence       @@ int need = !nd->probe_at_ns || now - nd->probe_at_ns >= every; @@ int need = 1;

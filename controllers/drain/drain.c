@@ -219,6 +219,14 @@ enum drain_probe drain_probe_from(sh_probe_result r)
 	return DRAIN_PROBE_NONE;
 }
 
+int drain_keepalive_missed(int64_t ttl_s, int64_t granted_s)
+{
+	int64_t g = granted_s * NS_S;
+	/* -1: etcd no longer has the lease (it omits the granted TTL then); a granted TTL of 0 (unknown) makes the
+	 * bound negative: no verdict */
+	return ttl_s < 0 || (ttl_s + 1) * NS_S <= g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS;
+}
+
 /* How the rules see one node this pass. */
 typedef struct judged {
 	int dead;              /* evidence of death */
@@ -298,11 +306,7 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 	else if (!w->early_ns)
 		w->early_ns = nd->probe_at_ns;
 	int lease_fresh = early && nd->lease_at_ns && nd->lease_at_ns >= w->early_ns;
-	int64_t g = nd->lease_granted_s * NS_S;
-	/* -1: etcd no longer has the lease (it omits the granted TTL then); a granted TTL of 0 (unknown) makes the
-	 * bound negative: no verdict */
-	int missed = lease_fresh && (nd->lease_ttl_s < 0 || (nd->lease_ttl_s + 1) * NS_S <=
-								  g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS);
+	int missed = lease_fresh && drain_keepalive_missed(nd->lease_ttl_s, nd->lease_granted_s);
 	enum drain_mon m;
 	int probe_death = 0, early_death = 0;
 	j->why[0] = '\0';

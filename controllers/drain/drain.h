@@ -248,6 +248,11 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 
 const char *drain_mon_name(enum drain_mon m); /* unmonitored, monitored, suspect, dead */
 
+/* 1 when a heartbeat lease whose remaining TTL etcd reports as ttl_s (whole seconds rounded down, -1 when expired
+ * or unknown) out of granted_s shows that its agent missed a keepalive: -1, or (ttl_s + 1) s <= granted - the
+ * agent's keepalive period (etcd_session_period(granted, 0)) - DRAIN_KEEPALIVE_SLACK_NS. Pure. */
+int drain_keepalive_missed(int64_t ttl_s, int64_t granted_s);
+
 /* The shell's two mappings, here so they are one and tested:
  * drain_node_set_heartbeat: the key PREFIX/nodes/ID and what rec_heartbeat_parse made of it (h NULL: no key;
  * parsed 0: the key exists but does not parse, taken as a live heartbeat with its engine unknown, never death).
