@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "drain.h"
+#include "drain_ctl.h"
 #include "tmain.h"
 
 #define S INT64_C(1000000000)
@@ -614,6 +615,45 @@ static void test_guard_counts_early_suspects(void)
 	drain_result_free(&r);
 }
 
+/* the shell's snapshot: the lease of a live heartbeat key goes into the memory, a new lease (agent restarted)
+ * drops the old reading, and the reading reaches the decision's input */
+static void test_snapshot_carries_lease(void)
+{
+	dock_node dn = {.id = "n1", .hostname = "h1", .availability = "active", .state = "ready", .addr = "10.0.0.1"};
+	dock_node_list nl = {.v = &dn, .n = 1};
+	rec_heartbeat h = {.engine = REC_ENGINE_UP, .ts_ns = 1};
+	snprintf(h.node_id, sizeof(h.node_id), "n1");
+	snprintf(h.addr, sizeof(h.addr), "10.0.0.9");
+	char *v = rec_heartbeat_encode(&h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	etcd_kv kv = {.key = "/p/nodes/n1", .value = v, .value_len = strlen(v), .lease = 0x1234};
+	etcd_range_result hb = {.kvs = &kv, .n = 1}, none = {0};
+	drain_node out[1];
+	drain_persisted ps[1];
+	drain_mem mem[1], prev[1] = {{.lease = 0x1234, .lease_ttl = 2, .lease_granted = 3, .lease_at = 5 * S}};
+	char zones[1][64], bad[1][160];
+	const char *prev_ids[] = {"n1"};
+	/* the same lease: the reading is kept and handed to the decision */
+	CU_ASSERT_EQUAL_FATAL(drain_snapshot(&nl, &hb, &none, &none, prev_ids, prev, 1, T0, T0, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL(mem[0].lease, 0x1234);
+	CU_ASSERT_EQUAL(mem[0].lease_at, 5 * S);
+	CU_ASSERT_EQUAL(out[0].lease_ttl_s, 2);
+	CU_ASSERT_EQUAL(out[0].lease_granted_s, 3);
+	CU_ASSERT_EQUAL(out[0].lease_at_ns, 5 * S);
+	CU_ASSERT_STRING_EQUAL(mem[0].addr, "10.0.0.9");
+	/* a new lease: no reading of it yet */
+	kv.lease = 0x5678;
+	CU_ASSERT_EQUAL_FATAL(drain_snapshot(&nl, &hb, &none, &none, prev_ids, prev, 1, T0, T0, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL(mem[0].lease, 0x5678);
+	CU_ASSERT_EQUAL(mem[0].lease_at, 0);
+	CU_ASSERT_EQUAL(out[0].lease_at_ns, 0);
+	/* the key gone: the last lease is remembered, nothing else changes */
+	CU_ASSERT_EQUAL_FATAL(drain_snapshot(&nl, &none, &none, &none, prev_ids, prev, 1, T0, T0, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL(mem[0].lease, 0x1234);
+	CU_ASSERT_EQUAL(out[0].hb_present, 0);
+	free(v);
+}
+
 /* probe deaths still go through the read-only mode and the budget */
 static void test_probe_death_read_only_and_budget(void)
 {
@@ -762,6 +802,7 @@ int main(int argc, char **argv)
 		{"early_death_drained_after_a_round", test_early_death_drained_after_a_round},
 		{"early_suspect_answers_again", test_early_suspect_answers_again},
 		{"early_death_kept_when_key_expires", test_early_death_kept_when_key_expires},
+		{"snapshot_carries_lease", test_snapshot_carries_lease},
 		{"guard_counts_early_suspects", test_guard_counts_early_suspects},
 		{NULL, NULL},
 	};
