@@ -52,7 +52,8 @@ wait_monitored() { # PREFIX
 }
 wait_ready_active() {
 	for _ in $(seq 300); do
-		[ "$(docker -H "$sock1" node ls --format '{{.Status}} {{.Availability}}' | grep -c 'Ready Active')" = 3 ] && return 0
+		n=$(docker -H "$sock1" node ls --format '{{.Status}} {{.Availability}}' | grep -c 'Ready Active' || true)
+		[ "$n" = 3 ] && return 0
 		sleep 0.1
 	done
 	die "the lab did not have 3 Ready and Active nodes within 30 s"
@@ -92,7 +93,8 @@ for run in $(seq "$RUNS"); do
 	kill -0 "$daemon" 2>/dev/null || die "run $run: swarmheald exited during the run"
 	d=$(echo "scale=2; ($drained - $start) / 1000000000" | bc)
 	w=$(echo "scale=2; ($down - $start) / 1000000000" | bc)
-	why=$(ectl get --prefix "$PFX/actions/" --print-value-only | grep '"kind":"drain"' | grep -o '"reason":"[^"]*"' | head -1 || true)
+	why=$(ectl get --prefix "$PFX/actions/" --print-value-only | grep '"kind":"drain"' |
+		grep -o '"reason":"[^"]*"' | head -1 || true)
 	echo "  run $run: drained after $d s, Down after $w s; $why"
 	drains+=("$d")
 	downs+=("$w")
@@ -117,7 +119,8 @@ faults=0
 e=$(cat "${SWARMHEAL_LAB_STATE:-/tmp/swarmheal-lab}/n2/dockerd.pidf")
 kill -STOP "$e"; sleep 2; kill -CONT "$e"; faults=$((faults + 1)); settle
 # 2. every agent lease revoked at once
-ectl get --prefix "$PFX/nodes/" -w json | grep -o '"lease":[0-9]*' | cut -d: -f2 | while read -r l; do printf '%x\n' "$l"; done |
+ectl get --prefix "$PFX/nodes/" -w json | grep -o '"lease":[0-9]*' | cut -d: -f2 |
+	while read -r l; do printf '%x\n' "$l"; done |
 	xargs -P 3 -I{} env ETCDCTL_API=3 etcdctl --endpoints="$EP" lease revoke {} >/dev/null
 faults=$((faults + 1)); settle
 # 3. node 3's agent stopped on purpose (SIGTERM: the stop mark), then started again
@@ -134,6 +137,7 @@ echo "worker host killed (agent TTL 3 s, default flags), median of $RUNS runs:"
 echo "  drained by swarmheal after  $md s   (goal: 2.0 s; runs: ${drains[*]})"
 echo "  marked Down by Swarm after  $mw s   (runs: ${downs[*]})"
 echo "  ratio swarmheal/Swarm       $(echo "scale=2; $md / $mw" | bc)"
-echo "false drains over $faults non-fatal faults (dockerd frozen 2 s, all leases revoked, agent SIGTERM, agent SIGKILL on a live node): $false_drains (must be 0), nodes active: $active of 3"
+echo "false drains over $faults non-fatal faults (dockerd frozen 2 s, all leases revoked, agent SIGTERM," \
+	"agent SIGKILL on a live node): $false_drains (must be 0), nodes active: $active of 3"
 echo "swarmheald: resident memory ${rss} KiB (goal < 10 MiB), idle CPU ${idle_cpu}% over 10 s"
 [ "$false_drains" = 0 ] && [ "$active" = 3 ] || die "$false_drains false drains, $active of 3 nodes active"

@@ -392,7 +392,8 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 
 	j->dead = m == DRAIN_MON_DEAD;
 	j->pending = m == DRAIN_MON_SUSPECT && !w->answered;
-	j->settling = (probe_death && !sw && now - w->lost_ns < settle) || (early_death && !sw && now - w->early_ns < every);
+	j->settling = (probe_death && !sw && now - w->lost_ns < settle) ||
+		      (early_death && !sw && now - w->early_ns < every);
 	j->dead_since = j->dead ? w->mon_since_ns : 0;
 	/* healthy for the restore clock: a live heartbeat, or (unmonitored) Swarm's word; a node whose agent ran as
 	 * a Swarm task (it cannot run on a drained node) also when Swarm says ready and the node answers */

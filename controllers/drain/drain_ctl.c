@@ -407,11 +407,13 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 			nodes[i].probe_at_ns = done;
 			int lost = !nodes[i].hb_present || nodes[i].hb_stopped;
 			/* a watched node is logged only when it does not answer or answers again */
-			if (lost || mem[i].probe != DRAIN_PROBE_ALIVE || (was != DRAIN_PROBE_ALIVE && was != DRAIN_PROBE_NONE))
+			int changed = was != DRAIN_PROBE_ALIVE && was != DRAIN_PROBE_NONE;
+			if (lost || mem[i].probe != DRAIN_PROBE_ALIVE || changed)
 				sh_log(mem[i].probe == DRAIN_PROBE_ALIVE ? "info" : "warn", name,
 				       "probed %s | node=%s addr=%s:7946 result=%s tries=%d ms=%lld",
 				       lost ? "a node whose heartbeat is gone" : "a live node", nodes[i].id, mem[i].addr,
-				       sh_probe_result_name(pv[j].result), pv[j].tries, (long long)((done - tp) / SH_NS_PER_MS));
+				       sh_probe_result_name(pv[j].result), pv[j].tries,
+				       (long long)((done - tp) / SH_NS_PER_MS));
 		}
 		free(pv);
 		free(who);
@@ -424,15 +426,17 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 			sh_err le = etcd_lease_ttl(x->etcd, mem[i].lease, &ttl, &granted, NULL);
 			ctl_etcd_done(x, tl);
 			if (le) {
-				sh_log("warn", name, "cannot read a heartbeat lease | node=%s lease=%llx error=\"%s\"", nodes[i].id,
-				       (unsigned long long)mem[i].lease, etcd_errmsg(x->etcd));
+				sh_log("warn", name, "cannot read a heartbeat lease | node=%s lease=%llx error=\"%s\"",
+				       nodes[i].id, (unsigned long long)mem[i].lease, etcd_errmsg(x->etcd));
 				continue;
 			}
 			/* logged when the reading changes, not at every read */
 			if (!mem[i].lease_at || ttl != mem[i].lease_ttl)
 				sh_log("info", name,
-				       "read the lease of a node that does not answer | node=%s lease=%llx ttl=%lld granted=%lld",
-				       nodes[i].id, (unsigned long long)mem[i].lease, (long long)ttl, (long long)granted);
+				       "read the lease of a node that does not answer | node=%s lease=%llx ttl=%lld "
+				       "granted=%lld",
+				       nodes[i].id, (unsigned long long)mem[i].lease, (long long)ttl,
+				       (long long)granted);
 			mem[i].lease_ttl = ttl;
 			mem[i].lease_granted = granted;
 			mem[i].lease_at = sh_mono_ns();

@@ -788,11 +788,12 @@ static void test_unmonitored_node_never_drained(void)
 	int mport = t_free_port();
 	pid_t d = start_daemon_defaults(log, mport);
 	/* no heartbeat seen yet: every node unmonitored (the bug this replaces drained one 0.1 s after start) */
-	CU_ASSERT_TRUE(wait_metric_line(mport, "swarmheal_nodes{state=\"unmonitored\"} 3", (int)((RESYNC_S + MARGIN_S) * 1000)));
+	int pass_ms = (int)((RESYNC_S + MARGIN_S) * 1000);
+	CU_ASSERT_TRUE(wait_metric_line(mport, "swarmheal_nodes{state=\"unmonitored\"} 3", pass_ms));
 	start_agent_defaults(1);
 	start_agent_defaults(2);
 	CU_ASSERT_TRUE(wait_heartbeats(2, 10000));
-	CU_ASSERT_TRUE(wait_metric_line(mport, "swarmheal_nodes{state=\"monitored\"} 2", (int)((RESYNC_S + MARGIN_S) * 1000)));
+	CU_ASSERT_TRUE(wait_metric_line(mport, "swarmheal_nodes{state=\"monitored\"} 2", pass_ms));
 	CU_ASSERT_TRUE(metric_line(mport, "swarmheal_nodes{state=\"unmonitored\"} 1"));
 	CU_ASSERT_TRUE(metric_line(mport, "swarmheal_nodes{state=\"dead\"} 0"));
 	/* shown: a note record once, and the node's drain state */
@@ -816,11 +817,12 @@ static void test_all_leases_revoked_nothing_drained(void)
 	const char *log = "/tmp/swarmheal-drain-revoke.log";
 	pid_t d = default_round("revoke", 1, log, 0);
 	int64_t t0 = t_now_ms();
-	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/nodes/ -w json | grep -o '\"lease\":[0-9]*' "
-			     "| cut -d: -f2 | while read l; do printf '%%x\\n' \"$l\"; done | "
-			     "xargs -P 3 -I{} env ETCDCTL_API=3 etcdctl --endpoints=%s lease revoke {} >/dev/null",
+	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/nodes/ -w json "
+			     "| grep -o '\"lease\":[0-9]*' | cut -d: -f2 "
+			     "| while read l; do printf '%%x\\n' \"$l\"; done "
+			     "| xargs -P 3 -I{} env ETCDCTL_API=3 etcdctl --endpoints=%s lease revoke {} >/dev/null",
 			     eps, prefix, eps),
-		0);
+			0);
 	/* the agents see their leases gone at their next keepalive and put their keys back */
 	CU_ASSERT_TRUE(wait_heartbeats(3, (int)((DEFAULT_AGENT_TTL_S + MARGIN_S) * 1000)));
 	fprintf(stderr, "all leases revoked: 3 heartbeats back after %.2f s\n", secs_since(t0));
@@ -872,7 +874,9 @@ static void test_frozen_dockerd_not_drained_killed_drained(void)
 	CU_ASSERT_EQUAL(kill(e, SIGKILL), 0);
 	double bound = 1.0 + RESYNC_S + MARGIN_S;
 	CU_ASSERT_TRUE(wait_availability(3, "drain", (int)(bound * 1000)));
-	fprintf(stderr, "dockerd killed: drained after %.2f s (bound %.1f s = agent ping interval 1 s + resync %.0f s + margin %.1f s)\n",
+	fprintf(stderr,
+		"dockerd killed: drained after %.2f s (bound %.1f s = agent ping interval 1 s + resync %.0f s + "
+		"margin %.1f s)\n",
 		secs_since(t0), bound, RESYNC_S, MARGIN_S);
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "agent reports its engine down", "ok", 0, 1, 3000), 1);
 	stop_daemon(d);
@@ -884,8 +888,8 @@ static void test_frozen_dockerd_not_drained_killed_drained(void)
 	int ready = 0;
 	for (; !ready && t_now_ms() - t1 < 60000; usleep(200000)) {
 		char out[16], cmd[512];
-		snprintf(cmd, sizeof(cmd), "docker -H %s node inspect %s --format '{{.Status.State}}' 2>/dev/null", socks[1],
-			 ids[3]);
+		snprintf(cmd, sizeof(cmd), "docker -H %s node inspect %s --format '{{.Status.State}}' 2>/dev/null",
+			 socks[1], ids[3]);
 		popen_line(cmd, out, sizeof(out));
 		ready = !strcmp(out, "ready");
 	}
@@ -905,8 +909,10 @@ static void test_host_killed_drained_within_ttl(void)
 	double bound = DEFAULT_AGENT_TTL_S + 1.0 + PROBE_TIMEOUT_S;
 	CU_ASSERT_TRUE(wait_availability(3, "drain", (int)((bound + MARGIN_S) * 1000)));
 	double secs = secs_since(t0);
-	fprintf(stderr, "host killed: drained after %.2f s (bound %.1f s = agent ttl %.0f s + 1 s + probe timeout %.1f s; "
-		"goal 2.0 s)\n", secs, bound, DEFAULT_AGENT_TTL_S, PROBE_TIMEOUT_S);
+	fprintf(stderr,
+		"host killed: drained after %.2f s (bound %.1f s = agent ttl %.0f s + 1 s + probe timeout %.1f s; "
+		"goal 2.0 s)\n",
+		secs, bound, DEFAULT_AGENT_TTL_S, PROBE_TIMEOUT_S);
 	CU_ASSERT(secs < bound);
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "missed a keepalive", "ok", 0, 1, 3000), 1);
 	stop_daemon(d);

@@ -502,8 +502,9 @@ static void test_missed_keepalive_threshold(void)
 	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
 	drain_result_free(&r);
 	r = pass(&epol, n, 4, T0 + 2 * S);
-	CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_DRAIN, 3), "does not answer on port 7946 and its agent missed "
-									   "a keepalive (lease under 1s left or gone)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_DRAIN, 3),
+				      "does not answer on port 7946 and its agent missed a keepalive (lease under 1s "
+				      "left or gone)"));
 	drain_result_free(&r);
 	drain_node m[4] = {live("a"), live("b"), live("c"), live("d")};
 	early_suspect_of(m, 4, 3, &epol, DRAIN_PROBE_TIMEOUT);
@@ -615,6 +616,14 @@ static void test_guard_counts_early_suspects(void)
 	drain_result_free(&r);
 }
 
+static int snap(const dock_node_list *nl, const etcd_range_result *hb, const drain_mem *prev, drain_node *out,
+		drain_persisted *ps, drain_mem *mem, char (*zones)[64], char (*bad)[160])
+{
+	static const char *const prev_ids[] = {"n1"};
+	etcd_range_result none = {0};
+	return drain_snapshot(nl, hb, &none, &none, prev_ids, prev, 1, T0, T0, out, ps, mem, zones, bad);
+}
+
 /* the shell's snapshot: the lease of a live heartbeat key goes into the memory, a new lease (agent restarted)
  * drops the old reading, and the reading reaches the decision's input */
 static void test_snapshot_carries_lease(void)
@@ -632,9 +641,8 @@ static void test_snapshot_carries_lease(void)
 	drain_persisted ps[1];
 	drain_mem mem[1], prev[1] = {{.lease = 0x1234, .lease_ttl = 2, .lease_granted = 3, .lease_at = 5 * S}};
 	char zones[1][64], bad[1][160];
-	const char *prev_ids[] = {"n1"};
 	/* the same lease: the reading is kept and handed to the decision */
-	CU_ASSERT_EQUAL_FATAL(drain_snapshot(&nl, &hb, &none, &none, prev_ids, prev, 1, T0, T0, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL_FATAL(snap(&nl, &hb, prev, out, ps, mem, zones, bad), 0);
 	CU_ASSERT_EQUAL(mem[0].lease, 0x1234);
 	CU_ASSERT_EQUAL(mem[0].lease_at, 5 * S);
 	CU_ASSERT_EQUAL(out[0].lease_ttl_s, 2);
@@ -643,12 +651,12 @@ static void test_snapshot_carries_lease(void)
 	CU_ASSERT_STRING_EQUAL(mem[0].addr, "10.0.0.9");
 	/* a new lease: no reading of it yet */
 	kv.lease = 0x5678;
-	CU_ASSERT_EQUAL_FATAL(drain_snapshot(&nl, &hb, &none, &none, prev_ids, prev, 1, T0, T0, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL_FATAL(snap(&nl, &hb, prev, out, ps, mem, zones, bad), 0);
 	CU_ASSERT_EQUAL(mem[0].lease, 0x5678);
 	CU_ASSERT_EQUAL(mem[0].lease_at, 0);
 	CU_ASSERT_EQUAL(out[0].lease_at_ns, 0);
 	/* the key gone: the last lease is remembered, nothing else changes */
-	CU_ASSERT_EQUAL_FATAL(drain_snapshot(&nl, &none, &none, &none, prev_ids, prev, 1, T0, T0, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL_FATAL(snap(&nl, &none, prev, out, ps, mem, zones, bad), 0);
 	CU_ASSERT_EQUAL(mem[0].lease, 0x1234);
 	CU_ASSERT_EQUAL(out[0].hb_present, 0);
 	free(v);
