@@ -52,6 +52,11 @@ if [ "$only" = all ] || [ "$only" = bench_etcd ]; then
 	echo "== bench_etcd (TLS with client certificates)"
 	"$ROOT/build/bin/bench_etcd" "https://127.0.0.1:$TLSPORT" 1000 "$STATE/certs"
 fi
+if [ "$only" = all ] || [ "$only" = bench_lease_ttl ]; then
+	# the drain's second signal: how soon a dead agent's lease shows a missed keepalive, against its expiry
+	echo "== bench_lease_ttl (10 deaths of a TTL 3 s session)"
+	"$ROOT/build/bin/bench_lease_ttl" "$EP" 10 3
+fi
 if [ "$only" = all ] || [ "$only" = bench_retention ]; then
 	echo "== bench_retention (20,000 action records, --actions-max 10000)"
 	"$ROOT/build/bin/bench_retention" "$EP" 20000 10000

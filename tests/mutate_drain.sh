@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# tests/mutate_drain.sh - remove or bend each rule clause of controllers/drain/drain.c once, fail unless unit_test_drain catches every one
+# tests/mutate_drain.sh - remove or bend each rule clause of controllers/drain/drain.c once, fail unless unit_test_drain or
+# unit_test_drain_signals (the monitoring rules) catches every one
 #
 #   tests/mutate_drain.sh [-v] [NAME...]     every mutant, or only the named ones
 #
 # The source tree is copied to a temp dir (the checked-out drain.c is never touched), configured once,
-# and for each mutant below drain.c is rewritten, only the unit_test_drain target rebuilt and run.
+# and for each mutant below drain.c is rewritten, only the two unit test targets rebuilt and run.
 # A mutant is killed when the test fails; one that survives fails the script, and so does a
 # mutant that does not build or a clause whose text is no longer in drain.c: update the table.
 set -euo pipefail
@@ -57,6 +58,28 @@ max-drained-counts-new   @@ drained_by_us++; @@ drained_by_us += 0;
 flap-counted             @@ flaps++; @@ flaps += 0;
 flap-window              @@ now - nd->since_ns < flap_window @@ now - nd->since_ns < flap_window && 0
 flap-reset-after-window  @@ flaps = nd->state == DRAIN_RESTORED ? 0 : flaps; @@ flaps += 0;
+early-only-when-on       @@ int early = every && live @@ int early = live
+early-probe-while-live   @@ nd->probe_at_ns >= w->live_since_ns && @@
+early-timeout-fails-too  @@ w->live_since_ns && (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT) @@ w->live_since_ns && (nd->probe == DRAIN_PROBE_REFUSED)
+early-suspect            @@ m = early ? DRAIN_MON_SUSPECT : DRAIN_MON_MONITORED; @@ m = DRAIN_MON_MONITORED;
+early-lease-after-fail   @@ nd->lease_at_ns >= w->early_ns; @@ 1;
+missed-rounds-down       @@ (ttl_s + 1) * NS_S <= @@ ttl_s * NS_S <=
+missed-period            @@ g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS @@ g - DRAIN_KEEPALIVE_SLACK_NS
+missed-slack             @@ g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS @@ g - etcd_session_period(g, 0)
+missed-lease-gone        @@ return ttl_s < 0 || @@ return
+early-death              @@ } else if ((live && missed) || early_kept) { @@ } else if (early_kept) {
+live-probe-asked         @@ } else if (every && live && w->seen && !sw) { @@ } else if (0) {
+live-probe-cadence       @@ int need = !nd->probe_at_ns || now - nd->probe_at_ns >= every; @@ int need = 1;
+live-probe-outstanding   @@ int outstanding = w->probe_asked_ns > nd->probe_at_ns && now - w->probe_asked_ns < PROBE_REASK_NS; @@ int outstanding = 0;
+lease-asked              @@ if (early && !missed && !sw && @@ if (0 &&
+lease-reask-interval     @@ now - nd->lease_at_ns >= reask @@ now - nd->lease_at_ns >= reask * 0
+lease-reask-slows-down   @@ now - w->early_ns < DRAIN_LEASE_FAST_NS ? @@ 1 ?
+lease-reask-fast-first   @@ now - w->early_ns < DRAIN_LEASE_FAST_NS ? @@ 0 ?
+lease-not-when-dead      @@ if (early && !missed && !sw && @@ if (early && !sw &&
+early-settle             @@ (early_death && !sw && now - w->early_ns < every) @@ (early_death && 0)
+early-kept               @@ } else if ((live && missed) || early_kept) { @@ } else if (live && missed) {
+early-kept-while-failing @@ o->early_ns && (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT); @@ o->early_ns;
+early-settle-not-swarm   @@ (early_death && !sw && now - w->early_ns < every) @@ (early_death && now - w->early_ns < every)
 EOF
 )
 
@@ -72,9 +95,10 @@ tar -C "$ROOT" --exclude=./.git --exclude='./build*' -cf - . | tar -C "$TMP" -xf
 SRC=$TMP/controllers/drain/drain.c
 cp "$SRC" "$TMP/drain.c.orig"
 cmake -S "$TMP" -B "$TMP/b" $(command -v ninja >/dev/null && echo -G Ninja) -DCMAKE_BUILD_TYPE=Debug >"$TMP/cmake.log" 2>&1 || { cat "$TMP/cmake.log" >&2; exit 1; }
-build() { cmake --build "$TMP/b" -j2 --target unit_test_drain >"$TMP/build.log" 2>&1; }
+build() { cmake --build "$TMP/b" -j2 --target unit_test_drain unit_test_drain_signals >"$TMP/build.log" 2>&1; }
+units() { "$TMP/b/bin/unit_test_drain" 2>&1 && "$TMP/b/bin/unit_test_drain_signals" 2>&1; }
 build || { echo "mutate_drain: the unmutated tree does not build" >&2; tail -20 "$TMP/build.log" >&2; exit 1; }
-"$TMP/b/bin/unit_test_drain" >/dev/null 2>&1 || { echo "mutate_drain: unit_test_drain fails without any mutant" >&2; exit 1; }
+units >/dev/null || { echo "mutate_drain: unit_test_drain or unit_test_drain_signals fails without any mutant" >&2; exit 1; }
 
 # mutate FROM TO: literal replacement in $SRC, whitespace runs in FROM match any whitespace; 0 if exactly one match
 mutate() {
@@ -111,7 +135,7 @@ while IFS= read -r line; do
 		failed=$((failed + 1))
 		continue
 	fi
-	if out=$("$TMP/b/bin/unit_test_drain" 2>&1); then
+	if out=$(units); then
 		echo "SURVIVED $name: '$from' -> '$to'"
 		failed=$((failed + 1))
 	else

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "etcd_concurrency.h"
+
 #define NS_S INT64_C(1000000000)
 
 const char *drain_state_name(enum drain_state s)
@@ -217,6 +219,14 @@ enum drain_probe drain_probe_from(sh_probe_result r)
 	return DRAIN_PROBE_NONE;
 }
 
+int drain_keepalive_missed(int64_t ttl_s, int64_t granted_s)
+{
+	int64_t g = granted_s * NS_S;
+	/* -1: etcd no longer has the lease (it omits the granted TTL then); a granted TTL of 0 (unknown) makes the
+	 * bound negative: no verdict */
+	return ttl_s < 0 || (ttl_s + 1) * NS_S <= g - etcd_session_period(g, 0) - DRAIN_KEEPALIVE_SLACK_NS;
+}
+
 /* How the rules see one node this pass. */
 typedef struct judged {
 	int dead;              /* evidence of death */
@@ -279,15 +289,45 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 	if (w->seen)
 		w->noted &= ~DRAIN_NOTED_UNMONITORED;
 	int fresh = w->lost_ns && nd->probe != DRAIN_PROBE_NONE && nd->probe_at_ns >= w->lost_ns;
+	/* early suspicion: the newest probe of a live node, taken while its heartbeat was live, failed */
+	int64_t every = p->probe_every_ns > 0 ? p->probe_every_ns : 0;
+	if (!live)
+		w->live_since_ns = 0;
+	else if (!w->live_since_ns)
+		w->live_since_ns = now;
+	int early = every && live && w->seen && nd->probe_at_ns >= w->live_since_ns &&
+		    (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT);
+	/* a node found dead early stays dead when its key then expires, for the same reason, while its port
+	 * still fails (no second settle window, no second record of the same death) */
+	int early_kept = !live && w->seen && o->mon == DRAIN_MON_DEAD && o->early_ns &&
+			 (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT);
+	if (!early && !early_kept)
+		w->early_ns = 0;
+	else if (!w->early_ns)
+		w->early_ns = nd->probe_at_ns;
+	int lease_fresh = early && nd->lease_at_ns && nd->lease_at_ns >= w->early_ns;
+	int missed = lease_fresh && drain_keepalive_missed(nd->lease_ttl_s, nd->lease_granted_s);
 	enum drain_mon m;
-	int probe_death = 0;
+	int probe_death = 0, early_death = 0;
 	j->why[0] = '\0';
 	if (!w->seen) {
 		m = DRAIN_MON_UNMONITORED;
+	} else if (live && nd->hb_engine == DRAIN_ENGINE_DOWN) {
+		m = DRAIN_MON_DEAD;
+		snprintf(j->why, sizeof(j->why), "agent reports its engine down");
+	} else if ((live && missed) || early_kept) {
+		m = DRAIN_MON_DEAD;
+		early_death = 1;
+		char lease[64];
+		if (nd->lease_ttl_s < 0)
+			snprintf(lease, sizeof(lease), "under 1s left or gone");
+		else
+			snprintf(lease, sizeof(lease), "TTL %llds of %llds", (long long)nd->lease_ttl_s,
+				 (long long)nd->lease_granted_s);
+		snprintf(j->why, sizeof(j->why), "the node %s on port 7946 and its agent missed a keepalive (lease %s)",
+			 nd->probe == DRAIN_PROBE_REFUSED ? "refuses connections" : "does not answer", lease);
 	} else if (live) {
-		m = nd->hb_engine == DRAIN_ENGINE_DOWN ? DRAIN_MON_DEAD : DRAIN_MON_MONITORED;
-		if (m == DRAIN_MON_DEAD)
-			snprintf(j->why, sizeof(j->why), "agent reports its engine down");
+		m = early ? DRAIN_MON_SUSPECT : DRAIN_MON_MONITORED;
 	} else if (fresh && nd->probe == DRAIN_PROBE_ALIVE) {
 		m = DRAIN_MON_SUSPECT;
 		w->answered = 1;
@@ -321,7 +361,21 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 			act(r, oom, DRAIN_ACT_PROBE, i, nd->state, nd->flaps,
 			    "heartbeat of node %s gone without a stop mark: probing its port 7946", nd->id);
 		}
+	} else if (every && live && w->seen && !sw) {
+		/* watching: a live node's port, every probe_every_ns */
+		int need = !nd->probe_at_ns || now - nd->probe_at_ns >= every;
+		int outstanding = w->probe_asked_ns > nd->probe_at_ns && now - w->probe_asked_ns < PROBE_REASK_NS;
+		if (need && !outstanding) {
+			w->probe_asked_ns = now;
+			act(r, oom, DRAIN_ACT_PROBE, i, nd->state, nd->flaps, "watching node %s: probing its port 7946",
+			    nd->id);
+		}
 	}
+	/* an early suspect: is its agent still keeping its lease? */
+	int64_t reask = now - w->early_ns < DRAIN_LEASE_FAST_NS ? DRAIN_LEASE_REASK_NS : DRAIN_LEASE_SLOW_NS;
+	if (early && !missed && !sw && (!lease_fresh || now - nd->lease_at_ns >= reask))
+		act(r, oom, DRAIN_ACT_LEASE, i, nd->state, nd->flaps,
+		    "node %s does not answer on port 7946 while its heartbeat lives: reading its lease's TTL", nd->id);
 	if (m == DRAIN_MON_UNMONITORED && !(w->noted & DRAIN_NOTED_UNMONITORED)) {
 		w->noted |= DRAIN_NOTED_UNMONITORED;
 		act(r, oom, DRAIN_ACT_NOTE, i, nd->state, nd->flaps,
@@ -338,7 +392,8 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 
 	j->dead = m == DRAIN_MON_DEAD;
 	j->pending = m == DRAIN_MON_SUSPECT && !w->answered;
-	j->settling = probe_death && !sw && now - w->lost_ns < settle;
+	j->settling = (probe_death && !sw && now - w->lost_ns < settle) ||
+		      (early_death && !sw && now - w->early_ns < every);
 	j->dead_since = j->dead ? w->mon_since_ns : 0;
 	/* healthy for the restore clock: a live heartbeat, or (unmonitored) Swarm's word; a node whose agent ran as
 	 * a Swarm task (it cannot run on a drained node) also when Swarm says ready and the node answers */

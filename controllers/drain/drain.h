@@ -48,6 +48,24 @@ enum drain_state {
  * Swarm's own down are not delayed by the settle window (only by --drain-grace).
  * The cost: a host's death is drained settle_ns after its lease expires.
  *
+ * Early suspicion (drain_policy.probe_every_ns > 0): a host's death shows on
+ * its gossip port long before its lease expires (2.25-3.5 s after death with a
+ * 3 s TTL). So every live monitored node is probed too, at most every
+ * probe_every_ns (DRAIN_ACT_PROBE; the shell probes at its passes). A live node
+ * whose newest probe, taken while its heartbeat was live, is refused or times
+ * out is SUSPECT at once (counted by the partition guard like an unanswered
+ * suspect) and the decision asks for its heartbeat lease's remaining TTL
+ * (DRAIN_ACT_LEASE: etcd's LeaseTimeToLive, whole seconds rounded down). Only
+ * when that TTL shows a missed keepalive - remaining < granted TTL - the agent's
+ * keepalive period (etcd_session_period of the granted TTL, what the agent's
+ * session uses) - DRAIN_KEEPALIVE_SLACK_NS, i.e. (ttl + 1) s <= that, or the
+ * lease is gone - is it DEAD: two independent signals, the node's own port and
+ * its agent's path to etcd. Such a death is drained probe_every_ns after the
+ * first failed probe at the earliest (every other node has been probed once
+ * more by then, so nodes lost together are seen together). A node whose probe
+ * fails while its agent keeps its lease (its engine restarting, a path cut
+ * between swarmheald and the node only) stays SUSPECT, never drained for it.
+ *
  * A node whose heartbeat is gone is probed again every reprobe_ns: an answer
  * makes a DEAD node alive again (no more drain), a later failure makes an
  * answering one DEAD. The restore clock (--restore-after) runs while a node is
@@ -96,6 +114,8 @@ typedef struct drain_watch {
 	int64_t probe_asked_ns;   /* when the decision last asked for a probe */
 	int64_t healthy_since_ns; /* start of the current healthy stretch (restore clock) */
 	unsigned noted;           /* notes already emitted this episode (DRAIN_NOTED_*) */
+	int64_t live_since_ns;    /* start of the current stretch with a live heartbeat (0 while none) */
+	int64_t early_ns;         /* early suspicion: when the first failed probe of a live node was taken (0 none) */
 } drain_watch;
 #define DRAIN_NOTED_UNMONITORED 1u
 #define DRAIN_NOTED_ANSWERS 2u
@@ -122,6 +142,10 @@ typedef struct drain_node {
 	const char *hb_runs_as;      /* the live heartbeat's runs_as (process, systemd, container, swarm-task) */
 	enum drain_probe probe;      /* newest probe result of the node's ADDR:7946, DRAIN_PROBE_NONE if none */
 	int64_t probe_at_ns;         /* when that probe finished (monotonic) */
+	/* early suspicion: the heartbeat lease's remaining TTL as etcd reported it (etcd_lease_ttl: whole seconds,
+	 * rounded down; -1 when expired or unknown to etcd), its granted TTL, and when it was read (monotonic;
+	 * 0 = never) */
+	int64_t lease_ttl_s, lease_granted_s, lease_at_ns;
 	drain_watch watch;           /* the memory from the previous pass (drain_result.watch[i]), zero at first */
 } drain_node;
 
@@ -148,7 +172,18 @@ typedef struct drain_policy {
 				      (a third of the default 3 s TTL + etcd's 500 ms expiry tick), < 0 none */
 	int64_t reprobe_ns;        /* monitoring: a node whose heartbeat is gone is probed again this often;
 				      0 = 5 s */
+	int64_t probe_every_ns;    /* monitoring: probe every live monitored node at most this often and suspect it
+				      early when it does not answer (above); 0 = off (probes only after a loss) */
 } drain_policy;
+
+/* A keepalive is missed when the lease's remaining TTL is below granted - period - this. */
+#define DRAIN_KEEPALIVE_SLACK_NS (250 * INT64_C(1000000))
+/* An early suspect's lease is read again after DRAIN_LEASE_REASK_NS (the shell passes every 100 ms during
+ * incidents) for DRAIN_LEASE_FAST_NS after its first failed probe, then every DRAIN_LEASE_SLOW_NS (a node whose
+ * agent keeps its lease that long lives; only our path to its port is cut). */
+#define DRAIN_LEASE_REASK_NS (100 * INT64_C(1000000))
+#define DRAIN_LEASE_FAST_NS (5000 * INT64_C(1000000))
+#define DRAIN_LEASE_SLOW_NS (1000 * INT64_C(1000000))
 
 enum drain_kind {
 	DRAIN_ACT_DRAIN,    /* set availability=drain */
@@ -157,6 +192,7 @@ enum drain_kind {
 	DRAIN_ACT_FORGET,   /* a person took over: record state HUMAN_ACTIVE / NONE, no engine call */
 	DRAIN_ACT_PROBE,    /* monitoring: connect to the node's ADDR:7946 (sh_probe), feed the result back */
 	DRAIN_ACT_NOTE,     /* monitoring: record and log reason once (emitted once per episode) */
+	DRAIN_ACT_LEASE,    /* monitoring: read the heartbeat lease's remaining TTL (etcd_lease_ttl), feed it back */
 };
 
 typedef struct drain_action {
@@ -196,7 +232,10 @@ typedef struct drain_result {
  * try, so a probe ends within 1 s), map SH_PROBE_ALIVE to DRAIN_PROBE_ALIVE,
  * REFUSED to REFUSED, TIMEOUT and UNREACHABLE to TIMEOUT (SH_PROBE_ERROR/NONE:
  * no result), store each with the time it finished, and call again at once (a
- * probe result is what turns SUSPECT into DEAD or alive).
+ * probe result is what turns SUSPECT into DEAD or alive). For every node of a
+ * DRAIN_ACT_LEASE, read the remaining TTL of the lease its heartbeat key is on
+ * (the key's lease from the range) into lease_ttl_s/lease_granted_s with the
+ * time read in lease_at_ns, and call again (a failed read: leave them).
  */
 sh_err drain_decide_all(const drain_policy *p, const drain_node *nodes, size_t n, const drain_service *svcs,
 			size_t nsvc, int64_t now_ns, drain_result *out);
@@ -208,6 +247,11 @@ size_t drain_decide(const drain_policy *p, const drain_node *nodes, size_t n, co
 		    int64_t now_ns, drain_action *out, size_t max);
 
 const char *drain_mon_name(enum drain_mon m); /* unmonitored, monitored, suspect, dead */
+
+/* 1 when a heartbeat lease whose remaining TTL etcd reports as ttl_s (whole seconds rounded down, -1 when expired
+ * or unknown) out of granted_s shows that its agent missed a keepalive: -1, or (ttl_s + 1) s <= granted - the
+ * agent's keepalive period (etcd_session_period(granted, 0)) - DRAIN_KEEPALIVE_SLACK_NS. Pure. */
+int drain_keepalive_missed(int64_t ttl_s, int64_t granted_s);
 
 /* The shell's two mappings, here so they are one and tested:
  * drain_node_set_heartbeat: the key PREFIX/nodes/ID and what rec_heartbeat_parse made of it (h NULL: no key;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "etcd.h"
 #include "sh_index.h"
 #include "sh_util.h"
 
@@ -66,6 +67,10 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 		drain_node_set_heartbeat(x, &h, parsed); /* the key exists: unparsable means alive, engine unknown */
 		if (parsed && !h.stopped && h.addr[0])
 			snprintf(mem[i].addr, sizeof(mem[i].addr), "%s", h.addr);
+		if (!x->hb_stopped && hb->kvs[k].lease != mem[i].lease) {
+			mem[i].lease = hb->kvs[k].lease; /* a new lease (agent restarted): no reading of it yet */
+			mem[i].lease_at = 0;
+		}
 		if (!x->zone && parsed && h.zone[0]) {
 			snprintf(zones[i], 64, "%s", h.zone);
 			x->zone = zones[i];
@@ -114,6 +119,9 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 		out[i].watch = mem[i].watch;
 		out[i].probe = mem[i].probe;
 		out[i].probe_at_ns = mem[i].probe_at;
+		out[i].lease_ttl_s = mem[i].lease_ttl;
+		out[i].lease_granted_s = mem[i].lease_granted;
+		out[i].lease_at_ns = mem[i].lease_at;
 		if (!mem[i].addr[0] && nl->v[i].addr[0] && strcmp(nl->v[i].addr, "0.0.0.0"))
 			snprintf(mem[i].addr, sizeof(mem[i].addr), "%s", nl->v[i].addr);
 	}
@@ -124,6 +132,9 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 }
 
 /* ---- the shell ---- */
+
+/* One connect attempt's timeout; sh_probe_many tries twice, so a silent host is known within 600 ms. */
+#define DRAIN_PROBE_TIMEOUT_MS 300
 
 typedef struct plan {
 	enum drain_kind kind;  /* DRAIN_ACT_DRAIN or DRAIN_ACT_RESTORE */
@@ -357,18 +368,24 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	if (ok && any_request && read_services(x, &svcs, &nsvc, &sl, &tls))
 		sh_log("warn", name, "cannot read services for min-available budgets | error=\"%s\"", dock_errmsg(x->dock));
 
-	/* decide; probe the suspects together (one poll loop, ~1 s at most) and decide again at once */
+	/* decide; probe together (one poll loop) every node the decision asks for - the watched live ones and the
+	 * suspects - read the lease of each early suspect, and decide again at once (at most three rounds) */
 	drain_policy pol = {.grace_ns = o->grace_ms * SH_NS_PER_MS, .restore_after_ns = o->restore_after_ms * SH_NS_PER_MS,
 			    .max_drained = (int)o->max_drained, .read_only = mode == REC_MODE_READ_ONLY, .monitoring = 1,
-			    .settle_ns = o->settle_ms ? o->settle_ms * SH_NS_PER_MS : -1};
+			    .settle_ns = o->settle_ms ? o->settle_ms * SH_NS_PER_MS : -1,
+			    .probe_every_ns = o->probe_every_ms * SH_NS_PER_MS};
 	if (ok && drain_decide_all(&pol, nodes, n, svcs, nsvc, now, &res))
 		ok = 0;
-	size_t nprobe = 0;
-	for (size_t a = 0; ok && a < res.nacts; a++)
-		nprobe += res.acts[a].kind == DRAIN_ACT_PROBE;
-	if (ok && nprobe) {
-		sh_probe *pv = calloc(nprobe, sizeof(*pv));
-		size_t *who = calloc(nprobe, sizeof(*who));
+	for (int round = 0; ok && round < 3; round++) {
+		size_t nprobe = 0, nlease = 0;
+		for (size_t a = 0; a < res.nacts; a++) {
+			nprobe += res.acts[a].kind == DRAIN_ACT_PROBE;
+			nlease += res.acts[a].kind == DRAIN_ACT_LEASE;
+		}
+		if (!nprobe && !nlease)
+			break;
+		sh_probe *pv = calloc(nprobe + 1, sizeof(*pv));
+		size_t *who = calloc(nprobe + 1, sizeof(*who));
 		size_t k = 0;
 		for (size_t a = 0; pv && who && a < res.nacts; a++) {
 			size_t i = res.acts[a].node;
@@ -379,22 +396,56 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 		}
 		int64_t tp = sh_mono_ns();
 		if (k)
-			sh_probe_many(pv, k, 500, NULL);
+			sh_probe_many(pv, k, DRAIN_PROBE_TIMEOUT_MS, NULL);
 		int64_t done = sh_mono_ns();
 		for (size_t j = 0; j < k; j++) {
 			size_t i = who[j];
+			enum drain_probe was = mem[i].probe;
 			mem[i].probe = drain_probe_from(pv[j].result);
 			mem[i].probe_at = done;
 			nodes[i].probe = mem[i].probe;
 			nodes[i].probe_at_ns = done;
-			sh_log("info", name, "probed a node whose heartbeat is gone | node=%s addr=%s:7946 result=%s tries=%d ms=%lld",
-			       nodes[i].id, mem[i].addr, sh_probe_result_name(pv[j].result), pv[j].tries,
-			       (long long)((done - tp) / SH_NS_PER_MS));
+			int lost = !nodes[i].hb_present || nodes[i].hb_stopped;
+			/* a watched node is logged only when it does not answer or answers again */
+			int changed = was != DRAIN_PROBE_ALIVE && was != DRAIN_PROBE_NONE;
+			if (lost || mem[i].probe != DRAIN_PROBE_ALIVE || changed)
+				sh_log(mem[i].probe == DRAIN_PROBE_ALIVE ? "info" : "warn", name,
+				       "probed %s | node=%s addr=%s:7946 result=%s tries=%d ms=%lld",
+				       lost ? "a node whose heartbeat is gone" : "a live node", nodes[i].id, mem[i].addr,
+				       sh_probe_result_name(pv[j].result), pv[j].tries,
+				       (long long)((done - tp) / SH_NS_PER_MS));
+		}
+		free(pv);
+		free(who);
+		/* early suspects: how long ago did the agent keep its lease alive? */
+		for (size_t a = 0; a < res.nacts; a++) {
+			size_t i = res.acts[a].node;
+			if (res.acts[a].kind != DRAIN_ACT_LEASE || !mem[i].lease)
+				continue;
+			int64_t ttl = -1, granted = 0, tl = sh_mono_ns();
+			sh_err le = etcd_lease_ttl(x->etcd, mem[i].lease, &ttl, &granted, NULL);
+			ctl_etcd_done(x, tl);
+			if (le) {
+				sh_log("warn", name, "cannot read a heartbeat lease | node=%s lease=%llx error=\"%s\"",
+				       nodes[i].id, (unsigned long long)mem[i].lease, etcd_errmsg(x->etcd));
+				continue;
+			}
+			/* logged when the reading changes, not at every read */
+			if (!mem[i].lease_at || ttl != mem[i].lease_ttl)
+				sh_log("info", name,
+				       "read the lease of a node that does not answer | node=%s lease=%llx ttl=%lld "
+				       "granted=%lld",
+				       nodes[i].id, (unsigned long long)mem[i].lease, (long long)ttl,
+				       (long long)granted);
+			mem[i].lease_ttl = ttl;
+			mem[i].lease_granted = granted;
+			mem[i].lease_at = sh_mono_ns();
+			nodes[i].lease_ttl_s = ttl;
+			nodes[i].lease_granted_s = granted;
+			nodes[i].lease_at_ns = mem[i].lease_at;
 		}
 		for (size_t i = 0; i < n; i++)
 			nodes[i].watch = res.watch[i];
-		free(pv);
-		free(who);
 		drain_result_free(&res);
 		now = sh_mono_ns();
 		if (drain_decide_all(&pol, nodes, n, svcs, nsvc, now, &res))
@@ -448,8 +499,8 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	for (size_t a = 0; ok && a < res.nacts && e == SH_OK; a++) {
 		drain_action *ac = &res.acts[a];
 		size_t i = ac->node;
-		if (ac->kind == DRAIN_ACT_PROBE)
-			continue; /* no address to probe: the decision asks again later */
+		if (ac->kind == DRAIN_ACT_PROBE || ac->kind == DRAIN_ACT_LEASE)
+			continue; /* asked for in the last round: the decision asks again at the next pass */
 		if (ps[i].unreadable) {
 			char note[256];
 			snprintf(note, sizeof(note), "drain state of node %s is unreadable: leaving the node as it is",
@@ -552,6 +603,10 @@ static const sh_opt drain_opt_table[] = {
 	{"drain-settle", SH_OPT_DURATION, DO(settle_ms), "1500ms", NULL,
 	 "a node found dead by the probe waits this long after its heartbeat vanished, so leases lost together "
 	 "count as one event ('0' none)", "SWARMHEAL_DRAIN_SETTLE", SH_OPT_RELOAD, 0, NULL},
+	{"drain-probe-interval", SH_OPT_DURATION, DO(probe_every_ms), "500ms", NULL,
+	 "probe every live monitored node's port 7946 at most this often (at each pass); one that does not answer "
+	 "and whose agent missed a keepalive is drained before its lease expires ('0' off)",
+	 "SWARMHEAL_DRAIN_PROBE_INTERVAL", SH_OPT_RELOAD, 0, NULL},
 	{"max-drained", SH_OPT_COUNT, DO(max_drained), NULL, "N",
 	 "nodes drained by swarmheal at once (default a third of the nodes, at least 1)", "SWARMHEAL_MAX_DRAINED",
 	 SH_OPT_RELOAD, 1, NULL},

@@ -6,9 +6,10 @@
 #include "ctl.h"
 #include "drain.h"
 
-/* --drain-grace, --restore-after, --max-drained (0: a third of the nodes, at least 1). */
+/* --drain-grace, --restore-after, --max-drained (0: a third of the nodes, at least 1), --drain-settle,
+ * --drain-probe-interval (0: live nodes are not probed, no early suspicion). */
 typedef struct drain_opts {
-	int64_t grace_ms, restore_after_ms, max_drained, settle_ms;
+	int64_t grace_ms, restore_after_ms, max_drained, settle_ms, probe_every_ms;
 } drain_opts;
 
 extern const ctl_def drain_def;
@@ -19,6 +20,8 @@ typedef struct drain_mem {
 	char addr[64];         /* the address of the node's last heartbeat: the probe's target once the key is gone */
 	enum drain_probe probe; /* newest probe result and when it finished (monotonic ns) */
 	int64_t probe_at;
+	int64_t lease;         /* the lease of the node's live heartbeat key (0 none), for early suspicion */
+	int64_t lease_ttl, lease_granted, lease_at; /* its newest etcd_lease_ttl reading, when (monotonic ns) */
 	char last_note[256];   /* the last refusal or dry-run recorded this episode: recorded once */
 } drain_mem;
 
@@ -36,8 +39,8 @@ typedef struct drain_persisted {
  * the previous pass's memory (prev_ids[i] <-> prev_mem[i]), the clocks.
  * Out, for each of nl->n nodes in order: out[i] for drain_decide_all (its
  * heartbeat through rec_heartbeat_parse and drain_node_set_heartbeat, its
- * watch and probe from the memory), ps[i], mem[i] (carried over by node id;
- * addr updated from a live heartbeat). A malformed heartbeat or state sets
+ * watch, probe and lease reading from the memory), ps[i], mem[i] (carried
+ * over by node id; addr and lease updated from a live heartbeat). A malformed heartbeat or state sets
  * bad[i] to the reason (else ""), for the shell to warn once.
  * Pure: a hash join, O(nodes + keys). 0 ok, -1 no memory.
  */

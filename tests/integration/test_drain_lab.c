@@ -284,7 +284,8 @@ static void test_kill_worker_drained_then_restored(void)
 	fprintf(stderr, "killed worker drained after %.2f s (bound %.1f s = agent ttl %.0f s + etcd expiry scan %.1f s + margin %.1f s)\n",
 		secs, bound, AGENT_TTL_S, ETCD_EXPIRY_SCAN_S, MARGIN_S);
 	CU_ASSERT(secs < bound);
-	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat gone without a stop mark", "ok", 0, 1, 3000), 1);
+	/* found before its lease expired: the port refuses and the agent missed a keepalive */
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "missed a keepalive", "ok", 0, 1, 3000), 1);
 	/* bring it back: restored after --restore-after 2s */
 	CU_ASSERT_EQUAL(t_sh("%s start 3", lab), 0);
 	start_agent(3);
@@ -609,8 +610,17 @@ static void test_dry_run_then_sighup(void)
 	unlink(cfg);
 }
 
+/* node 3's host dies (agent and engine) */
+static void kill_host3(void)
+{
+	stop_agent(3, SIGKILL);
+	CU_ASSERT_EQUAL(t_sh("%s kill 3", lab), 0);
+}
+
+/* node 3's host is back (engine, then agent): seconds until swarmheal restores it */
 static double restore_time(void)
 {
+	CU_ASSERT_EQUAL(t_sh("%s start 3 >/dev/null", lab), 0);
 	int64_t t0 = sh_mono_ns();
 	start_agent(3);
 	if (!wait_availability(3, "active", 30000))
@@ -621,12 +631,13 @@ static double restore_time(void)
 static void test_flap_holdoff_grows(void)
 {
 	setup_round("flap");
-	/* first failure: drained, restored after restore-after (2 s) */
-	stop_agent(3, SIGKILL);
+	/* first failure (a host's death: an agent killed on a live node is no longer one, its node answers):
+	 * drained, restored after restore-after (2 s) */
+	kill_host3();
 	CU_ASSERT_TRUE(wait_availability(3, "drain", 8000));
 	double first = restore_time();
 	/* fails again right after the restore: a flap, drained again, restore waits twice as long */
-	stop_agent(3, SIGKILL);
+	kill_host3();
 	CU_ASSERT_TRUE(wait_availability(3, "drain", 8000));
 	double second = restore_time();
 	fprintf(stderr, "flapping node: restored %.1f s after recovery the first time, %.1f s the second (restore-after 2 s)\n",
@@ -678,6 +689,236 @@ static void test_bad_flags(void)
 	CU_ASSERT_EQUAL(st, 0);
 }
 
+/* ---- the cases of issue 9, with default flags (agent TTL 3 s, swarmheald's defaults) ---- */
+
+#define DEFAULT_AGENT_TTL_S 3.0
+#define DEFAULT_SETTLE_S 1.5
+#define PROBE_TIMEOUT_S 0.6 /* two connect attempts of 300 ms */
+
+static void start_agent_defaults(int i)
+{
+	agents[i] = t_spawn("/tmp/swarmheal-drain-agent.log", "%s --endpoints %s --docker-host %s --prefix %s",
+			    t_bin("swarmheal-agent"), eps, socks[i], prefix);
+}
+
+/* swarmheald with every drain flag at its default; metrics on mport when > 0 */
+static pid_t start_daemon_defaults(const char *log, int mport)
+{
+	char maddr[64];
+	snprintf(maddr, sizeof(maddr), mport > 0 ? "127.0.0.1:%d" : "", mport);
+	pid_t p = t_spawn(log, "%s --endpoints %s --docker-host %s --prefix %s --metrics-addr '%s'", t_bin("swarmheald"),
+			  eps, socks[1], prefix, maddr);
+	CU_ASSERT_TRUE_FATAL(t_wait_file(log, "msg=\"leading\"", 10000));
+	return p;
+}
+
+/* a fresh prefix, every node active, default agents on nodes first..3, every one of them monitored */
+static pid_t default_round(const char *name, int first_agent, const char *log, int mport)
+{
+	lab_healthy();
+	snprintf(prefix, sizeof(prefix), "/td-%s-%d", name, (int)getpid());
+	activate_all();
+	for (int i = first_agent; i <= 3; i++)
+		start_agent_defaults(i);
+	CU_ASSERT_TRUE_FATAL(wait_heartbeats(3 - first_agent + 1, 10000));
+	pid_t d = start_daemon_defaults(log, mport);
+	char v[1024], key[128];
+	for (int i = first_agent; i <= 3; i++) {
+		snprintf(key, sizeof(key), "/drain/state/%s", ids[i]);
+		CU_ASSERT_TRUE_FATAL(wait_value(key, "\"monitor\":\"monitored\"", NULL, 5000, v, sizeof(v)));
+	}
+	return d;
+}
+
+static int metric_line(int mport, const char *line)
+{
+	return t_sh("curl -s 127.0.0.1:%d/metrics | grep -qxF '%s'", mport, line) == 0;
+}
+
+static int wait_metric_line(int mport, const char *line, int ms)
+{
+	for (int64_t t0 = t_now_ms();; usleep(100000)) {
+		if (metric_line(mport, line))
+			return 1;
+		if (t_now_ms() - t0 >= ms)
+			return 0;
+	}
+}
+
+/* every node still active and no drain recorded */
+static void assert_nothing_drained(const char *what)
+{
+	int drains = count_actions("drain", NULL, NULL, NULL, 0);
+	fprintf(stderr, "%s: %d drain records\n", what, drains);
+	CU_ASSERT_EQUAL(drains, 0);
+	for (int i = 1; i <= 3; i++) {
+		char a[32];
+		availability(i, a, sizeof(a));
+		CU_ASSERT_STRING_EQUAL(a, "active");
+	}
+}
+
+/* lines of a log with both needles (n2 NULL: n1 only) */
+static int lines_with(const char *log, const char *n1, const char *n2)
+{
+	char *s = t_read_file(log);
+	int n = 0;
+	for (char *line = s, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		n += strstr(line, n1) && (!n2 || strstr(line, n2));
+	}
+	free(s);
+	return n;
+}
+
+static int lines_in(const char *log, const char *needle)
+{
+	return lines_with(log, needle, NULL);
+}
+
+/* swarmheald first, then agents on nodes 1 and 2; node 3 never gets one: unmonitored, noted, never drained */
+static void test_unmonitored_node_never_drained(void)
+{
+	lab_healthy();
+	snprintf(prefix, sizeof(prefix), "/td-unmon-%d", (int)getpid());
+	activate_all();
+	const char *log = "/tmp/swarmheal-drain-unmon.log";
+	int mport = t_free_port();
+	pid_t d = start_daemon_defaults(log, mport);
+	/* no heartbeat seen yet: every node unmonitored (the bug this replaces drained one 0.1 s after start) */
+	int pass_ms = (int)((RESYNC_S + MARGIN_S) * 1000);
+	CU_ASSERT_TRUE(wait_metric_line(mport, "swarmheal_nodes{state=\"unmonitored\"} 3", pass_ms));
+	start_agent_defaults(1);
+	start_agent_defaults(2);
+	CU_ASSERT_TRUE(wait_heartbeats(2, 10000));
+	CU_ASSERT_TRUE(wait_metric_line(mport, "swarmheal_nodes{state=\"monitored\"} 2", pass_ms));
+	CU_ASSERT_TRUE(metric_line(mport, "swarmheal_nodes{state=\"unmonitored\"} 1"));
+	CU_ASSERT_TRUE(metric_line(mport, "swarmheal_nodes{state=\"dead\"} 0"));
+	/* shown: a note record once, and the node's drain state */
+	CU_ASSERT_EQUAL(actions_settle("note", ids[3], "no agent heartbeat seen", "recorded", 0, 1, 3000), 1);
+	char v[1024], key[128];
+	snprintf(key, sizeof(key), "/drain/state/%s", ids[3]);
+	CU_ASSERT_TRUE(wait_value(key, "\"monitor\":\"unmonitored\"", "\"state\":\"none\"", 3000, v, sizeof(v)));
+	/* a negative control, so a fixed window: longer than an agent TTL, the settle window and a resync, in which a
+	 * missing key taken for death would have been drained */
+	usleep((useconds_t)((DEFAULT_AGENT_TTL_S + DEFAULT_SETTLE_S + RESYNC_S) * 1e6));
+	assert_nothing_drained("agent-less node, swarmheald first");
+	CU_ASSERT_EQUAL(count_actions("note", ids[3], "no agent heartbeat seen", NULL, 0), 1);
+	stop_daemon(d);
+	end_round();
+}
+
+/* every agent lease revoked at once while every engine answers (a stalled etcd leader): nothing drained, the
+ * probes of the nodes whose heartbeat is gone answer */
+static void test_all_leases_revoked_nothing_drained(void)
+{
+	const char *log = "/tmp/swarmheal-drain-revoke.log";
+	pid_t d = default_round("revoke", 1, log, 0);
+	int64_t t0 = t_now_ms();
+	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/nodes/ -w json "
+			     "| grep -o '\"lease\":[0-9]*' | cut -d: -f2 "
+			     "| while read l; do printf '%%x\\n' \"$l\"; done "
+			     "| xargs -P 3 -I{} env ETCDCTL_API=3 etcdctl --endpoints=%s lease revoke {} >/dev/null",
+			     eps, prefix, eps),
+			0);
+	/* the agents see their leases gone at their next keepalive and put their keys back */
+	CU_ASSERT_TRUE(wait_heartbeats(3, (int)((DEFAULT_AGENT_TTL_S + MARGIN_S) * 1000)));
+	fprintf(stderr, "all leases revoked: 3 heartbeats back after %.2f s\n", secs_since(t0));
+	/* a negative control: past the settle window, the probe's time and a resync */
+	usleep((useconds_t)((DEFAULT_SETTLE_S + PROBE_TIMEOUT_S + RESYNC_S + MARGIN_S) * 1e6));
+	assert_nothing_drained("all leases revoked");
+	const char *gone = "msg=\"probed a node whose heartbeat is gone\"";
+	int probes = lines_in(log, gone), alive = lines_with(log, gone, " result=alive ");
+	fprintf(stderr, "all leases revoked: %d probes of nodes without a heartbeat, %d answered\n", probes, alive);
+	CU_ASSERT(alive >= 1);
+	CU_ASSERT_EQUAL(alive, probes);
+	CU_ASSERT_EQUAL(lines_in(log, "result=refused") + lines_in(log, "result=timeout"), 0);
+	stop_daemon(d);
+	end_round();
+}
+
+static pid_t dockerd_pid(int i)
+{
+	const char *st = getenv("SWARMHEAL_LAB_STATE");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/n%d/dockerd.pidf", st && *st ? st : "/tmp/swarmheal-lab", i);
+	char *s = t_read_file(path);
+	pid_t p = s ? (pid_t)atoi(s) : 0;
+	free(s);
+	return p;
+}
+
+/* a worker's dockerd frozen for 2 s (SIGSTOP, SIGCONT): slow, not dead, nothing drained; then killed: drained on
+ * the agent's first-hand report */
+static void test_frozen_dockerd_not_drained_killed_drained(void)
+{
+	const char *log = "/tmp/swarmheal-drain-freeze.log";
+	pid_t d = default_round("freeze", 1, log, 0);
+	pid_t e = dockerd_pid(3);
+	CU_ASSERT_FATAL(e > 1);
+	int slow_before = lines_in("/tmp/swarmheal-drain-agent.log", "is slow (ping timed out)");
+	CU_ASSERT_EQUAL_FATAL(kill(e, SIGSTOP), 0);
+	usleep(2000000);
+	CU_ASSERT_EQUAL(kill(e, SIGCONT), 0);
+	/* a negative control: the engine's next pings answer, a resync and a margin */
+	usleep((useconds_t)((1.0 + RESYNC_S + MARGIN_S) * 1e6));
+	assert_nothing_drained("dockerd frozen 2 s");
+	/* the fault was real: the agent saw it (a ping, 1 s timeout, every 1 s, timed out) */
+	int slow = lines_in("/tmp/swarmheal-drain-agent.log", "is slow (ping timed out)") - slow_before;
+	fprintf(stderr, "dockerd frozen 2 s: the agent reported it slow %d time(s)\n", slow);
+	CU_ASSERT(slow >= 1);
+	/* killed: its socket refuses, the agent reports down at its next ping (every 1 s) */
+	int64_t t0 = t_now_ms();
+	CU_ASSERT_EQUAL(kill(e, SIGKILL), 0);
+	double bound = 1.0 + RESYNC_S + MARGIN_S;
+	CU_ASSERT_TRUE(wait_availability(3, "drain", (int)(bound * 1000)));
+	fprintf(stderr,
+		"dockerd killed: drained after %.2f s (bound %.1f s = agent ping interval 1 s + resync %.0f s + "
+		"margin %.1f s)\n",
+		secs_since(t0), bound, RESYNC_S, MARGIN_S);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "agent reports its engine down", "ok", 0, 1, 3000), 1);
+	stop_daemon(d);
+	/* the node back as after a host's death (what the killed engine left, containerd, goes too); its Swarm
+	 * agent came back Ready later than lab_healthy's 30 s in one run after a killed dockerd: allow 60 s and
+	 * say how long it took */
+	CU_ASSERT_EQUAL(t_sh("%s kill 3 >/dev/null 2>&1; %s start 3 >/dev/null 2>&1", lab, lab), 0);
+	int64_t t1 = t_now_ms();
+	int ready = 0;
+	for (; !ready && t_now_ms() - t1 < 60000; usleep(200000)) {
+		char out[16], cmd[512];
+		snprintf(cmd, sizeof(cmd), "docker -H %s node inspect %s --format '{{.Status.State}}' 2>/dev/null",
+			 socks[1], ids[3]);
+		popen_line(cmd, out, sizeof(out));
+		ready = !strcmp(out, "ready");
+	}
+	fprintf(stderr, "dockerd killed: node 3 Ready again %.1f s after its restart\n", secs_since(t1));
+	CU_ASSERT_TRUE(ready);
+	end_round();
+}
+
+/* a worker's host killed: drained before its lease expires (the port refuses, the agent missed a keepalive) */
+static void test_host_killed_drained_within_ttl(void)
+{
+	const char *log = "/tmp/swarmheal-drain-host.log";
+	pid_t d = default_round("host", 1, log, 0);
+	int64_t t0 = t_now_ms();
+	stop_agent(3, SIGKILL);
+	CU_ASSERT_EQUAL(t_sh("%s kill 3", lab), 0);
+	double bound = DEFAULT_AGENT_TTL_S + 1.0 + PROBE_TIMEOUT_S;
+	CU_ASSERT_TRUE(wait_availability(3, "drain", (int)((bound + MARGIN_S) * 1000)));
+	double secs = secs_since(t0);
+	fprintf(stderr,
+		"host killed: drained after %.2f s (bound %.1f s = agent ttl %.0f s + 1 s + probe timeout %.1f s; "
+		"goal 2.0 s)\n",
+		secs, bound, DEFAULT_AGENT_TTL_S, PROBE_TIMEOUT_S);
+	CU_ASSERT(secs < bound);
+	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "missed a keepalive", "ok", 0, 1, 3000), 1);
+	stop_daemon(d);
+	end_round();
+}
+
 int main(int argc, char **argv)
 {
 	lab = getenv("SWARMHEAL_LAB");
@@ -704,6 +945,10 @@ int main(int argc, char **argv)
 		{"two_replicas_failover", test_two_replicas_failover},
 		{"dry_run_then_sighup", test_dry_run_then_sighup},
 		{"flap_holdoff_grows", test_flap_holdoff_grows},
+		{"unmonitored_node_never_drained", test_unmonitored_node_never_drained},
+		{"all_leases_revoked_nothing_drained", test_all_leases_revoked_nothing_drained},
+		{"frozen_dockerd_not_drained_killed_drained", test_frozen_dockerd_not_drained_killed_drained},
+		{"host_killed_drained_within_ttl", test_host_killed_drained_within_ttl},
 		{NULL, NULL},
 	};
 	return t_run("drain_lab", cases, argc, argv);

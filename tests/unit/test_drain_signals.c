@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "drain.h"
+#include "drain_ctl.h"
 #include "tmain.h"
 
 #define S INT64_C(1000000000)
@@ -342,6 +343,325 @@ static void test_guard_counts_unanswered_suspects(void)
 	drain_result_free(&r);
 }
 
+/* ---- early suspicion (policy.probe_every_ns): the port of a live node, then its lease ---- */
+
+static const drain_policy epol = {.restore_after_ns = 30 * S, .monitoring = 1, .probe_every_ns = 500 * MS};
+
+static void set_lease(drain_node *n, int64_t ttl, int64_t granted, int64_t at)
+{
+	n->lease_ttl_s = ttl;
+	n->lease_granted_s = granted;
+	n->lease_at_ns = at;
+}
+
+/* four live nodes watched since T0; node 3's probe at T0 + 1 s fails */
+static void early_suspect_of(drain_node *n, size_t cnt, size_t who, const drain_policy *p, enum drain_probe pr)
+{
+	drain_result r = pass(p, n, cnt, T0);
+	drain_result_free(&r);
+	for (size_t i = 0; i < cnt; i++)
+		set_probe(&n[i], DRAIN_PROBE_ALIVE, T0 + 10 * MS);
+	set_probe(&n[who], pr, T0 + S);
+}
+
+/* every live monitored node is probed, at most every probe_every_ns; off by default */
+static void test_live_nodes_probed_every(void)
+{
+	/* off (0): a failed probe result of a live node is ignored */
+	drain_node o[2] = {live("a"), live("b")};
+	drain_result r0 = pass(&mpol, o, 2, T0);
+	CU_ASSERT_EQUAL(count_kind(&r0, DRAIN_ACT_PROBE, -1), 0);
+	drain_result_free(&r0);
+	set_probe(&o[1], DRAIN_PROBE_REFUSED, T0 + S);
+	r0 = pass(&mpol, o, 2, T0 + 2 * S);
+	CU_ASSERT_EQUAL(o[1].watch.mon, DRAIN_MON_MONITORED);
+	CU_ASSERT_EQUAL(r0.nacts, 0);
+	drain_result_free(&r0);
+
+	drain_node n[3] = {live("a"), live("b"), live("c")};
+	drain_result r = pass(&epol, n, 3, T0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_PROBE, 0), "watching node a"));
+	drain_result_free(&r);
+	r = pass(&epol, n, 3, T0 + 100 * MS); /* asked, not answered yet: not asked twice */
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 0);
+	drain_result_free(&r);
+	for (int i = 0; i < 3; i++)
+		set_probe(&n[i], DRAIN_PROBE_ALIVE, T0 + 200 * MS);
+	r = pass(&epol, n, 3, T0 + 600 * MS); /* 400 ms after the answers */
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 0);
+	CU_ASSERT_EQUAL(r.count[DRAIN_MON_MONITORED], 3);
+	drain_result_free(&r);
+	r = pass(&epol, n, 3, T0 + 700 * MS); /* 500 ms after */
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, -1), 3);
+	drain_result_free(&r);
+	/* an unmonitored node is not watched */
+	drain_node u[2] = {live("a"), live("b")};
+	lose_key(&u[1]);
+	r = pass(&epol, u, 2, T0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_PROBE, 1), 0);
+	drain_result_free(&r);
+}
+
+/* a live node whose probe fails is an early suspect at once: its lease is read, it is not drained */
+static void test_live_probe_failure_suspect_reads_lease(void)
+{
+	static const enum drain_probe fails[] = {DRAIN_PROBE_REFUSED, DRAIN_PROBE_TIMEOUT};
+	for (int f = 0; f < 2; f++) {
+		drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+		early_suspect_of(n, 4, 3, &epol, fails[f]);
+		drain_result r = pass(&epol, n, 4, T0 + S + 10 * MS);
+		CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+		CU_ASSERT_EQUAL(n[3].watch.early_ns, T0 + S);
+		CU_ASSERT_EQUAL(r.count[DRAIN_MON_SUSPECT], 1);
+		CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 1);
+		CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_LEASE, 3));
+		CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+		drain_result_free(&r);
+	}
+	/* a failed probe from before the heartbeat came back is no evidence */
+	drain_node n[2] = {live("a"), live("b")};
+	drain_result r = pass(&epol, n, 2, T0);
+	drain_result_free(&r);
+	lose_key(&n[1]);
+	set_probe(&n[1], DRAIN_PROBE_REFUSED, T0 + 2 * S);
+	r = pass(&epol, n, 2, T0 + 2 * S);
+	drain_result_free(&r);
+	CU_ASSERT_EQUAL(n[1].watch.mon, DRAIN_MON_DEAD); /* lost key, refused probe */
+	drain_node back = live("b");                      /* the agent is back; no probe since */
+	back.watch = n[1].watch;
+	back.probe = DRAIN_PROBE_REFUSED;
+	back.probe_at_ns = T0 + 2 * S;
+	n[1] = back;
+	r = pass(&epol, n, 2, T0 + 3 * S);
+	CU_ASSERT_EQUAL(n[1].watch.mon, DRAIN_MON_MONITORED);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0);
+	drain_result_free(&r);
+}
+
+/* the agent still keeps its lease (TTL 2 of 3: a keepalive within the last second): suspect, never drained;
+ * the lease is read again every DRAIN_LEASE_REASK_NS, and a lease read before the failure does not count */
+static void test_lease_kept_not_dead(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(n, 4, 3, &epol, DRAIN_PROBE_REFUSED);
+	set_lease(&n[3], 1, 3, T0 + S - 1); /* read before the probe failed */
+	drain_result r = pass(&epol, n, 4, T0 + S + 10 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_LEASE, 3));
+	drain_result_free(&r);
+	set_lease(&n[3], 2, 3, T0 + S + 20 * MS);
+	r = pass(&epol, n, 4, T0 + S + 30 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0); /* just read */
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + S + 120 * MS);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_LEASE, 3));
+	drain_result_free(&r);
+	set_lease(&n[3], 2, 3, T0 + 10 * S);
+	r = pass(&epol, n, 4, T0 + 10 * S + 10 * MS);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	drain_result_free(&r);
+	/* 5 s after the first failed probe the lease is read every second, not every 100 ms */
+	r = pass(&epol, n, 4, T0 + 10 * S + 500 * MS);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0);
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + 11 * S);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_LEASE, 3));
+	drain_result_free(&r);
+}
+
+/* the threshold: remaining < granted - keepalive period (etcd_session_period) - 250 ms, etcd rounding down */
+static void test_missed_keepalive_threshold(void)
+{
+	static const struct {
+		int64_t granted, dead_ttl, live_ttl;
+	} c[] = {
+		{3, 1, 2},  /* period 750 ms: under 2 s left is a missed keepalive */
+		{2, 0, 1},  /* period 100 ms: 1.65 s, so only 0 */
+		{10, 5, 6}, /* period 3.33 s: 6.42 s */
+		{6, 2, 3},  /* period 2 s: 3.75 s (without the slack 4 s would take 3) */
+	};
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		for (int dead = 0; dead < 2; dead++) {
+			drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+			early_suspect_of(n, 4, 3, &epol, DRAIN_PROBE_REFUSED);
+			set_lease(&n[3], dead ? c[k].dead_ttl : c[k].live_ttl, c[k].granted, T0 + S + 10 * MS);
+			drain_result r = pass(&epol, n, 4, T0 + S + 20 * MS);
+			CU_ASSERT_EQUAL(n[3].watch.mon, dead ? DRAIN_MON_DEAD : DRAIN_MON_SUSPECT);
+			drain_result_free(&r);
+		}
+	}
+	/* a lease etcd no longer has (-1, granted omitted) is a missed keepalive too; an unknown granted TTL with a
+	 * remaining one says nothing */
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(n, 4, 3, &epol, DRAIN_PROBE_TIMEOUT);
+	set_lease(&n[3], -1, 0, T0 + S + 10 * MS);
+	drain_result r = pass(&epol, n, 4, T0 + S + 20 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + 2 * S);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_DRAIN, 3),
+				      "does not answer on port 7946 and its agent missed a keepalive (lease under 1s "
+				      "left or gone)"));
+	drain_result_free(&r);
+	drain_node m[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(m, 4, 3, &epol, DRAIN_PROBE_TIMEOUT);
+	set_lease(&m[3], 0, 0, T0 + S + 10 * MS);
+	r = pass(&epol, m, 4, T0 + S + 20 * MS);
+	CU_ASSERT_EQUAL(m[3].watch.mon, DRAIN_MON_SUSPECT);
+	drain_result_free(&r);
+}
+
+/* port down + missed keepalive: dead, drained probe_every_ns after the first failed probe (every other node
+ * probed once more by then), with both signals in the reason */
+static void test_early_death_drained_after_a_round(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(n, 4, 3, &epol, DRAIN_PROBE_REFUSED);
+	set_lease(&n[3], 1, 3, T0 + S + 10 * MS);
+	drain_result r = pass(&epol, n, 4, T0 + S + 20 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0); /* settling */
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0); /* no need to read it again */
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + S + 499 * MS);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0); /* dead already: its lease is not read again */
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + S + 500 * MS);
+	const drain_action *a = find_kind(&r, DRAIN_ACT_DRAIN, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "refuses connections on port 7946 and its agent missed a keepalive"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->reason, "lease TTL 1s of 3s"));
+	drain_result_free(&r);
+	/* Swarm's own down is not held back by that window */
+	drain_node m[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(m, 4, 3, &epol, DRAIN_PROBE_REFUSED);
+	set_lease(&m[3], 1, 3, T0 + S + 10 * MS);
+	m[3].swarm_state = "down";
+	r = pass(&epol, m, 4, T0 + S + 20 * MS);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_DRAIN, 3));
+	drain_result_free(&r);
+}
+
+/* found dead early, then its key expires: still dead for the same reason, no second settle window; the
+ * port answering again ends it */
+static void test_early_death_kept_when_key_expires(void)
+{
+	drain_policy p = epol;
+	p.read_only = 1; /* a refusal per pass shows the reason each time */
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(n, 4, 3, &p, DRAIN_PROBE_REFUSED);
+	set_lease(&n[3], 1, 3, T0 + S + 10 * MS);
+	drain_result r = pass(&p, n, 4, T0 + 2 * S);
+	char first[256];
+	snprintf(first, sizeof(first), "%s", reason_of(&r, DRAIN_ACT_REFUSE, 3));
+	CU_ASSERT_PTR_NOT_NULL(strstr(first, "missed a keepalive"));
+	drain_result_free(&r);
+	lose_key(&n[3]);
+	r = pass(&p, n, 4, T0 + 2 * S + 100 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_STRING_EQUAL(reason_of(&r, DRAIN_ACT_REFUSE, 3), first);
+	drain_result_free(&r);
+	set_probe(&n[3], DRAIN_PROBE_ALIVE, T0 + 3 * S);
+	r = pass(&p, n, 4, T0 + 3 * S + 10 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_TRUE(n[3].watch.answered);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_REFUSE, 3), 0);
+	drain_result_free(&r);
+}
+
+/* the probe answers again: the suspicion ends, nothing is drained */
+static void test_early_suspect_answers_again(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(n, 4, 3, &epol, DRAIN_PROBE_TIMEOUT);
+	drain_result r = pass(&epol, n, 4, T0 + S + 10 * MS);
+	drain_result_free(&r);
+	set_probe(&n[3], DRAIN_PROBE_ALIVE, T0 + S + 500 * MS);
+	set_lease(&n[3], 1, 3, T0 + S + 600 * MS);
+	r = pass(&epol, n, 4, T0 + S + 700 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_MONITORED);
+	CU_ASSERT_EQUAL(n[3].watch.early_ns, 0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0);
+	drain_result_free(&r);
+}
+
+/* early suspects count for the partition guard: two of four nodes stop answering in one probe round */
+static void test_guard_counts_early_suspects(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(n, 4, 3, &epol, DRAIN_PROBE_TIMEOUT);
+	set_probe(&n[2], DRAIN_PROBE_TIMEOUT, T0 + S);
+	set_probe(&n[1], DRAIN_PROBE_TIMEOUT, T0 + S);
+	set_lease(&n[3], 1, 3, T0 + S + 10 * MS);
+	drain_result r = pass(&epol, n, 4, T0 + S + 20 * MS);
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + 2 * S);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_REFUSE, 3), "suspecting our own partition"));
+	drain_result_free(&r);
+	/* one of them alone: drained */
+	drain_node m[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(m, 4, 3, &epol, DRAIN_PROBE_TIMEOUT);
+	set_lease(&m[3], 1, 3, T0 + S + 10 * MS);
+	r = pass(&epol, m, 4, T0 + S + 20 * MS);
+	drain_result_free(&r);
+	r = pass(&epol, m, 4, T0 + 2 * S);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_DRAIN, 3));
+	drain_result_free(&r);
+}
+
+static int snap(const dock_node_list *nl, const etcd_range_result *hb, const drain_mem *prev, drain_node *out,
+		drain_persisted *ps, drain_mem *mem, char (*zones)[64], char (*bad)[160])
+{
+	static const char *const prev_ids[] = {"n1"};
+	etcd_range_result none = {0};
+	return drain_snapshot(nl, hb, &none, &none, prev_ids, prev, 1, T0, T0, out, ps, mem, zones, bad);
+}
+
+/* the shell's snapshot: the lease of a live heartbeat key goes into the memory, a new lease (agent restarted)
+ * drops the old reading, and the reading reaches the decision's input */
+static void test_snapshot_carries_lease(void)
+{
+	dock_node dn = {.id = "n1", .hostname = "h1", .availability = "active", .state = "ready", .addr = "10.0.0.1"};
+	dock_node_list nl = {.v = &dn, .n = 1};
+	rec_heartbeat h = {.engine = REC_ENGINE_UP, .ts_ns = 1};
+	snprintf(h.node_id, sizeof(h.node_id), "n1");
+	snprintf(h.addr, sizeof(h.addr), "10.0.0.9");
+	char *v = rec_heartbeat_encode(&h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	etcd_kv kv = {.key = "/p/nodes/n1", .value = v, .value_len = strlen(v), .lease = 0x1234};
+	etcd_range_result hb = {.kvs = &kv, .n = 1}, none = {0};
+	drain_node out[1];
+	drain_persisted ps[1];
+	drain_mem mem[1], prev[1] = {{.lease = 0x1234, .lease_ttl = 2, .lease_granted = 3, .lease_at = 5 * S}};
+	char zones[1][64], bad[1][160];
+	/* the same lease: the reading is kept and handed to the decision */
+	CU_ASSERT_EQUAL_FATAL(snap(&nl, &hb, prev, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL(mem[0].lease, 0x1234);
+	CU_ASSERT_EQUAL(mem[0].lease_at, 5 * S);
+	CU_ASSERT_EQUAL(out[0].lease_ttl_s, 2);
+	CU_ASSERT_EQUAL(out[0].lease_granted_s, 3);
+	CU_ASSERT_EQUAL(out[0].lease_at_ns, 5 * S);
+	CU_ASSERT_STRING_EQUAL(mem[0].addr, "10.0.0.9");
+	/* a new lease: no reading of it yet */
+	kv.lease = 0x5678;
+	CU_ASSERT_EQUAL_FATAL(snap(&nl, &hb, prev, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL(mem[0].lease, 0x5678);
+	CU_ASSERT_EQUAL(mem[0].lease_at, 0);
+	CU_ASSERT_EQUAL(out[0].lease_at_ns, 0);
+	/* the key gone: the last lease is remembered, nothing else changes */
+	CU_ASSERT_EQUAL_FATAL(snap(&nl, &none, prev, out, ps, mem, zones, bad), 0);
+	CU_ASSERT_EQUAL(mem[0].lease, 0x1234);
+	CU_ASSERT_EQUAL(out[0].hb_present, 0);
+	free(v);
+}
+
 /* probe deaths still go through the read-only mode and the budget */
 static void test_probe_death_read_only_and_budget(void)
 {
@@ -483,6 +803,15 @@ int main(int argc, char **argv)
 		{"task_agent_restored_without_heartbeat", test_task_agent_restored_without_heartbeat},
 		{"no_fixed_cap", test_no_fixed_cap},
 		{"mappings", test_mappings},
+		{"live_nodes_probed_every", test_live_nodes_probed_every},
+		{"live_probe_failure_suspect_reads_lease", test_live_probe_failure_suspect_reads_lease},
+		{"lease_kept_not_dead", test_lease_kept_not_dead},
+		{"missed_keepalive_threshold", test_missed_keepalive_threshold},
+		{"early_death_drained_after_a_round", test_early_death_drained_after_a_round},
+		{"early_suspect_answers_again", test_early_suspect_answers_again},
+		{"early_death_kept_when_key_expires", test_early_death_kept_when_key_expires},
+		{"snapshot_carries_lease", test_snapshot_carries_lease},
+		{"guard_counts_early_suspects", test_guard_counts_early_suspects},
 		{NULL, NULL},
 	};
 	return t_run("drain_signals", cases, argc, argv);
