@@ -64,14 +64,22 @@ make_rootfs() {
 	tmp="$tar.tmp.$$.tar"
 	log "making $name ($variant${include:+ + $include}) from $MIRROR"
 	local t0=$SECONDS
-	if ! mmdebstrap --quiet --mode=root --variant="$variant" "${opts[@]}" \
-		--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-		--aptopt='APT::Install-Recommends "false"' \
-		--customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/log/apt/* "$1"/var/log/dpkg.log' \
-		"$SUITE" "$tmp" "${SOURCES[@]}" >&2; then
+	# a mirror that drops a download now and then must not fail the image: three tries, then give up
+	local try ok=0
+	for try in 1 2 3; do
+		if mmdebstrap --quiet --mode=root --variant="$variant" "${opts[@]}" \
+			--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+			--aptopt='APT::Install-Recommends "false"' --aptopt='Acquire::Retries "3"' \
+			--customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/log/apt/* "$1"/var/log/dpkg.log' \
+			"$SUITE" "$tmp" "${SOURCES[@]}" >&2; then
+			ok=1
+			break
+		fi
 		rm -f "$tmp"
-		die "mmdebstrap failed for $name"
-	fi
+		log "mmdebstrap failed for $name (try $try of 3)"
+		sleep $((try * 5))
+	done
+	[ $ok = 1 ] || die "mmdebstrap failed for $name after 3 tries"
 	mv "$tmp" "$tar"
 	log "made $name in $((SECONDS - t0)) s: $tar ($(du -m "$tar" | cut -f1) MB)"
 	echo "$tar"

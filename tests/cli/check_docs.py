@@ -3,6 +3,10 @@
 # check_docs.py SWARMHEALCTL SRC - the man pages, the bash completion and --help come from the same tables:
 # every option a verb's --help lists is in that verb's man page and in the completion script, every verb has a
 # man page and examples, and deploy/bash-completion/swarmhealctl is the script the program prints now
+import os as _os, sys as _sys
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), ".."))
+import tsummary  # noqa: E402
+tsummary.start("cli_docs")
 import os, re, subprocess, sys
 
 prog, src = sys.argv[1], sys.argv[2]

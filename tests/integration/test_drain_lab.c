@@ -421,6 +421,13 @@ static void test_two_replicas_failover(void)
 	CU_ASSERT_FALSE(t_wait_file(lb, "msg=\"leading\"", 0));
 	long long fence_a = logged_fence(la);
 	CU_ASSERT_FATAL(fence_a > 0);
+	/* the leader has seen every agent's heartbeat and kept it in each node's drain state: that is what
+	 * tells its successor these nodes have agents (a node whose agent was never seen is unmonitored) */
+	for (int i = 1; i <= 3; i++) {
+		char mk[128], mv[1024];
+		snprintf(mk, sizeof(mk), "/drain/state/%s", ids[i]);
+		CU_ASSERT_TRUE_FATAL(wait_value(mk, "\"monitor\":\"monitored\"", NULL, 10000, mv, sizeof(mv)));
+	}
 	/* the leader dies (SIGKILL: no resign) and is reaped before anything else happens, so whatever
 	 * follows can only be the standby's work */
 	kill(a, SIGKILL);

@@ -3,6 +3,10 @@
 # check_options.py PROGRAM - a program's --help, --config keys and environment variables come from one table:
 # every option --print-config lists is in --help with its environment variables, and setting it through the
 # environment, a --config file and the flag each reaches the same effective value (and says where it came from)
+import os as _os, sys as _sys
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), ".."))
+import tsummary  # noqa: E402
+tsummary.start("options_" + _os.path.basename(_sys.argv[1]))
 import os, re, subprocess, sys, tempfile
 
 prog = sys.argv[1]

@@ -2,6 +2,10 @@
 # SPDX-License-Identifier: MIT
 # validate.py SAMPLES_PROGRAM SCHEMA_DIR - every encoder's output validates against its JSON Schema,
 # and every schema file has at least one sample (so a new record cannot skip this test)
+import os as _os, sys as _sys
+_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), ".."))
+import tsummary  # noqa: E402
+tsummary.start("record_schemas")
 import json, os, subprocess, sys
 import jsonschema
 
