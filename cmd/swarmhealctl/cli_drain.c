@@ -246,7 +246,7 @@ static int print_result(cli_ctx *c, cJSON *r)
 
 int cli_run_drain(cli_ctx *c, int argc, char **argv)
 {
-	const char *node;
+	const char *node = NULL;
 	int rc = node_arg(c, "drain", argc, argv, &node);
 	if (rc)
 		return rc;
@@ -309,7 +309,7 @@ int cli_run_drain(cli_ctx *c, int argc, char **argv)
 
 int cli_run_uncordon(cli_ctx *c, int argc, char **argv)
 {
-	const char *node;
+	const char *node = NULL;
 	int rc = node_arg(c, "uncordon", argc, argv, &node);
 	if (rc)
 		return rc;
@@ -372,7 +372,7 @@ static int condition(const cli_snap *s, const char *node, int want_drained, char
 
 int cli_run_wait(cli_ctx *c, int argc, char **argv)
 {
-	const char *node;
+	const char *node = NULL;
 	int rc;
 	if (argc >= 1 && !strncmp(argv[0], "node/", 5))
 		rc = node_arg(c, "wait", argc, argv, &node); /* "node/NAME" is "node NAME" */
