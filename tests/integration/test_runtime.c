@@ -141,7 +141,10 @@ static void test_two_controllers_independent(void)
 	/* alpha's pass blocks for 3 TTLs: beta goes on passing and keeps its leadership */
 	long b0 = passes_a[1];
 	block_a[0] = 6000;
-	sleep(1); /* alpha is now inside its blocked pass */
+	/* alpha takes the hook (clears it) when its pass starts blocking */
+	for (int64_t end = sh_mono_ns() + 5 * SH_NS_PER_S; block_a[0] && sh_mono_ns() < end;)
+		usleep(10000);
+	CU_ASSERT_EQUAL_FATAL(block_a[0], 0);
 	int64_t t0 = sh_mono_ns();
 	while (sh_mono_ns() - t0 < 5 * SH_NS_PER_S) {
 		char w[16];
@@ -167,7 +170,9 @@ static void test_two_controllers_independent(void)
 	CU_ASSERT_TRUE(who_is("beta", w, sizeof(w)) && !strcmp(w, "A"));
 	CU_ASSERT_TRUE(wait_who("beta", "A", 1000));
 	/* A's alpha campaigns again and stands by */
-	usleep(500000);
+	for (int64_t end = sh_mono_ns() + 2 * SH_NS_PER_S;
+	     ctl_metric_get("swarmheal_leader", "controller=\"alpha\"") != 0 && sh_mono_ns() < end;)
+		usleep(10000);
 	CU_ASSERT_EQUAL(ctl_metric_get("swarmheal_leader", "controller=\"alpha\""), 0);
 
 	/* a watched prefix marks the controller dirty at once; others do not */
@@ -175,8 +180,10 @@ static void test_two_controllers_independent(void)
 	char k[300];
 	snprintf(k, sizeof(k), "%s/watched/x", prefix);
 	etcd_put(tc, k, "1", 1, NULL, NULL, NULL);
-	usleep(150000);
-	CU_ASSERT_TRUE(passes_a[1] > p0);
+	int64_t tw = sh_mono_ns();
+	while (passes_a[1] == p0 && sh_mono_ns() - tw < 150 * SH_NS_PER_MS)
+		usleep(5000);
+	CU_ASSERT_TRUE(passes_a[1] > p0); /* within 150 ms of the write, not at the next 200 ms resync */
 
 	/* /metrics parses with Prometheus' own parser and holds labelled counters and histograms */
 	char *text = ctl_metrics_text();
