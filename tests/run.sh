@@ -67,10 +67,11 @@ suites() {
 	st=${PIPESTATUS[0]}
 	set -o pipefail
 	listed=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#' "$log" || true)
-	# suites that fork print their summary from more than one process: count each suite once
-	printed=$(grep -oE '(^|: )T_SUMMARY suite=[^ ]+' "$log" | sed 's/.*suite=//' | sort -u | wc -l)
+	# ctest -V prefixes a test's output with its number; suites that fork print their summary from
+	# more than one process: count each test number once
+	printed=$(grep -oE '^[0-9]+: T_SUMMARY ' "$log" | sort -u | wc -l)
 	sh_log "$pass: ctest exit $st, $listed tests, assertion counts:"
-	grep -oE 'T_SUMMARY .*' "$log" | sed 's/^T_SUMMARY //' |
+	grep -E '^[0-9]+: T_SUMMARY ' "$log" | sort -u -t: -k1,1n | sed 's/^[0-9]*: T_SUMMARY //' |
 		awk '{printf "    %-32s %-10s %-16s %-12s %-18s %s\n", $1, $2, $3, $4, $5, $6}' >&2
 	if grep -qE '\*\*\*Skipped|Not Run|tests did not run' "$log"; then
 		sh_log "$pass: ctest skipped a test (a skip is a failure here)"

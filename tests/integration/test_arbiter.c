@@ -738,7 +738,7 @@ int main(int argc, char **argv)
 		{"valgrind_clean", test_valgrind_clean},
 		{NULL, NULL},
 	};
-	int rc = t_run("arbiter", cases, argc, argv);
+	int rc = t_run("arbiter_integration", cases, argc, argv);
 	t_sh("rm -rf %s", tmp);
 	return rc;
 }

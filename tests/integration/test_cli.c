@@ -390,7 +390,7 @@ int main(int argc, char **argv)
 		{"each_verb", test_each_verb},   {"drain_uncordon", test_drain_uncordon}, {"wait", test_wait},
 		{"watch_latency", test_watch_latency}, {"unreachable", test_unreachable}, {NULL, NULL},
 	};
-	int rc = t_run("cli", cases, argc, argv);
+	int rc = t_run("cli_integration", cases, argc, argv);
 	t_sh("rm -rf %s", dir);
 	etcd_client_free(tc);
 	return rc;
