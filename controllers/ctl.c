@@ -136,6 +136,16 @@ void ctl_seen_free(ctl_ctx *x)
 	}
 }
 
+/* the mode in force, logged when it differs from the one last logged */
+static enum rec_mode mode_seen(ctl_ctx *x, enum rec_mode m)
+{
+	if ((int)m != x->mode_last) {
+		sh_log("info", x->def->name, "arbiter mode | mode=%s", rec_mode_name(m));
+		x->mode_last = (int)m;
+	}
+	return m;
+}
+
 enum rec_mode ctl_mode(ctl_ctx *x)
 {
 	char key[300];
@@ -145,11 +155,11 @@ enum rec_mode ctl_mode(ctl_ctx *x)
 	sh_err e = etcd_get(x->etcd, key, &kv, NULL);
 	ctl_etcd_done(x, t0);
 	if (e == SH_E_NOT_FOUND)
-		return REC_MODE_NORMAL;
+		return mode_seen(x, REC_MODE_NORMAL);
 	if (e) {
 		sh_log("warn", x->def->name, "cannot read the arbiter mode, acting as read-only | error=\"%s\"",
 		       etcd_errmsg(x->etcd));
-		return REC_MODE_READ_ONLY;
+		return mode_seen(x, REC_MODE_READ_ONLY);
 	}
 	rec_arbiter_mode m;
 	char why[200];
@@ -158,7 +168,7 @@ enum rec_mode ctl_mode(ctl_ctx *x)
 		m.mode = REC_MODE_READ_ONLY;
 	}
 	etcd_kv_free(&kv);
-	return m.mode;
+	return mode_seen(x, m.mode);
 }
 
 sh_err ctl_range(ctl_ctx *x, const char *sub, etcd_range_result *r)

@@ -75,6 +75,7 @@ struct ctl_ctx {
 	struct ctl_rt *rt;     /* the runtime (private) */
 	struct ctl_seen *seen; /* warn-once memory (private) */
 	int64_t pass_at;       /* a pass asked for by ctl_resync_after (monotonic ns; 0 none) (private) */
+	int mode_last;         /* the arbiter mode ctl_mode last logged, -1 none yet (private) */
 };
 
 /* ---- running controllers ---- */

@@ -315,6 +315,7 @@ sh_err ctl_start(const ctl_def *const *defs, void *const *cfgs, size_t n, ctl_co
 		t->gen_seen = -1;
 		t->cfg_master = cfgs ? cfgs[i] : NULL;
 		snprintf(t->x.labels, sizeof(t->x.labels), "controller=\"%s\"", defs[i]->name);
+		t->x.mode_last = -1;
 		if (defs[i]->cfg_size && !(t->cfg_copy = calloc(1, defs[i]->cfg_size))) {
 			snprintf(err, errlen, "out of memory");
 			rt->stop = 1;

@@ -168,12 +168,15 @@ static sh_err record(ctl_ctx *x, svc_mem *m, const char *kind, const char *reaso
 	return e;
 }
 
-/* record once per distinct note (refusals, dry runs, hands-off) */
-static sh_err record_once(ctl_ctx *x, svc_mem *m, const char *kind, const char *reason, const char *result,
-			  const char *details)
+/*
+ * record once per distinct note (refusals, dry runs, hands-off): the note is KIND|ONCE_PER, or
+ * KIND|REASON when once_per is NULL
+ */
+static sh_err record_once(ctl_ctx *x, svc_mem *m, const char *kind, const char *once_per, const char *reason,
+			  const char *result, const char *details)
 {
 	char note[320];
-	snprintf(note, sizeof(note), "%s|%.250s", kind, reason);
+	snprintf(note, sizeof(note), "%s|%.250s", kind, once_per ? once_per : reason);
 	for (size_t i = 0; i < 4; i++)
 		if (!strcmp(m->notes[i], note))
 			return SH_OK;
@@ -326,12 +329,13 @@ static sh_err act(ctl_ctx *x, svc_mem *m, const rb_service *s, const rb_decision
 	if (ctl_mode(x) == REC_MODE_READ_ONLY) {
 		char why[400];
 		snprintf(why, sizeof(why), "read-only mode (arbiter): not acting on: %.300s", d->reason);
-		return record_once(x, m, kind, why, "refused", details);
+		/* once per spec: the reason names the newest failed task and changes as tasks keep failing */
+		return record_once(x, m, kind, s->spec_sha256, why, "refused", details);
 	}
 	if (x->common.dry_run) {
 		char k[32];
 		snprintf(k, sizeof(k), "would-%s", kind);
-		return record_once(x, m, k, d->reason, "dry-run", details);
+		return record_once(x, m, k, s->spec_sha256, d->reason, "dry-run", details);
 	}
 	rec_rollback_state prev = m->st; /* to put back when the engine call fails */
 	int had = m->have_state;
@@ -441,7 +445,7 @@ static sh_err judge_one(ctl_ctx *x, rb_shell *r, const char *id)
 		goto out;
 	}
 	if (m->unreadable) {
-		e = record_once(x, m, "refuse", "its rollback state is unreadable: leaving the service as it is", "refused",
+		e = record_once(x, m, "refuse", NULL, "its rollback state is unreadable: leaving the service as it is", "refused",
 				NULL);
 		goto out;
 	}
@@ -454,7 +458,7 @@ static sh_err judge_one(ctl_ctx *x, rb_shell *r, const char *id)
 			 sn.v[k].malformed ? "is malformed" : "does not match its sha256");
 		snprintf(det, sizeof(det), "{\"snapshot\":\"%s\",\"claimed_sha256\":\"%s\"}", sn.r.kvs[k].key,
 			 sn.v[k].sha256);
-		e = record_once(x, m, "refuse", why, "refused", det);
+		e = record_once(x, m, "refuse", NULL, why, "refused", det);
 	}
 	char *det = NULL;
 	switch (d->kind) {
@@ -464,7 +468,7 @@ static sh_err judge_one(ctl_ctx *x, rb_shell *r, const char *id)
 		break;
 	case RB_LEAVE:
 		if (!s.off)
-			e = e ? e : record_once(x, m, "leave", d->reason, "recorded", NULL);
+			e = e ? e : record_once(x, m, "leave", NULL, d->reason, "recorded", NULL);
 		if (d->persist && !x->common.dry_run)
 			e = e ? e : put_state(x, m, &d->next);
 		break;
@@ -475,7 +479,7 @@ static sh_err judge_one(ctl_ctx *x, rb_shell *r, const char *id)
 	case RB_HOLD:
 		det = details_json(&s, d, NULL);
 		if (x->common.dry_run)
-			e = e ? e : record_once(x, m, "would-hold", d->reason, "dry-run", det);
+			e = e ? e : record_once(x, m, "would-hold", s.spec_sha256, d->reason, "dry-run", det);
 		else
 			e = e ? e : record(x, m, "hold", d->reason, "recorded", det, &d->next);
 		break;

@@ -76,7 +76,7 @@ static int actions(const char *svc, const char *needle)
 
 static int wait_actions(const char *svc, const char *needle, int want, int ms)
 {
-	for (int t = 0; t < ms; t += 100) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		if (actions(svc, needle) >= want)
 			return 1;
 		usleep(100000);
@@ -87,7 +87,7 @@ static int wait_actions(const char *svc, const char *needle, int want, int ms)
 static int wait_args(const char *svc, const char *want, int ms)
 {
 	char a[200];
-	for (int t = 0; t < ms; t += 100) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		args_of(svc, a, sizeof(a));
 		if (!strcmp(a, want))
 			return 1;
@@ -99,7 +99,7 @@ static int wait_args(const char *svc, const char *want, int ms)
 static int wait_state(const char *svc, const char *want, int ms)
 {
 	char a[64];
-	for (int t = 0; t < ms; t += 100) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		inspect(svc, "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}", a, sizeof(a));
 		if (strstr(want, a) && a[0])
 			return 1;
@@ -120,8 +120,24 @@ static int snapshots(const char *svc)
 
 static int wait_snapshots(const char *svc, int want, int ms)
 {
-	for (int t = 0; t < ms; t += 100) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		if (snapshots(svc) >= want)
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
+/* the rollback state record of the service (by ID) contains needle */
+static int wait_state_record(const char *svc, const char *needle, long ms)
+{
+	char id[80], cmd[700], out[32];
+	svc_id(svc, id, sizeof(id));
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/rollback/state/%s --print-value-only | grep -cF '%s'",
+		 eps, prefix, id, needle);
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
+		popen_line(cmd, out, sizeof(out));
+		if (atoi(out) >= 1)
 			return 1;
 		usleep(100000);
 	}
@@ -134,7 +150,7 @@ static int wait_running(const char *svc, int ms)
 	char cmd[600], out[32];
 	snprintf(cmd, sizeof(cmd), "docker -H %s service ps %s --filter desired-state=running --format '{{.CurrentState}}' | grep -c Running",
 		 sock, svc);
-	for (int t = 0; t < ms; t += 100) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		popen_line(cmd, out, sizeof(out));
 		if (atoi(out) >= 1)
 			return 1;
@@ -143,12 +159,32 @@ static int wait_running(const char *svc, int ms)
 	return 0;
 }
 
-static pid_t start_daemon(const char *name, const char *extra)
+/* swarmheald --controllers rollback, its log in /tmp/swarmheal-rollback-NAME.log, metrics on *mport */
+static pid_t start_daemon(const char *name, const char *extra, int *mport)
 {
 	char logf[128];
 	snprintf(logf, sizeof(logf), "/tmp/swarmheal-rollback-%s.log", name);
-	return t_spawn(logf, "%s --controllers rollback --endpoints %s --docker-host %s --prefix %s --ttl 3s --metrics-addr '' %s",
-		       t_bin("swarmheald"), eps, sock, prefix, extra);
+	*mport = t_free_port();
+	return t_spawn(logf,
+		       "%s --controllers rollback --endpoints %s --docker-host %s --prefix %s --ttl 3s --metrics-addr 127.0.0.1:%d %s",
+		       t_bin("swarmheald"), eps, sock, prefix, *mport, extra);
+}
+
+#define PASSES "swarmheal_reconciles_total{controller=\"rollback\"}"
+
+/* wait until the daemon has finished `more` more passes (the counter counts passes begun) */
+static int wait_passes(int mport, int more, long ms)
+{
+	double c = t_metric(mport, PASSES);
+	return c >= 0 && t_wait_metric(mport, PASSES, c + more + 1, ms);
+}
+
+/* wait until the daemon logged that it leads */
+static int wait_leading(const char *name, long ms)
+{
+	char logf[128];
+	snprintf(logf, sizeof(logf), "/tmp/swarmheal-rollback-%s.log", name);
+	return t_wait_file(logf, "msg=\"leading\"", ms);
 }
 
 static void stop_daemon(pid_t pid)
@@ -191,8 +227,10 @@ static void test_bad_updates_rolled_back(void)
 	CU_ASSERT_EQUAL_FATAL(dk("service create %s --name rb-good " IMG " sleep 1000", SVC_OPTS), 0);
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
 		CU_ASSERT_TRUE(wait_running(names[i], 30000));
-	pid_t d = start_daemon("bad", "--healthy-after 6s --pending-timeout 3s --start-timeout 60s");
-	sleep(1);
+	int mp;
+	pid_t d = start_daemon("bad", "--healthy-after 6s --pending-timeout 3s --start-timeout 60s", &mp);
+	CU_ASSERT_TRUE(wait_leading("bad", 10000));
+	CU_ASSERT_TRUE(wait_passes(mp, 1, 10000));
 	int64_t t0 = sh_mono_ns();
 	CU_ASSERT_EQUAL(dk("service update -d --args \"sh -c 'exit 3'\" rb-exit"), 0);
 	CU_ASSERT_EQUAL(dk("service update -d --args \"sh -c 'sleep 8; exit 1'\" rb-crash8"), 0);
@@ -218,7 +256,7 @@ static void test_bad_updates_rolled_back(void)
 	CU_ASSERT_TRUE(wait_actions("rb-health", "\"result\":\"ok\"", 1, 30000));
 	fprintf(stderr, "unhealthy: rolled back %.2f s after the update\n", since(t0));
 	char hc[200];
-	for (int t = 0; t < 50; t++) {
+	for (int64_t end = t_now_ms() + 5000; t_now_ms() < end;) {
 		inspect("rb-health", "{{.Spec.TaskTemplate.ContainerSpec.Healthcheck}}", hc, sizeof(hc));
 		if (!strcmp(hc, "<nil>"))
 			break;
@@ -243,8 +281,8 @@ static void test_bad_updates_rolled_back(void)
 	CU_ASSERT_TRUE(wait_snapshots("rb-good", 1, 20000));
 	CU_ASSERT_EQUAL(actions("rb-good", "\"kind\":\"rollback\""), 0);
 	CU_ASSERT_TRUE(wait_actions("rb-good", "\"kind\":\"snapshot\"", 1, 1000));
-	/* and a rolled-back service is not rolled back again */
-	sleep(2);
+	/* and a rolled-back service is not rolled back again (two more passes) */
+	CU_ASSERT_TRUE(wait_passes(mp, 2, 10000));
 	CU_ASSERT_EQUAL(actions("rb-exit", "\"kind\":\"rollback\""), 2); /* started + ok */
 	CU_ASSERT_EQUAL(actions("rb-crash8", "\"kind\":\"rollback\""), 2);
 	stop_daemon(d);
@@ -270,7 +308,8 @@ static void test_restore_from_snapshot_after_swarm_rollback(void)
 				 SVC_OPTS),
 			      0);
 	CU_ASSERT_TRUE(wait_running("rb-restore", 30000));
-	pid_t d = start_daemon("restore", "--healthy-after 12s --pending-timeout 3s --start-timeout 60s");
+	int mp;
+	pid_t d = start_daemon("restore", "--healthy-after 12s --pending-timeout 3s --start-timeout 60s", &mp);
 	/* the good spec is snapshotted once healthy for 12 s */
 	CU_ASSERT_TRUE_FATAL(wait_snapshots("rb-restore", 1, 30000));
 	char id[80];
@@ -283,8 +322,7 @@ static void test_restore_from_snapshot_after_swarm_rollback(void)
 			0);
 	/* read-only while the bad state is made (Swarm's own rollback reacts to the failed task at once: the
 	 * controller leaves it alone) */
-	set_mode("read-only");
-	sleep(1);
+	set_mode("read-only"); /* read from etcd before every action: in force at once */
 	CU_ASSERT_EQUAL(dk("service update -d --args \"sh -c 'sleep 8; exit 1'\" rb-restore"), 0);
 	CU_ASSERT_TRUE(wait_state("rb-restore", "completed", 20000));
 	CU_ASSERT_EQUAL(dk("service update -d --args \"sh -c 'exit 3'\" rb-restore"), 0);
@@ -320,28 +358,28 @@ static void test_failover_mid_update_one_rollback(void)
 	CU_ASSERT_EQUAL_FATAL(dk("service create %s --name rb-ha " IMG " sleep 1000", SVC_OPTS), 0);
 	CU_ASSERT_TRUE(wait_running("rb-ha", 30000));
 	const char *opt = "--healthy-after 15s --pending-timeout 3s --start-timeout 60s";
-	pid_t a = start_daemon("ha-a", opt);
-	sleep(1);
-	pid_t b = start_daemon("ha-b", opt);
-	sleep(1);
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-rollback-ha-a.log", "msg=\"leading\"", 2000));
+	int mpa, mpb, mpc;
+	pid_t a = start_daemon("ha-a", opt, &mpa);
+	CU_ASSERT_TRUE_FATAL(wait_leading("ha-a", 10000));
+	pid_t b = start_daemon("ha-b", opt, &mpb);
+	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-rollback-ha-b.log", "msg=\"campaigning\"", 10000));
 	/* tasks that crash 8 s after starting; the leader dies while it judges them */
 	CU_ASSERT_EQUAL(dk("service update -d --args \"sh -c 'sleep 8; exit 1'\" rb-ha"), 0);
-	sleep(2);
+	CU_ASSERT_TRUE(wait_state_record("rb-ha", "\"state\":\"judging\"", 10000));
 	kill(a, SIGKILL);
 	t_wait_pid(a, 2000, NULL);
 	CU_ASSERT_TRUE(wait_actions("rb-ha", "\"result\":\"ok\"", 1, 30000));
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-rollback-ha-b.log", "msg=\"leading\"", 100));
+	CU_ASSERT_TRUE(wait_leading("ha-b", 100));
 	CU_ASSERT_TRUE(wait_args("rb-ha", "[\"sleep\",\"1000\"]", 5000));
-	/* the standby's judgement is persisted: started + ok, once */
-	sleep(3);
+	/* the standby's judgement is persisted: started + ok, once (three more passes) */
+	CU_ASSERT_TRUE(wait_passes(mpb, 3, 10000));
 	CU_ASSERT_EQUAL(actions("rb-ha", "\"kind\":\"rollback\""), 2);
 	/* a second standby taking over now does not roll back again either */
 	kill(b, SIGKILL);
 	t_wait_pid(b, 2000, NULL);
-	pid_t c = start_daemon("ha-c", opt);
-	CU_ASSERT_TRUE(t_wait_file("/tmp/swarmheal-rollback-ha-c.log", "msg=\"leading\"", 8000));
-	sleep(2);
+	pid_t c = start_daemon("ha-c", opt, &mpc);
+	CU_ASSERT_TRUE(wait_leading("ha-c", 8000));
+	CU_ASSERT_TRUE(wait_passes(mpc, 2, 10000));
 	CU_ASSERT_EQUAL(actions("rb-ha", "\"kind\":\"rollback\""), 2);
 	stop_daemon(c);
 	dk("service rm rb-ha");
@@ -358,17 +396,9 @@ int main(int argc, char **argv)
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "%s sock 1", lab);
 	popen_line(cmd, sock, sizeof(sock));
-	if (getenv("SWARMHEAL_TEST_FLAKY")) {
-		static const t_case flaky[] = {
-			{"restore_from_snapshot_after_swarm_rollback", test_restore_from_snapshot_after_swarm_rollback},
-			{NULL, NULL},
-		};
-		return t_run("rollback_lab_flaky", flaky, argc, argv);
-	}
 	static const t_case cases[] = {
 		{"bad_updates_rolled_back", test_bad_updates_rolled_back},
-		/* restore_from_snapshot_after_swarm_rollback is out of CI for now (SWARMHEAL_TEST_FLAKY=1 runs it):
-		 * it failed once in three clean-clone CI runs and passed in the others and in every helper run */
+		{"restore_from_snapshot_after_swarm_rollback", test_restore_from_snapshot_after_swarm_rollback},
 		{"failover_mid_update_one_rollback", test_failover_mid_update_one_rollback},
 		{NULL, NULL},
 	};

@@ -625,6 +625,33 @@ int t_wait_file(const char *path, const char *needle, long timeout_ms)
 	}
 }
 
+double t_metric(int port, const char *series)
+{
+	char cmd[128], line[1024];
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time 2 http://127.0.0.1:%d/metrics", port);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	double v = -1;
+	size_t n = strlen(series);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, series, n) && line[n] == ' ')
+			v = strtod(line + n + 1, NULL);
+	pclose(f);
+	return v;
+}
+
+int t_wait_metric(int port, const char *series, double min, long timeout_ms)
+{
+	for (int64_t t0 = t_now_ms();;) {
+		if (t_metric(port, series) >= min)
+			return 1;
+		if (t_now_ms() - t0 >= timeout_ms)
+			return 0;
+		usleep(50000);
+	}
+}
+
 const char *t_bin(const char *name)
 {
 	static char buf[8][512];

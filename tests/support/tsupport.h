@@ -57,6 +57,14 @@ pid_t t_spawn(const char *outfile, const char *fmt, ...) __attribute__((format(p
 int t_wait_pid(pid_t pid, long timeout_ms, int *status);
 /* Wait up to timeout_ms (wall clock) until file contains needle; returns 1 found, 0 not. */
 int t_wait_file(const char *path, const char *needle, long timeout_ms);
+/* One sample of a program's Prometheus /metrics on 127.0.0.1:port: the value of the line whose
+ * series (name with its labels, exactly as printed, e.g. swarmheal_reconciles_total{controller="x"})
+ * is the given one; -1 when the endpoint does not answer within 2 s or has no such line. */
+double t_metric(int port, const char *series);
+/* Wait up to timeout_ms (wall clock, polled every 50 ms) until t_metric(port, series) >= min; 1 yes, 0 not.
+ * A test that asserts that nothing happens waits for passes of the program (its reconcile counter)
+ * rather than for a fixed time. */
+int t_wait_metric(int port, const char *series, double min, long timeout_ms);
 /* Monotonic clock in ms, for waits and measured durations. */
 int64_t t_now_ms(void);
 
