@@ -204,11 +204,31 @@ static int do_observe(etcd_client *c, const opts *o)
 	return rc;
 }
 
-/* Leadership loop: returns the exit status. */
+/*
+ * The safety margin: the watchdog SIGKILLs the command's group this long before the lease's
+ * deadline (send time of the last successful keepalive + TTL), room for its own wake-up on a
+ * loaded machine and the group's death: TTL/8, at most 1 s (500 ms at --ttl 4s).
+ */
+static int64_t margin_ms(int64_t ttl_ms)
+{
+	return ttl_ms / 8 < 1000 ? ttl_ms / 8 : 1000;
+}
+
 static int64_t margin_ns(const opts *o)
 {
-	return (o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000) * SH_NS_PER_MS;
+	return margin_ms(o->ttl_ms) * SH_NS_PER_MS;
 }
+
+/*
+ * How long etcd may stay leaderless before the command gets SIGTERM, by default: the longest
+ * leaderless time measured after killing the leader of a 3-member etcd at its defaults
+ * (tests/integration/test_failover.c, bench_failover: up to 2.8 s on a loaded 2-core machine,
+ * split votes included), longer than the session's ETCD_SESSION_ELECTION_NS, which sizes the
+ * keepalive cadence of the many (agents) rather than the few.
+ */
+#define AE_LEADERLESS_NS (2800 * SH_NS_PER_MS)
+
+/* Leadership loop: returns the exit status. */
 
 static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *o, sh_watchdog *wd)
 {
@@ -383,13 +403,13 @@ static int parse(int argc, char **argv, opts *o)
 		return usage_error("election NAME '%s' must not contain '/'", o->name);
 	if (o->leader + o->observe > 1 || ((o->leader || o->observe) && o->cmd))
 		return usage_error("%s", "--leader, --observe and a command exclude each other");
-	int64_t margin = o->ttl_ms / 5 < 1000 ? o->ttl_ms / 5 : 1000;
+	int64_t margin = margin_ms(o->ttl_ms);
 	int64_t max_kill = o->ttl_ms / 2 - margin;
 	if (!o->kill_after_set) {
 		/* by default leave room for a whole etcd leader election (and a keepalive
 		 * after it) before the command gets SIGTERM; at least 500 ms of grace */
 		int64_t room = o->ttl_ms - margin -
-			       (ETCD_SESSION_ELECTION_NS + ETCD_SESSION_SLACK_NS + ETCD_SESSION_MIN_PERIOD_NS) / SH_NS_PER_MS;
+			       (AE_LEADERLESS_NS + ETCD_SESSION_SLACK_NS + ETCD_SESSION_MIN_PERIOD_NS) / SH_NS_PER_MS;
 		int64_t floor = max_kill < 500 ? max_kill : 500;
 		if (room < floor)
 			room = floor;
@@ -468,8 +488,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* we act until margin + kill-after before the deadline: keep alive often
-	 * enough that an etcd leader election fits in what is left */
-	etcd_session_set_budget(s, (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o));
+	 * enough that AE_LEADERLESS_NS of etcd without a leader fits in what is left
+	 * (the session's cadence rule allows for ETCD_SESSION_ELECTION_NS: ask for the difference) */
+	etcd_session_set_budget(s, (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o) -
+					   (AE_LEADERLESS_NS - ETCD_SESSION_ELECTION_NS));
 	/* the watchdog runs before we campaign, off the path to the command */
 	sh_watchdog *wd = NULL;
 	if (o.cmd) {

@@ -144,11 +144,12 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* arbiter-elect --ttl 4s acts until 2.35 s after its last successful keepalive's
- * send (margin 0.8 s, default kill-after 0.85 s); a keepalive succeeds again about
- * 0.1-0.25 s after etcd has a leader. No client can renew a lease while etcd has
- * no leader: a loss is ours only when etcd was leaderless for less than this. */
-#define ARBITER_SURVIVES_NS (2100 * SH_NS_PER_MS)
+/* arbiter-elect --ttl 4s acts until 3.0 s after its last successful keepalive's
+ * send (margin 0.5 s, default kill-after 0.5 s), which it keeps at most 0.1 s old;
+ * a keepalive succeeds again about 0.1-0.25 s after etcd has a leader. No client
+ * can renew a lease while etcd has no leader: a loss is ours only when etcd was
+ * leaderless for less than this. */
+#define ARBITER_SURVIVES_NS (2650 * SH_NS_PER_MS)
 /* swarmheald --ttl 5s acts until 4 s after; keeps alive every 1.67 s */
 #define DAEMON_SURVIVES_NS (2000 * SH_NS_PER_MS)
 
