@@ -108,55 +108,45 @@ static int wait_state(const char *svc, const char *want, int ms)
 	return 0;
 }
 
-static int snapshots(const char *svc)
+/* wait until the number a shell command prints reaches want */
+static int wait_count(const char *cmd, int want, long ms)
 {
-	char id[80], cmd[600], out[32];
-	svc_id(svc, id, sizeof(id));
-	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/rollback/snapshots/%s/ --keys-only | grep -c .",
-		 eps, prefix, id);
-	popen_line(cmd, out, sizeof(out));
-	return atoi(out);
-}
-
-static int wait_snapshots(const char *svc, int want, int ms)
-{
+	char out[32];
 	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
-		if (snapshots(svc) >= want)
+		popen_line(cmd, out, sizeof(out));
+		if (atoi(out) >= want)
 			return 1;
 		usleep(100000);
 	}
 	return 0;
+}
+
+static int wait_snapshots(const char *svc, int want, int ms)
+{
+	char id[80], cmd[600];
+	svc_id(svc, id, sizeof(id));
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/rollback/snapshots/%s/ --keys-only | grep -c .",
+		 eps, prefix, id);
+	return wait_count(cmd, want, ms);
 }
 
 /* the rollback state record of the service (by ID) contains needle */
 static int wait_state_record(const char *svc, const char *needle, long ms)
 {
-	char id[80], cmd[700], out[32];
+	char id[80], cmd[700];
 	svc_id(svc, id, sizeof(id));
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/rollback/state/%s --print-value-only | grep -cF '%s'",
 		 eps, prefix, id, needle);
-	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
-		popen_line(cmd, out, sizeof(out));
-		if (atoi(out) >= 1)
-			return 1;
-		usleep(100000);
-	}
-	return 0;
+	return wait_count(cmd, 1, ms);
 }
 
 /* one running task */
 static int wait_running(const char *svc, int ms)
 {
-	char cmd[600], out[32];
+	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "docker -H %s service ps %s --filter desired-state=running --format '{{.CurrentState}}' | grep -c Running",
 		 sock, svc);
-	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
-		popen_line(cmd, out, sizeof(out));
-		if (atoi(out) >= 1)
-			return 1;
-		usleep(100000);
-	}
-	return 0;
+	return wait_count(cmd, 1, ms);
 }
 
 /* swarmheald --controllers rollback, its log in /tmp/swarmheal-rollback-NAME.log, metrics on *mport */
