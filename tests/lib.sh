@@ -7,11 +7,16 @@
 sh_log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # sh_free_port: print a loopback TCP port nothing listens on
+# sh_free_port: a loopback port no socket uses right now, below the kernel's ephemeral range
+# (ip_local_port_range), where a client connection of any process could take it before our
+# server binds it (etcd once failed "bind: address already in use" that way)
 sh_free_port() {
-	local p
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
 	while :; do
-		p=$(( 20000 + RANDOM % 30000 ))
-		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+		p=$(( 10000 + RANDOM % (lo - 10000) ))
+		if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return
 		fi

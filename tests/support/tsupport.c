@@ -409,13 +409,31 @@ void tresp_stop(tresp *r)
 
 int t_free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	bind(fd, (struct sockaddr *)&a, sizeof(a));
-	getsockname(fd, (struct sockaddr *)&a, &al);
-	close(fd);
-	return ntohs(a.sin_port);
+	/* below the kernel's ephemeral range: a port bind(0) picks there could be taken by any
+	 * process's next client connection before our server binds it */
+	int lo = 32768;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%d", &lo) != 1 || lo <= 12000)
+			lo = 32768;
+		fclose(f);
+	}
+	static unsigned seed;
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)t_now_ms();
+	for (int tries = 0; tries < 1000; tries++) {
+		int p = 10000 + (int)(rand_r(&seed) % (unsigned)(lo - 10000));
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			break;
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok)
+			return p;
+	}
+	return 0;
 }
 
 int t_sh(const char *fmt, ...)

@@ -16,7 +16,7 @@ int tresp_requests(const tresp *r);       /* connections served */
 const char *tresp_last_request(tresp *r); /* copy of the last request seen */
 void tresp_stop(tresp *r);
 
-/* A port on 127.0.0.1 that is free right now (nothing listens). */
+/* A port on 127.0.0.1 that is free right now, below the ephemeral range (0 when none found). */
 int t_free_port(void);
 
 /* A private etcd on loopback with its own data dir, for tests that restart it,
