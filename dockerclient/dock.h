@@ -30,6 +30,18 @@ const char *dock_errmsg(const dock_client *c);
 const char *dock_host(const dock_client *c);
 /* Negotiated API version ("1.41"); negotiates on first use. */
 const char *dock_api_version(dock_client *c);
+/*
+ * An owner's reason to give a request up before its timeout, e.g. a controller whose
+ * leadership lease is about to end while an engine call hangs (a manager that lost its raft
+ * quorum answers nothing for the whole timeout). fn is called on the calling thread before
+ * each request and whenever libcurl reports progress (CURLOPT_XFERINFOFUNCTION: on every
+ * read or write and at least about once a second while idle); it returns SH_OK to go on, or
+ * the code to end the request with at once (e.g. SH_E_NOT_LEADER), which the call returns
+ * with dock_errmsg() "gave up REQUEST at engine 'HOST': DESCRIPTION OF THE CODE". fn NULL
+ * removes it. The event stream (dock_events_*) does not use it.
+ */
+typedef sh_err (*dock_abort_fn)(void *arg);
+void dock_set_abort(dock_client *c, dock_abort_fn fn, void *arg);
 
 /* ---- info, ping, swarm ---- */
 typedef struct dock_info {

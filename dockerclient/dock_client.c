@@ -166,13 +166,41 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	return sh_buf_add(&bd->b, ptr, n) ? 0 : n;
 }
 
+void dock_set_abort(dock_client *c, dock_abort_fn fn, void *arg)
+{
+	c->abort_fn = fn;
+	c->abort_arg = arg;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	dock_client *c = ud;
+	c->aborted = c->abort_fn(c->abort_arg);
+	return c->aborted != SH_OK;
+}
+
+static sh_err gave_up(dock_client *c, const char *what)
+{
+	dock_setf(c, "gave up %s at engine '%s': %s", what, c->host, sh_strerror(c->aborted));
+	return c->aborted;
+}
+
 /* One HTTP exchange; the raw body in *body (caller releases). */
 static sh_err http(dock_client *c, const char *method, const char *url, const char *json, const char *what, long *status,
 		   sh_buf *body)
 {
 	CURL *h = c->h;
+	c->aborted = SH_OK;
+	if (c->abort_fn && (c->aborted = c->abort_fn(c->abort_arg)) != SH_OK)
+		return gave_up(c, what);
 	curl_easy_reset(h);
 	dock_curl_setup(c, h, c->timeout_ms);
+	if (c->abort_fn) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	struct curl_slist *hd = NULL;
 	if (json) {
@@ -192,6 +220,10 @@ static sh_err http(dock_client *c, const char *method, const char *url, const ch
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &bd);
 	CURLcode rc = curl_easy_perform(h);
 	curl_slist_free_all(hd);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && c->aborted != SH_OK) {
+		sh_buf_release(&bd.b);
+		return gave_up(c, what);
+	}
 	if (rc != CURLE_OK) {
 		long oserr = 0;
 		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);

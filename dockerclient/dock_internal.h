@@ -14,6 +14,9 @@ struct dock_client {
 	char api[16];
 	CURL *h;
 	char errbuf[512];
+	dock_abort_fn abort_fn; /* dock_set_abort */
+	void *abort_arg;
+	sh_err aborted;         /* the code abort_fn ended the current request with */
 };
 
 void dock_setf(dock_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "dock_internal.h"
 #include "tmain.h"
@@ -151,6 +154,54 @@ static void test_no_socket(void)
 	char err[256];
 	CU_ASSERT_EQUAL(dock_client_new(&cfg, &c, err, sizeof(err)), SH_E_INVAL);
 	CU_ASSERT_STRING_EQUAL(err, "unsupported docker host 'ssh://x' (want unix:// or tcp://)");
+}
+
+static int64_t abort_at;
+
+static sh_err give_up_after(void *arg)
+{
+	(void)arg;
+	return t_now_ms() >= abort_at ? SH_E_NOT_LEADER : SH_OK;
+}
+
+/* an engine that takes the connection and never answers: the owner's abort ends the call, not the timeout */
+static void test_abort_hanging_call(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 8) == 0 &&
+			getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+	char host[64], want[160];
+	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+	dock_config cfg = {.host = host, .timeout_ms = 10000};
+	dock_client *c = NULL;
+	char err[256];
+	CU_ASSERT_EQUAL_FATAL(dock_client_new(&cfg, &c, err, sizeof(err)), SH_OK);
+	dock_set_abort(c, give_up_after, NULL);
+	dock_info info;
+	/* given up 300 ms in, while waiting for the answer (libcurl reports progress at least once a second) */
+	int64_t t0 = t_now_ms();
+	abort_at = t0 + 300;
+	CU_ASSERT_EQUAL(dock_info_get(c, &info), SH_E_NOT_LEADER);
+	int64_t took = t_now_ms() - t0;
+	CU_ASSERT(took >= 300 && took < 1600);
+	snprintf(want, sizeof(want), "gave up version query at engine '%s': not the leader", host);
+	CU_ASSERT_STRING_EQUAL(dock_errmsg(c), want);
+	/* already given up: not even sent */
+	t0 = t_now_ms();
+	CU_ASSERT_EQUAL(dock_node_set_availability(c, "abc", "drain"), SH_E_NOT_LEADER);
+	CU_ASSERT(t_now_ms() - t0 < 100);
+	/* no abort: the request timeout as before */
+	dock_set_abort(c, NULL, NULL);
+	dock_client_free(c);
+	cfg.timeout_ms = 500;
+	CU_ASSERT_EQUAL_FATAL(dock_client_new(&cfg, &c, err, sizeof(err)), SH_OK);
+	t0 = t_now_ms();
+	CU_ASSERT_EQUAL(dock_info_get(c, &info), SH_E_TIMEOUT);
+	CU_ASSERT(t_now_ms() - t0 >= 450);
+	dock_client_free(c);
+	close(fd);
 }
 
 #define VERSION_REPLY "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 23\r\nConnection: close\r\n\r\n{\"ApiVersion\":\"1.41\"}\n\n"
@@ -332,6 +383,7 @@ int main(int argc, char **argv)
 		{"decode_task_container_event", test_decode_task_container_event},
 		{"print_big_ints", test_print_big_ints},
 		{"no_socket", test_no_socket},
+		{"abort_hanging_call", test_abort_hanging_call},
 		{"bad_answers", test_bad_answers},
 		{"invalid_ids", test_invalid_ids},
 		{"update_out_of_sequence", test_update_out_of_sequence},
