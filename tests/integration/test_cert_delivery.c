@@ -197,7 +197,7 @@ static void test_rotate_secrets(void)
 	char why[512] = "";
 	int64_t v = 0;
 	/* first delivery: three secrets, the service gains them at NAME.PART */
-	sh_err e = cert_deliver_secrets(c, &s, &p1, i1.serial, &v, why, sizeof(why));
+	sh_err e = cert_deliver_secrets(c, &s, &p1, i1.serial, &v, NULL, why, sizeof(why));
 	if (e)
 		fprintf(stderr, "deliver: %s\n", why);
 	CU_ASSERT_EQUAL_FATAL(e, SH_OK);
@@ -216,7 +216,7 @@ static void test_rotate_secrets(void)
 	CU_ASSERT_EQUAL(cert_observe_secrets(c, &s, i2.serial, 1, &cur, why, sizeof(why)), SH_OK);
 	CU_ASSERT_FALSE(cur); /* v1 does not carry the new serial */
 	int64_t t_start = sh_mono_ns();
-	e = cert_deliver_secrets(c, &s, &p2, i2.serial, &v, why, sizeof(why));
+	e = cert_deliver_secrets(c, &s, &p2, i2.serial, &v, NULL, why, sizeof(why));
 	if (e)
 		fprintf(stderr, "deliver: %s\n", why);
 	CU_ASSERT_EQUAL_FATAL(e, SH_OK);
@@ -249,7 +249,7 @@ static void test_rotate_secrets(void)
 	CU_ASSERT_EQUAL(cert_observe_secrets(c, &s, i2.serial, 2, &cur, why, sizeof(why)), SH_OK);
 	CU_ASSERT_TRUE(cur);
 	/* delivering the same certificate again (a retry) changes nothing */
-	CU_ASSERT_EQUAL(cert_deliver_secrets(c, &s, &p2, i2.serial, &v, why, sizeof(why)), SH_OK);
+	CU_ASSERT_EQUAL(cert_deliver_secrets(c, &s, &p2, i2.serial, &v, NULL, why, sizeof(why)), SH_OK);
 	CU_ASSERT_EQUAL(v, 2);
 	snprintf(name, sizeof(name), "%s.", sec);
 	CU_ASSERT_EQUAL(count_secrets(c, name), 3);
