@@ -245,6 +245,22 @@ static int serials_seen(void)
 	return n;
 }
 
+/* 1 once the sampler has read the certificate the status names (the task runs with it), within ms */
+static int wait_task_reads_status(long ms)
+{
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end; usleep(100000)) {
+		rec_cert_status st;
+		if (!status_of(&st))
+			continue;
+		pthread_mutex_lock(&smp.mu);
+		int same = smp.nserials && !strcmp(smp.serials[smp.nserials - 1], st.serial);
+		pthread_mutex_unlock(&smp.mu);
+		if (same)
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- the engine's side ---- */
 
 /* versions of BASE.PART.vN among the secrets (bitmask of N < 63 per part, ORed), and how many secrets */
@@ -454,6 +470,7 @@ static void test_secret_renewed_never_missing(void)
 	CU_ASSERT_EQUAL(serials_seen(), 3);
 	int64_t v = wait_settled(c, 0, 10000);
 	CU_ASSERT(v >= 3);
+	CU_ASSERT_TRUE(wait_task_reads_status(10000));
 	sampler_stop("two renewals");
 	CU_ASSERT(count_records(prefix, "renew", "ok") >= 3);
 	CU_ASSERT(count_records(prefix, "rotate", "started") >= 3);
@@ -499,8 +516,10 @@ static void killed_after(const char *step, const char *a_name, const char *b_nam
 	CU_ASSERT_TRUE(t_wait_pid(a, 5000, NULL));
 	/* the standby takes over and finishes with a version of its own: v + 2, v and v + 1 removed */
 	CU_ASSERT_TRUE(wait_settled(c, v + 2, 25000));
-	printf("the standby settled on v%lld %.2f s after the leader stopped\n", (long long)(v + 2),
-	       (double)(t_now_ms() - t_stop) / 1e3);
+	int64_t t_settled = t_now_ms();
+	CU_ASSERT_TRUE(wait_task_reads_status(15000));
+	printf("the standby settled on v%lld %.2f s after the leader stopped; the task read it %.2f s later\n",
+	       (long long)(v + 2), (double)(t_settled - t_stop) / 1e3, (double)(t_now_ms() - t_settled) / 1e3);
 	char b_log[160];
 	snprintf(b_log, sizeof(b_log), "/tmp/swarmheal-certs-lab-%s.log", b_name);
 	CU_ASSERT_TRUE(t_wait_file(b_log, "msg=\"leading\"", 100));
