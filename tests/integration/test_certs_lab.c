@@ -630,6 +630,139 @@ static void test_swarm_root_ca_rotated(void)
 	dock_client_free(c);
 }
 
+
+/* ---- bench (SWARMHEAL_CERTS_BENCH=ROUNDS; bench/bench_certs_lab.sh): renewal window to a task running ---- */
+
+/* the newest running task's Status.Timestamp once a task reads a serial other than old (new out); 0 on timeout */
+static int64_t wait_new_running(dock_client *c, const char *old, char *new, size_t nlen, long ms)
+{
+	char serial[80] = "", why[600];
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end; usleep(50000)) {
+		if (!task_reads_valid(c, serial, sizeof(serial), why, sizeof(why)) || !strcmp(serial, old))
+			continue;
+		snprintf(new, nlen, "%s", serial);
+		char f[256];
+		snprintf(f, sizeof(f), "{\"service\":[\"%s\"],\"desired-state\":[\"running\"]}", svc);
+		dock_task_list l;
+		int64_t best = 0, created = 0;
+		if (dock_tasks_list(c, f, &l))
+			return 0;
+		for (size_t i = 0; i < l.n; i++)
+			if (!strcmp(l.v[i].state, "running") && l.v[i].created_ns > created) {
+				created = l.v[i].created_ns;
+				best = l.v[i].status_ns;
+			}
+		dock_task_list_free(&l);
+		return best;
+	}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void print_stats(const char *what, double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	printf("  %-58s median %.2f s (min %.2f, max %.2f, %d rounds)\n", what, n ? v[n / 2] : 0, n ? v[0] : 0,
+	       n ? v[n - 1] : 0, n);
+}
+
+static void bench_window_to_running(void)
+{
+	int rounds = atoi(getenv("SWARMHEAL_CERTS_BENCH"));
+	if (rounds < 1 || rounds > 50)
+		rounds = 5;
+	dock_client *c = client();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(make_root("ca", "certs bench root", 10 * DAY, NULL, 0), 0);
+	dk("service rm %s", svc);
+	CU_ASSERT_EQUAL_FATAL(dk("service create -d --no-resolve-image --name %s --replicas 1 --stop-grace-period 0s "
+				 "--update-order start-first --update-delay 0s --constraint node.role==manager " IMG
+				 " sleep 100000",
+				 svc),
+			      0);
+	pid_t d = start_daemon("bench", NULL, NULL);
+	CU_ASSERT_TRUE_FATAL(wait_leading("bench", 10000));
+	put_spec();
+	CU_ASSERT_TRUE_FATAL(wait_settled(c, 0, 40000) > 0);
+	double ctl[50], ctl_status[50], man[50], man_all[50];
+	int nc = 0, nm = 0;
+	/* swarmheal: from status.next_renewal (the window opens) to the new task's running timestamp */
+	for (int r = 0; r < rounds; r++) {
+		rec_cert_status st;
+		char old_serial[80] = "", why[600];
+		CU_ASSERT_TRUE_FATAL(wait_settled(c, 0, 20000) > 0);
+		CU_ASSERT_TRUE_FATAL(status_of(&st));
+		for (int64_t end = t_now_ms() + 10000; t_now_ms() < end && strcmp(old_serial, st.serial); usleep(50000))
+			task_reads_valid(c, old_serial, sizeof(old_serial), why, sizeof(why));
+		CU_ASSERT_STRING_EQUAL_FATAL(old_serial, st.serial);
+		char nw[80];
+		int64_t run_ns = wait_new_running(c, st.serial, nw, sizeof(nw), 30000);
+		CU_ASSERT_FATAL(run_ns > 0);
+		rec_cert_status st2;
+		CU_ASSERT_TRUE(status_of(&st2));
+		ctl[nc] = (double)(run_ns - st.next_renewal_ns) / 1e9;
+		ctl_status[nc++] = (double)(st2.renewed_at_ns - st.next_renewal_ns) / 1e9;
+	}
+	stop_daemon(d);
+	/* by hand, scripted: a certificate issued beforehand, three secrets created, one service update */
+	rec_cert_status st;
+	CU_ASSERT_TRUE_FATAL(status_of(&st));
+	char old[3][96], cur_serial[80], why[600] = "";
+	for (int p = 0; p < 3; p++)
+		snprintf(old[p], sizeof(old[p]), "%s.%s.v%lld", base, cert_parts[p], (long long)st.secret_version);
+	snprintf(cur_serial, sizeof(cur_serial), "%s", st.serial);
+	for (int r = 0; r < rounds; r++) {
+		cert_bundle b;
+		cert_pem pem;
+		cert_info info;
+		CU_ASSERT_EQUAL_FATAL(cert_issue(&spec, &ca, sh_real_ns(), &b, why, sizeof(why)), SH_OK);
+		cert_info_of(b.leaf, &info);
+		CU_ASSERT_EQUAL_FATAL(cert_bundle_pem(&b, 0, &pem), SH_OK);
+		cert_bundle_free(&b);
+		CU_ASSERT_EQUAL(write_pem("m.cert", strdup(pem.cert), 0644), 0);
+		CU_ASSERT_EQUAL(write_pem("m.chain", strdup(pem.chain), 0644), 0);
+		CU_ASSERT_EQUAL(write_pem("m.key", strdup(pem.key), 0600), 0);
+		cert_pem_free(&pem);
+		char nn[3][96];
+		for (int p = 0; p < 3; p++)
+			snprintf(nn[p], sizeof(nn[p]), "%s.%s.m%d", base, cert_parts[p], r + 1);
+		int64_t t0 = sh_real_ns();
+		for (int p = 0; p < 3; p++)
+			CU_ASSERT_EQUAL(dk("secret create %s %s/m.%s", nn[p], dir, cert_parts[p]), 0);
+		CU_ASSERT_EQUAL(dk("service update -d --secret-rm %s --secret-rm %s --secret-rm %s "
+				   "--secret-add source=%s,target=%s.cert --secret-add source=%s,target=%s.chain "
+				   "--secret-add source=%s,target=%s.key %s",
+				   old[0], old[1], old[2], nn[0], base, nn[1], base, nn[2], base, svc),
+				0);
+		char nw[80];
+		int64_t run_ns = wait_new_running(c, cur_serial, nw, sizeof(nw), 30000);
+		CU_ASSERT_FATAL(run_ns > 0);
+		CU_ASSERT_STRING_EQUAL(nw, info.serial);
+		/* and the old versions removed once no task uses them */
+		int removed = 0;
+		for (int64_t end = t_now_ms() + 20000; !removed && t_now_ms() < end; usleep(100000))
+			removed = !dk("secret rm %s %s %s", old[0], old[1], old[2]);
+		CU_ASSERT_TRUE(removed);
+		man[nm] = (double)(run_ns - t0) / 1e9;
+		man_all[nm++] = (double)(sh_real_ns() - t0) / 1e9;
+		for (int p = 0; p < 3; p++)
+			memcpy(old[p], nn[p], sizeof(old[p]));
+		snprintf(cur_serial, sizeof(cur_serial), "%s", nw);
+	}
+	printf("\nrenewal of a certificate delivered as Swarm secrets to a 1-replica service (start-first), lab node 1:\n");
+	print_stats("swarmheal: renewal window opens -> new task running", ctl, nc);
+	print_stats("  of which: window opens -> delivered, status written", ctl_status, nc);
+	print_stats("by hand (scripted, cert issued beforehand): first command -> running", man, nm);
+	print_stats("  the same until the old secrets are removed", man_all, nm);
+	printf("  (by hand starts when a person notices the renewal is due: swarmheal starts when the window opens)\n");
+	dock_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	lab = getenv("SWARMHEAL_LAB");
@@ -652,6 +785,10 @@ int main(int argc, char **argv)
 	snprintf(svc, sizeof(svc), "tcl%d-app", (int)getpid());
 	snprintf(prefix, sizeof(prefix), "/tcl-%d", (int)getpid());
 	t_sh("rm -rf %s; mkdir -p %s", dir, dir);
+	static const t_case bench[] = {
+		{"bench_window_to_running", bench_window_to_running},
+		{NULL, NULL},
+	};
 	static const t_case cases[] = {
 		{"secret_renewed_never_missing", test_secret_renewed_never_missing},
 		{"killed_after_create_standby_finishes", test_killed_after_create_standby_finishes},
@@ -659,7 +796,8 @@ int main(int argc, char **argv)
 		{"swarm_root_ca_rotated", test_swarm_root_ca_rotated},
 		{NULL, NULL},
 	};
-	int rc = t_run("certs_lab", cases, argc, argv);
+	int rc = t_run(getenv("SWARMHEAL_CERTS_BENCH") ? "certs_lab_bench" : "certs_lab",
+		       getenv("SWARMHEAL_CERTS_BENCH") ? bench : cases, argc, argv);
 	/* the service, then its secrets (in use until its tasks are gone) */
 	dk("service rm %s", svc);
 	for (int64_t end = t_now_ms() + 20000; t_now_ms() < end; usleep(200000)) {
