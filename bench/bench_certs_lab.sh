@@ -7,7 +7,7 @@
 # the measurement is the bench case of tests/integration/test_certs_lab.c. Needs ROOT and EP (bench/run.sh).
 set -euo pipefail
 LAB="$ROOT/tests/lab/lab.sh"
-T="$ROOT/build/tests/integration_test_certs_lab"
+T="$ROOT/build/bin/integration_test_certs_lab"
 [ -x "$T" ] || { echo "bench_certs_lab: $T is not built (CUnit missing?)" >&2; exit 1; }
 "$LAB" up 3 >/dev/null
 trap '"$LAB" down >/dev/null' EXIT
