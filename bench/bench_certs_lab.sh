@@ -20,4 +20,4 @@ if [ "$st" != 0 ]; then
 	echo "bench_certs_lab: the measurement failed (exit $st)" >&2
 	exit 1
 fi
-grep -E '^(renewal of|  )' "$OUT"
+grep -E '^(renewal of|  (swarmheal|by hand|\(by hand)|    (of which|the same))' "$OUT"

@@ -667,7 +667,7 @@ static int cmp_double(const void *a, const void *b)
 static void print_stats(const char *what, double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	printf("  %-58s median %.2f s (min %.2f, max %.2f, %d rounds)\n", what, n ? v[n / 2] : 0, n ? v[0] : 0,
+	printf("  %-66s median %.2f s (min %.2f, max %.2f, %d rounds)\n", what, n ? v[n / 2] : 0, n ? v[0] : 0,
 	       n ? v[n - 1] : 0, n);
 }
 
