@@ -421,6 +421,16 @@ static int count_records(const char *pfx, const char *kind, const char *result)
 
 /* ---- the cases ---- */
 
+/* the service the certificate goes to, on the manager (where the test reads its task); start-first: the new
+ * task runs before the old one stops, so some task always runs */
+static int create_service(void)
+{
+	dk("service rm %s", svc);
+	return dk("service create -d --no-resolve-image --name %s --replicas 1 --stop-grace-period 0s "
+		  "--update-order start-first --update-delay 0s --constraint node.role==manager " IMG " sleep 100000",
+		  svc);
+}
+
 static void put_spec(void)
 {
 	char k[300], why[256] = "";
@@ -442,13 +452,7 @@ static void test_secret_renewed_never_missing(void)
 	dock_client *c = client();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL_FATAL(make_root("ca", "certs lab root", 10 * DAY, NULL, 0), 0);
-	dk("service rm %s", svc);
-	/* start-first: the new task runs before the old one stops, so some task always runs */
-	CU_ASSERT_EQUAL_FATAL(dk("service create -d --no-resolve-image --name %s --replicas 1 --stop-grace-period 0s "
-				 "--update-order start-first --update-delay 0s --constraint node.role==manager " IMG
-				 " sleep 100000",
-				 svc),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(create_service(), 0);
 	pid_t d = start_daemon("a", NULL, NULL);
 	CU_ASSERT_TRUE_FATAL(wait_leading("a", 10000));
 	int64_t t0 = t_now_ms();
@@ -679,12 +683,7 @@ static void bench_window_to_running(void)
 	dock_client *c = client();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL_FATAL(make_root("ca", "certs bench root", 10 * DAY, NULL, 0), 0);
-	dk("service rm %s", svc);
-	CU_ASSERT_EQUAL_FATAL(dk("service create -d --no-resolve-image --name %s --replicas 1 --stop-grace-period 0s "
-				 "--update-order start-first --update-delay 0s --constraint node.role==manager " IMG
-				 " sleep 100000",
-				 svc),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(create_service(), 0);
 	pid_t d = start_daemon("bench", NULL, NULL);
 	CU_ASSERT_TRUE_FATAL(wait_leading("bench", 10000));
 	put_spec();
