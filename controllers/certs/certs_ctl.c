@@ -156,22 +156,6 @@ static int root_info(const char *pem, cert_info *info)
 	return 0;
 }
 
-/* ask Swarm for a new root: CAConfig.ForceRotate + 1 without a signing cert or key (docker swarm ca --rotate) */
-static int force_rotate(dock_swarm *sw, cJSON *spec, void *ud)
-{
-	(void)sw;
-	(void)ud;
-	cJSON *ca = cJSON_GetObjectItemCaseSensitive(spec, "CAConfig");
-	if (!ca && !(ca = cJSON_AddObjectToObject(spec, "CAConfig")))
-		return -1;
-	const cJSON *fr = cJSON_GetObjectItemCaseSensitive(ca, "ForceRotate");
-	double next = (cJSON_IsNumber(fr) ? fr->valuedouble : 0) + 1;
-	cJSON_DeleteItemFromObjectCaseSensitive(ca, "ForceRotate");
-	cJSON_DeleteItemFromObjectCaseSensitive(ca, "SigningCACert");
-	cJSON_DeleteItemFromObjectCaseSensitive(ca, "SigningCAKey");
-	return cJSON_AddNumberToObject(ca, "ForceRotate", next) ? 0 : -1;
-}
-
 /*
  * Swarm's root CA (--swarm-ca-rotate-before): rotate it when it nears expiry, record the start with its
  * reason, and record the end (new root, how long it took) once Swarm says the rotation is over. A rotation
@@ -233,7 +217,8 @@ static sh_err swarm_ca(ctl_ctx *x, certs_shell *c, const certs_opts *o)
 		e = ctl_record(x, "rotate-ca", sw.id, a.reason, "started", NULL, NULL, NULL);
 		if (!e) {
 			t0 = sh_mono_ns();
-			sh_err de = force_rotate(&sw, sw.spec, NULL) ? SH_E_NOMEM : dock_swarm_update(x->dock, &sw, NULL, 0);
+			sh_err de = cert_swarm_rotate_spec(sw.spec, NULL) ? SH_E_NOMEM
+									  : dock_swarm_update(x->dock, &sw, NULL, 0);
 			ctl_engine_done(x, t0);
 			if (de) {
 				snprintf(why, sizeof(why), "swarm root CA rotation refused: %s",
