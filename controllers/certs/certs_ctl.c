@@ -37,6 +37,7 @@ typedef struct certs_shell {
 		int64_t not_after_ns;  /* and that root's expiry */
 		int64_t since_ns;      /* monotonic: when we started (or first saw) it */
 		char dry_serial[80];   /* dry run: the root a would-rotate-ca was recorded for */
+		int64_t retry_ns;      /* monotonic: no new attempt before this after a refused one */
 	} ca;
 } certs_shell;
 
@@ -213,7 +214,7 @@ static sh_err swarm_ca(ctl_ctx *x, certs_shell *c, const certs_opts *o)
 			snprintf(c->ca.dry_serial, sizeof(c->ca.dry_serial), "%s", root.serial);
 			e = ctl_record(x, "would-rotate-ca", sw.id, a.reason, "dry-run", NULL, NULL, NULL);
 		}
-	} else if (na && a.kind == CERT_SWARM_ROTATE_CA) {
+	} else if (na && a.kind == CERT_SWARM_ROTATE_CA && sh_mono_ns() >= c->ca.retry_ns) {
 		e = ctl_record(x, "rotate-ca", sw.id, a.reason, "started", NULL, NULL, NULL);
 		if (!e) {
 			t0 = sh_mono_ns();
@@ -221,8 +222,9 @@ static sh_err swarm_ca(ctl_ctx *x, certs_shell *c, const certs_opts *o)
 									  : dock_swarm_update(x->dock, &sw, NULL, 0);
 			ctl_engine_done(x, t0);
 			if (de) {
-				snprintf(why, sizeof(why), "swarm root CA rotation refused: %s",
+				snprintf(why, sizeof(why), "swarm root CA rotation refused (next attempt in 60 s): %s",
 					 de == SH_E_NOMEM ? "out of memory" : dock_errmsg(x->dock));
+				c->ca.retry_ns = sh_mono_ns() + 60 * 1000 * SH_NS_PER_MS;
 				e = ctl_record(x, "rotate-ca", sw.id, why, "failed", NULL, NULL, NULL);
 			} else {
 				c->ca.watching = 1;
