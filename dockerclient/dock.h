@@ -56,10 +56,13 @@ typedef struct dock_swarm {
 	char id[64];
 	int64_t version;
 	char worker_token[128], manager_token[128];
+	char trust_root[8192];        /* TLSInfo.TrustRoot: the root CA certificate (PEM); "" when absent or longer */
+	int root_rotation_in_progress; /* RootRotationInProgress: a root CA rotation has not finished */
 	cJSON *spec;
 } dock_swarm;
 sh_err dock_swarm_inspect(dock_client *c, dock_swarm *out);
-/* POST /swarm/update?version=N with spec (NULL: current spec); flags below. */
+/* POST /swarm/update?version=N with spec (NULL: current spec); flags below. A root CA rotation is a spec
+ * with CAConfig.ForceRotate incremented and no SigningCACert/SigningCAKey (Swarm then generates the new root). */
 enum { DOCK_ROTATE_WORKER_TOKEN = 1, DOCK_ROTATE_MANAGER_TOKEN = 2 };
 sh_err dock_swarm_update(dock_client *c, const dock_swarm *sw, const cJSON *spec, int rotate_flags);
 /* POST /swarm/init; force_new_cluster for disaster recovery. node_id may be NULL. */

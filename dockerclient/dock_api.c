@@ -64,6 +64,10 @@ sh_err dock_swarm_inspect(dock_client *c, dock_swarm *out)
 	out->version = jint(j, "Version.Index", 0);
 	jcopy(out->worker_token, sizeof(out->worker_token), j, "JoinTokens.Worker");
 	jcopy(out->manager_token, sizeof(out->manager_token), j, "JoinTokens.Manager");
+	const cJSON *tr = jpath(j, "TLSInfo.TrustRoot");
+	if (cJSON_IsString(tr) && strlen(tr->valuestring) < sizeof(out->trust_root))
+		snprintf(out->trust_root, sizeof(out->trust_root), "%s", tr->valuestring);
+	out->root_rotation_in_progress = cJSON_IsTrue(jpath(j, "RootRotationInProgress"));
 	out->spec = jdup(spec);
 	cJSON_Delete(j);
 	return out->spec ? SH_OK : SH_E_NOMEM;

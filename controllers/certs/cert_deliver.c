@@ -12,6 +12,17 @@
 
 const char *const cert_parts[CERT_ROT_MAX_PARTS] = {"cert", "chain", "key"};
 
+const char *cert_step_name(cert_step s)
+{
+	switch (s) {
+	case CERT_STEP_PLANNED: return "planned";
+	case CERT_STEP_CREATED: return "created";
+	case CERT_STEP_SWITCHED: return "switched";
+	case CERT_STEP_REMOVED: return "removed";
+	}
+	return "?";
+}
+
 static void setw(char *why, size_t wlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void setw(char *why, size_t wlen, const char *fmt, ...)
 {
@@ -149,8 +160,31 @@ static int apply_swaps(dock_service *s, cJSON *spec, void *ud)
 	return 1;
 }
 
+static sh_err step(const cert_step_hook *hook, cert_step s, const char *object, const char *detail, char *why,
+		   size_t wlen)
+{
+	if (!hook || !hook->fn)
+		return SH_OK;
+	sh_err e = hook->fn(s, object, detail ? detail : "", hook->ud);
+	if (e)
+		setw(why, wlen, "delivery stopped at step '%s' of '%s': %s", cert_step_name(s), object, sh_strerror(e));
+	return e;
+}
+
+/* appends ", name" (or "name" first) to buf, "..." once full */
+static void add_name(char *buf, size_t len, const char *name)
+{
+	size_t n = strlen(buf);
+	if (n + strlen(name) + 6 >= len) {
+		if (n + 4 < len && (n < 3 || strcmp(buf + n - 3, "...")))
+			strcat(buf, "...");
+		return;
+	}
+	snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name);
+}
+
 sh_err cert_deliver_secrets(dock_client *dock, const rec_cert_spec *spec, const cert_pem *pem, const char *serial,
-			    int64_t *version, char *why, size_t wlen)
+			    int64_t *version, const cert_step_hook *hook, char *why, size_t wlen)
 {
 	if (version)
 		*version = 0;
@@ -184,6 +218,15 @@ sh_err cert_deliver_secrets(dock_client *dock, const rec_cert_spec *spec, const 
 		goto out;
 	}
 	x->plan = plan;
+	char object[CERT_SECRET_NAME_LEN + 16], detail[1024] = "", names[700] = "";
+	snprintf(object, sizeof(object), "%s.*.v%lld", spec->secret.name, (long long)plan->version);
+	for (size_t k = 0; k < plan->nupdates; k++)
+		add_name(names, sizeof(names), o.svc[plan->updates[k].service].name);
+	snprintf(detail, sizeof(detail), "%s %s for serial %s, switch %zu service(s)%s%s, then remove %zu unused secret(s)",
+		 plan->create ? "create" : "reuse", object, serial, plan->nupdates, plan->nupdates ? ": " : "", names,
+		 plan->nremove);
+	if ((e = step(hook, CERT_STEP_PLANNED, object, detail, why, wlen)))
+		goto out;
 	const char *data[CERT_ROT_MAX_PARTS] = {pem->cert, pem->chain, pem->key};
 	for (size_t p = 0; p < CERT_ROT_MAX_PARTS; p++) {
 		if (!plan->create) {
@@ -206,6 +249,9 @@ sh_err cert_deliver_secrets(dock_client *dock, const rec_cert_spec *spec, const 
 			goto out;
 		}
 	}
+	if ((e = step(hook, CERT_STEP_CREATED, object, plan->create ? "created" : "found from an earlier attempt",
+		      why, wlen)))
+		goto out;
 	sh_err later = SH_OK;
 	char later_why[512] = "";
 	for (size_t k = 0; k < plan->nupdates; k++) {
@@ -217,15 +263,22 @@ sh_err cert_deliver_secrets(dock_client *dock, const rec_cert_spec *spec, const 
 			     (long long)plan->version, dock_errmsg(dock));
 			goto out;
 		}
+		if ((e = step(hook, CERT_STEP_SWITCHED, svc->name, object, why, wlen)))
+			goto out;
 	}
+	names[0] = '\0';
 	for (size_t k = 0; k < plan->nremove; k++) {
 		sh_err r = dock_secret_remove(dock, plan->remove[k]);
 		if (r && r != SH_E_NOT_FOUND && !later) {
 			later = r;
 			snprintf(later_why, sizeof(later_why), "remove unused secret '%s': %s", plan->remove[k],
 				 dock_errmsg(dock));
+		} else if (!r) {
+			add_name(names, sizeof(names), plan->remove[k]);
 		}
 	}
+	if ((e = step(hook, CERT_STEP_REMOVED, object, names, why, wlen)))
+		goto out;
 	if (!later && plan->missing[0]) {
 		later = SH_E_NOT_FOUND;
 		snprintf(later_why, sizeof(later_why), "service '%s' named in secret.services of '%s' does not exist",

@@ -30,6 +30,24 @@ sh_err cert_deliver_files(dock_client *dock, const rec_cert_spec *spec, const ce
 			  size_t wlen);
 
 /*
+ * The steps of a delivery by secrets, reported as they happen (logs, action
+ * records, and tests that stop the controller at a step):
+ *  PLANNED   before anything is created: object "NAME.*.vN", detail what the plan will do;
+ *  CREATED   the version's three secrets exist (created now, or found from an earlier attempt);
+ *  SWITCHED  one service updated (object its name), once per service;
+ *  REMOVED   the unused versions removed (detail their names, "" none).
+ * A hook that returns an error stops the delivery there with that error
+ * (e.g. SH_E_NOT_LEADER from a fenced record at PLANNED: nothing is created).
+ */
+typedef enum { CERT_STEP_PLANNED = 1, CERT_STEP_CREATED, CERT_STEP_SWITCHED, CERT_STEP_REMOVED } cert_step;
+typedef struct cert_step_hook {
+	sh_err (*fn)(cert_step step, const char *object, const char *detail, void *ud);
+	void *ud;
+} cert_step_hook;
+/* "planned", "created", "switched", "removed" */
+const char *cert_step_name(cert_step s);
+
+/*
  * Deliver pem as Swarm secrets for spec.secret: read the secrets named
  * NAME.* and every service, plan (cert_rot_plan_make with serial), create
  * the version's three secrets (labelled with the serial) unless they exist
@@ -39,10 +57,11 @@ sh_err cert_deliver_files(dock_client *dock, const rec_cert_spec *spec, const ce
  * the next call finishes: new versions are created before any service moves,
  * and only unused versions are removed. *version gets N. A wanted service
  * that does not exist is an error (SH_E_NOT_FOUND) reported after the others
- * were served. why names the step and the object.
+ * were served. hook (may be NULL) hears each step. why names the step and
+ * the object.
  */
 sh_err cert_deliver_secrets(dock_client *dock, const rec_cert_spec *spec, const cert_pem *pem, const char *serial,
-			    int64_t *version, char *why, size_t wlen);
+			    int64_t *version, const cert_step_hook *hook, char *why, size_t wlen);
 
 /*
  * Observe the secrets side for cert_decide(): *current = 1 when

@@ -2,6 +2,7 @@
 /* cert_swarm.c - warnings for node certificates expiring while the node is down, root CA rotation decision */
 #include "cert_swarm.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,4 +54,26 @@ size_t cert_swarm_decide(const cert_swarm_in *in, int64_t now_ns, cert_swarm_act
 			 t);
 	}
 	return k;
+}
+
+int cert_swarm_rotate_spec(cJSON *spec, double *force_rotate)
+{
+	if (!cJSON_IsObject(spec))
+		return -1;
+	cJSON *ca = cJSON_GetObjectItemCaseSensitive(spec, "CAConfig");
+	if (!cJSON_IsObject(ca)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(spec, "CAConfig");
+		if (!(ca = cJSON_AddObjectToObject(spec, "CAConfig")))
+			return -1;
+	}
+	const cJSON *fr = cJSON_GetObjectItemCaseSensitive(ca, "ForceRotate");
+	double next = (cJSON_IsNumber(fr) && fr->valuedouble >= 0 ? fr->valuedouble : 0) + 1;
+	cJSON_DeleteItemFromObjectCaseSensitive(ca, "ForceRotate");
+	cJSON_DeleteItemFromObjectCaseSensitive(ca, "SigningCACert");
+	cJSON_DeleteItemFromObjectCaseSensitive(ca, "SigningCAKey");
+	if (!cJSON_AddNumberToObject(ca, "ForceRotate", next))
+		return -1;
+	if (force_rotate)
+		*force_rotate = next;
+	return 0;
 }

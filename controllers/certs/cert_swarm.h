@@ -45,4 +45,15 @@ typedef struct cert_swarm_action {
 /* Actions, at most max; returns how many. Rules in cert_swarm.c. */
 size_t cert_swarm_decide(const cert_swarm_in *in, int64_t now_ns, cert_swarm_action *out, size_t max);
 
+/*
+ * The swarm spec (GET /swarm's Spec, edited in place) that asks Swarm for a new
+ * root CA, as `docker swarm ca --rotate` without a certificate does:
+ * CAConfig.ForceRotate + 1 (CAConfig created when absent), SigningCACert and
+ * SigningCAKey removed (with them Swarm would rotate to that root instead, or
+ * abort the rotation when it is the current one: swarmkit's validateCAConfig).
+ * 0 ok, -1 not an object or out of memory. *force_rotate (may be NULL) gets the new value.
+ */
+struct cJSON;
+int cert_swarm_rotate_spec(struct cJSON *spec, double *force_rotate);
+
 #endif

@@ -59,7 +59,7 @@ static void issue_and_deliver(const cert_env *env, const rec_cert_spec *spec, co
 			snprintf(why, sizeof(why), "secret '%s' needs the Engine API, and there is no engine client",
 				 spec->secret.name);
 		} else {
-			e = cert_deliver_secrets(env->dock, spec, &pem, info.serial, &version, why, sizeof(why));
+			e = cert_deliver_secrets(env->dock, spec, &pem, info.serial, &version, env->hook, why, sizeof(why));
 		}
 	}
 	cert_pem_free(&pem);

@@ -24,6 +24,7 @@ typedef struct cert_env {
 	dock_client *dock; /* NULL: no Engine API (files without reload only; a spec with a secret fails) */
 	cert_policy policy;
 	int dry_run; /* decide and report; issue, write and signal nothing */
+	const cert_step_hook *hook; /* hears each step of a delivery by secrets (cert_deliver.h); may be NULL */
 } cert_env;
 
 typedef struct cert_sync_out {

@@ -170,6 +170,22 @@ static int count_secrets(dock_client *c, const char *prefix)
 	return n;
 }
 
+/* what the step hook heard: "planned created switched:SVC removed" */
+typedef struct steps_heard {
+	char seq[512];
+	cert_step fail_at; /* return SH_E_NOT_LEADER at this step */
+} steps_heard;
+
+static sh_err hear_step(cert_step s, const char *object, const char *detail, void *ud)
+{
+	steps_heard *h = ud;
+	(void)detail;
+	size_t n = strlen(h->seq);
+	snprintf(h->seq + n, sizeof(h->seq) - n, "%s%s%s%s", n ? " " : "", cert_step_name(s),
+		 s == CERT_STEP_SWITCHED ? ":" : "", s == CERT_STEP_SWITCHED ? object : "");
+	return s == h->fail_at ? SH_E_NOT_LEADER : SH_OK;
+}
+
 static void test_rotate_secrets(void)
 {
 	dock_client *c = client();
@@ -197,7 +213,7 @@ static void test_rotate_secrets(void)
 	char why[512] = "";
 	int64_t v = 0;
 	/* first delivery: three secrets, the service gains them at NAME.PART */
-	sh_err e = cert_deliver_secrets(c, &s, &p1, i1.serial, &v, why, sizeof(why));
+	sh_err e = cert_deliver_secrets(c, &s, &p1, i1.serial, &v, NULL, why, sizeof(why));
 	if (e)
 		fprintf(stderr, "deliver: %s\n", why);
 	CU_ASSERT_EQUAL_FATAL(e, SH_OK);
@@ -215,13 +231,26 @@ static void test_rotate_secrets(void)
 	CU_ASSERT_STRING_NOT_EQUAL(i1.serial, i2.serial);
 	CU_ASSERT_EQUAL(cert_observe_secrets(c, &s, i2.serial, 1, &cur, why, sizeof(why)), SH_OK);
 	CU_ASSERT_FALSE(cur); /* v1 does not carry the new serial */
+	/* a hook that refuses at the plan (a lost leadership): nothing is created, nothing moves */
+	steps_heard h = {.fail_at = CERT_STEP_PLANNED};
+	cert_step_hook hook = {hear_step, &h};
+	CU_ASSERT_EQUAL(cert_deliver_secrets(c, &s, &p2, i2.serial, &v, &hook, why, sizeof(why)), SH_E_NOT_LEADER);
+	CU_ASSERT_STRING_EQUAL(h.seq, "planned");
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "step 'planned'"));
+	char pfx[128];
+	snprintf(pfx, sizeof(pfx), "%s.", sec);
+	CU_ASSERT_EQUAL(count_secrets(c, pfx), 3);
+	memset(&h, 0, sizeof(h));
 	int64_t t_start = sh_mono_ns();
-	e = cert_deliver_secrets(c, &s, &p2, i2.serial, &v, why, sizeof(why));
+	e = cert_deliver_secrets(c, &s, &p2, i2.serial, &v, &hook, why, sizeof(why));
 	if (e)
 		fprintf(stderr, "deliver: %s\n", why);
 	CU_ASSERT_EQUAL_FATAL(e, SH_OK);
 	CU_ASSERT_EQUAL(v, 2);
 	int64_t t_delivered = sh_mono_ns();
+	char want[256];
+	snprintf(want, sizeof(want), "planned created switched:%s removed", svc);
+	CU_ASSERT_STRING_EQUAL(h.seq, want);
 	/* one update: the previous spec held all of v1, the current one all of v2 */
 	dock_service ds;
 	CU_ASSERT_EQUAL_FATAL(dock_service_inspect(c, sid, &ds), SH_OK);
@@ -249,7 +278,7 @@ static void test_rotate_secrets(void)
 	CU_ASSERT_EQUAL(cert_observe_secrets(c, &s, i2.serial, 2, &cur, why, sizeof(why)), SH_OK);
 	CU_ASSERT_TRUE(cur);
 	/* delivering the same certificate again (a retry) changes nothing */
-	CU_ASSERT_EQUAL(cert_deliver_secrets(c, &s, &p2, i2.serial, &v, why, sizeof(why)), SH_OK);
+	CU_ASSERT_EQUAL(cert_deliver_secrets(c, &s, &p2, i2.serial, &v, NULL, why, sizeof(why)), SH_OK);
 	CU_ASSERT_EQUAL(v, 2);
 	snprintf(name, sizeof(name), "%s.", sec);
 	CU_ASSERT_EQUAL(count_secrets(c, name), 3);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_cert_swarm.c - node certificates expiring while down, root CA rotation */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cert_swarm.h"
@@ -56,11 +58,47 @@ static void test_root_rotation(void)
 	CU_ASSERT_EQUAL(cert_swarm_decide(&in, NOW, a, 4), 0);
 }
 
+static void test_rotate_spec(void)
+{
+	/* a spec after an external root: its cert (and key) go, ForceRotate goes up, the rest stays */
+	cJSON *spec = cJSON_Parse("{\"Name\":\"default\",\"CAConfig\":{\"NodeCertExpiry\":7776000000000000,"
+				  "\"ForceRotate\":4,\"SigningCACert\":\"-----BEGIN CERTIFICATE-----\","
+				  "\"SigningCAKey\":\"k\"},\"Raft\":{\"SnapshotInterval\":10000}}");
+	double fr = 0;
+	CU_ASSERT_EQUAL_FATAL(cert_swarm_rotate_spec(spec, &fr), 0);
+	CU_ASSERT_EQUAL(fr, 5);
+	char *t = cJSON_PrintUnformatted(spec);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"ForceRotate\":5"));
+	CU_ASSERT_PTR_NULL(strstr(t, "SigningCACert"));
+	CU_ASSERT_PTR_NULL(strstr(t, "SigningCAKey"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "NodeCertExpiry"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "SnapshotInterval"));
+	free(t);
+	/* again: 6 (each call is one more rotation) */
+	CU_ASSERT_EQUAL(cert_swarm_rotate_spec(spec, &fr), 0);
+	CU_ASSERT_EQUAL(fr, 6);
+	cJSON_Delete(spec);
+	/* no CAConfig (or not an object): one is made with ForceRotate 1 */
+	spec = cJSON_Parse("{\"Name\":\"default\",\"CAConfig\":null}");
+	CU_ASSERT_EQUAL(cert_swarm_rotate_spec(spec, &fr), 0);
+	CU_ASSERT_EQUAL(fr, 1);
+	t = cJSON_PrintUnformatted(spec);
+	CU_ASSERT_STRING_EQUAL(t, "{\"Name\":\"default\",\"CAConfig\":{\"ForceRotate\":1}}");
+	free(t);
+	cJSON_Delete(spec);
+	/* not a spec */
+	spec = cJSON_Parse("[1]");
+	CU_ASSERT_EQUAL(cert_swarm_rotate_spec(spec, &fr), -1);
+	CU_ASSERT_EQUAL(cert_swarm_rotate_spec(NULL, &fr), -1);
+	cJSON_Delete(spec);
+}
+
 int main(int argc, char **argv)
 {
 	static const t_case cases[] = {
 		{"nodes", test_nodes},
 		{"root_rotation", test_root_rotation},
+		{"rotate_spec", test_rotate_spec},
 		{NULL, NULL},
 	};
 	return t_run("cert_swarm", cases, argc, argv);
