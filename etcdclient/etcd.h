@@ -25,7 +25,15 @@ typedef struct etcd_config {
 	size_t max_value;          /* largest value put accepts; default 1.5 MiB */
 	size_t max_response;       /* largest response body; default 64 MiB */
 	int fresh_connect;         /* 1: new TCP connection per request (benchmarks) */
+	int transport;             /* ETCD_TRANSPORT_*: 0 (default) takes SWARMHEAL_ETCD_TRANSPORT
+				    * ("grpc" or "gateway") from the environment, else gRPC */
 } etcd_config;
+
+enum etcd_transport {
+	ETCD_TRANSPORT_DEFAULT,
+	ETCD_TRANSPORT_GRPC,    /* gRPC over HTTP/2 (h2c prior knowledge, or TLS with ALPN h2) */
+	ETCD_TRANSPORT_GATEWAY, /* etcd's JSON gRPC gateway over HTTP/1.1 (/v3/...) */
+};
 
 typedef struct etcd_client etcd_client;
 

@@ -88,6 +88,18 @@ sh_err etcd_client_new(const etcd_config *cfg, etcd_client **out, char *errbuf, 
 	c->max_value = cfg->max_value ? cfg->max_value : DEFAULT_MAX_VALUE;
 	c->max_response = cfg->max_response ? cfg->max_response : DEFAULT_MAX_RESPONSE;
 	c->fresh_connect = cfg->fresh_connect;
+	int tr = cfg->transport;
+	if (tr == ETCD_TRANSPORT_DEFAULT) {
+		const char *env = getenv("SWARMHEAL_ETCD_TRANSPORT");
+		if (env && !strcmp(env, "gateway"))
+			tr = ETCD_TRANSPORT_GATEWAY;
+		else if (env && *env && strcmp(env, "grpc")) {
+			set_err(errbuf, errlen, "SWARMHEAL_ETCD_TRANSPORT is '%s' (want grpc or gateway)", env);
+			etcd_client_free(c);
+			return SH_E_INVAL;
+		}
+	}
+	c->grpc = tr != ETCD_TRANSPORT_GATEWAY;
 	if (!c->endpoints_str)
 		goto nomem;
 	if ((cfg->cert && !cfg->key) || (!cfg->cert && cfg->key)) {
@@ -172,6 +184,7 @@ sh_err etcd_client_dup(const etcd_client *src, etcd_client **out)
 		.max_value = src->max_value,
 		.max_response = src->max_response,
 		.fresh_connect = src->fresh_connect,
+		.transport = src->grpc ? ETCD_TRANSPORT_GRPC : ETCD_TRANSPORT_GATEWAY,
 	};
 	sh_err e = etcd_client_new(&cfg, out, NULL, 0);
 	if (e == SH_OK && src->token)
@@ -183,6 +196,10 @@ void etcd_client_free(etcd_client *c)
 {
 	if (!c)
 		return;
+	if (c->ka) {
+		eg_stream_close(c->ka);
+		free(c->ka);
+	}
 	for (size_t i = 0; i < c->neps; i++) {
 		free(c->eps[i].url);
 		if (c->eps[i].h)
@@ -434,6 +451,8 @@ sh_err etcd_authenticate(etcd_client *c)
 		etcd_setf(c, "no etcd user configured");
 		return SH_E_INVAL;
 	}
+	if (c->grpc)
+		return ep_authenticate(c);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || !cJSON_AddStringToObject(req, "name", c->user) ||
 	    !cJSON_AddStringToObject(req, "password", c->password)) {
@@ -471,6 +490,8 @@ sh_err etcd_authenticate(etcd_client *c)
 
 sh_err etcd_range(etcd_client *c, const char *key, const etcd_range_opts *opts, etcd_range_result *out)
 {
+	if (c->grpc)
+		return ep_range(c, key, opts, out);
 	memset(out, 0, sizeof(*out));
 	cJSON *req = ej_range_request(key, opts), *resp;
 	if (!req)
@@ -515,6 +536,8 @@ sh_err etcd_put(etcd_client *c, const char *key, const void *value, size_t value
 			  c->max_value);
 		return SH_E_TOO_LARGE;
 	}
+	if (c->grpc)
+		return ep_put(c, key, value, value_len, opts, revision, prev);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	int bad = !req || ej_add_b64(req, "key", key, strlen(key)) ||
 		  ej_add_b64(req, "value", value ? value : "", value ? value_len : 0);
@@ -550,6 +573,12 @@ sh_err etcd_delete(etcd_client *c, const char *key, const etcd_delete_opts *opts
 	if (!out)
 		out = &dummy;
 	memset(out, 0, sizeof(*out));
+	if (c->grpc) {
+		sh_err ge = ep_delete(c, key, opts, out);
+		if (out == &dummy)
+			etcd_delete_result_free(&dummy);
+		return ge;
+	}
 	etcd_range_opts ro = {0};
 	if (opts) {
 		ro.prefix = opts->prefix;
@@ -600,6 +629,12 @@ sh_err etcd_txn(etcd_client *c, const etcd_cmp *cmps, size_t ncmp, const etcd_op
 			return SH_E_TOO_LARGE;
 		}
 	}
+	if (c->grpc) {
+		sh_err ge = ep_txn(c, cmps, ncmp, then_ops, nthen, else_ops, nelse, out);
+		if (out == &dummy)
+			etcd_txn_result_free(&dummy);
+		return ge;
+	}
 	cJSON *req = ej_txn_request(cmps, ncmp, then_ops, nthen, else_ops, nelse), *resp;
 	if (!req) {
 		etcd_setf(c, "invalid or unencodable txn request");
@@ -618,6 +653,8 @@ sh_err etcd_txn(etcd_client *c, const etcd_cmp *cmps, size_t ncmp, const etcd_op
 
 sh_err etcd_lease_grant(etcd_client *c, int64_t ttl_s, int64_t *id, int64_t *granted_ttl)
 {
+	if (c->grpc)
+		return ep_lease_grant(c, ttl_s, id, granted_ttl);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || ej_add_i64(req, "TTL", ttl_s)) {
 		cJSON_Delete(req);
@@ -646,6 +683,8 @@ sh_err etcd_lease_grant(etcd_client *c, int64_t ttl_s, int64_t *id, int64_t *gra
 
 sh_err etcd_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 {
+	if (c->grpc)
+		return ep_lease_keepalive(c, id, ttl);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || ej_add_i64(req, "ID", id)) {
 		cJSON_Delete(req);
@@ -671,6 +710,8 @@ sh_err etcd_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 
 sh_err etcd_lease_revoke(etcd_client *c, int64_t id)
 {
+	if (c->grpc)
+		return ep_lease_revoke(c, id);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || ej_add_i64(req, "ID", id)) {
 		cJSON_Delete(req);
@@ -686,6 +727,8 @@ sh_err etcd_lease_revoke(etcd_client *c, int64_t id)
 
 sh_err etcd_lease_ttl(etcd_client *c, int64_t id, int64_t *ttl, int64_t *granted_ttl, etcd_range_result *keys)
 {
+	if (c->grpc)
+		return ep_lease_ttl(c, id, ttl, granted_ttl, keys);
 	if (keys)
 		memset(keys, 0, sizeof(*keys));
 	cJSON *req = cJSON_CreateObject(), *resp;
@@ -738,6 +781,8 @@ sh_err etcd_lease_ttl(etcd_client *c, int64_t id, int64_t *ttl, int64_t *granted
 
 sh_err etcd_status_get(etcd_client *c, etcd_status *st)
 {
+	if (c->grpc)
+		return ep_status_get(c, st);
 	memset(st, 0, sizeof(*st));
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req)
