@@ -8,6 +8,8 @@
 #include "etcd_internal.h"
 
 #define AUTH_METHOD "/etcdserverpb.Auth/Authenticate"
+/* etcd's smallest possible gRPC receive limit at its default --max-request-bytes */
+#define ETCD_GRPC_REQUEST_LIMIT (1536u * 1024)
 
 int eg_frame(const ProtobufCMessage *m, uint8_t **out, size_t *len)
 {
@@ -152,6 +154,8 @@ static void grpc_setup(etcd_client *c, CURL *h, const char *base, const char *me
 			 : h2c_up     ? (long)CURL_HTTP_VERSION_2_0
 				      : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	if (getenv("ETCD_CURL_VERBOSE"))
+		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 }
 
 struct body {
@@ -200,6 +204,19 @@ static sh_err post_once(etcd_client *c, struct etcd_endpoint *ep, const char *me
 		sh_buf_release(&bd->b);
 		bd->too_large = 0;
 		return post_once(c, ep, method, name, frame, flen, http, st, bd);
+	}
+	if (rc != CURLE_OK && st->have && st->code != 0 && !bd->too_large) {
+		/* refused in headers, then the stream reset while we were still sending
+		 * (e.g. a message over the server's limit): the status is the answer */
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http);
+		return SH_OK;
+	}
+	if (rc == CURLE_HTTP2_STREAM && !st->have && flen > ETCD_GRPC_REQUEST_LIMIT) {
+		/* etcd's gRPC server resets the stream of a message over its receive limit
+		 * (--max-request-bytes, 1.5 MiB by default, plus 512 KiB) without a status */
+		etcd_setf(c, "etcd at '%s' refused %s: it reset the stream of a %zu-byte request (over its limit)",
+			  ep->url, name, flen);
+		return SH_E_TOO_LARGE;
 	}
 	if (rc != CURLE_OK) {
 		if (bd->too_large) {

@@ -516,6 +516,8 @@ sh_err ep_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 	sh_err e = SH_OK;
 	for (size_t tries = 0; tries < c->neps; tries++) {
 		struct eg_stream *s = c->ka;
+		if (s)
+			eg_stream_pump(s, 0, -1, NULL); /* notice a stream that ended since the last keepalive */
 		if (s && (!s->active || s->ep != c->cur)) {
 			eg_stream_close(s);
 			free(s);
@@ -561,7 +563,7 @@ sh_err ep_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 				e = SH_E_PROTO;
 				break;
 			}
-			if (s->done) {
+			if (s->done || (s->st.have && s->st.code != 0)) {
 				char why2[400];
 				e = eg_stream_why(c, s, "lease keepalive", why2, sizeof(why2));
 				if (s->st.have && s->st.code) {
