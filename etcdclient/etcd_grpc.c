@@ -154,8 +154,6 @@ static void grpc_setup(etcd_client *c, CURL *h, const char *base, const char *me
 			 : h2c_up     ? (long)CURL_HTTP_VERSION_2_0
 				      : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	if (getenv("ETCD_CURL_VERBOSE"))
-		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 }
 
 struct body {
