@@ -386,14 +386,23 @@ int eg_stream_send(struct eg_stream *s, const uint8_t *data, size_t len)
 	return 0;
 }
 
-void eg_stream_pump(struct eg_stream *s, long wait_ms, int wake_fd, int *woken)
+static void stream_perform(struct eg_stream *s)
 {
-	if (woken)
-		*woken = 0;
-	if (!s->active)
-		return;
 	int running = 0;
-	curl_multi_perform(s->m, &running);
+	/*
+	 * libcurl 7.88 can read a DATA frame off the socket into its HTTP/2 stream
+	 * buffer and hand it to the write callback only on a later call, while the
+	 * socket shows nothing more to read: perform again while it says it wants
+	 * to be called at once (bounded), so an event never waits for the poll's timeout.
+	 */
+	for (int i = 0; i < 16; i++) {
+		size_t before = s->in.len;
+		curl_multi_perform(s->m, &running);
+		long t = -1;
+		curl_multi_timeout(s->m, &t);
+		if (t != 0 && s->in.len == before)
+			break;
+	}
 	CURLMsg *msg;
 	int left;
 	while ((msg = curl_multi_info_read(s->m, &left))) {
@@ -405,22 +414,23 @@ void eg_stream_pump(struct eg_stream *s, long wait_ms, int wake_fd, int *woken)
 		s->done = 1;
 		s->active = 0;
 	}
-	if (!s->active || wait_ms <= 0)
+}
+
+void eg_stream_pump(struct eg_stream *s, long wait_ms, int wake_fd, int *woken)
+{
+	if (woken)
+		*woken = 0;
+	if (!s->active)
+		return;
+	size_t before = s->in.len;
+	stream_perform(s);
+	if (!s->active || wait_ms <= 0 || s->in.len != before)
 		return;
 	struct curl_waitfd wfd = {wake_fd, CURL_WAIT_POLLIN, 0};
 	curl_multi_poll(s->m, wake_fd >= 0 ? &wfd : NULL, wake_fd >= 0 ? 1 : 0, (int)wait_ms, NULL);
 	if (woken)
 		*woken = wfd.revents != 0;
-	curl_multi_perform(s->m, &running);
-	while ((msg = curl_multi_info_read(s->m, &left))) {
-		if (msg->msg != CURLMSG_DONE || msg->easy_handle != s->h)
-			continue;
-		s->rc = msg->data.result;
-		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->http);
-		curl_easy_getinfo(s->h, CURLINFO_OS_ERRNO, &s->oserr);
-		s->done = 1;
-		s->active = 0;
-	}
+	stream_perform(s);
 }
 
 int eg_stream_next(struct eg_stream *s, ProtobufCMessage **msg, const ProtobufCMessageDescriptor *d,
