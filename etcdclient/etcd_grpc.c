@@ -179,6 +179,10 @@ static sh_err post_once(etcd_client *c, struct etcd_endpoint *ep, const char *me
 	CURL *h = ep->h;
 	int reused = ep->h2c_up && !c->fresh_connect;
 	grpc_setup(c, h, ep->url, method, c->timeout_ms, reused);
+	/* prior knowledge only ever on a new connection (libcurl 7.88 breaks it on a reused one,
+	 * e.g. the one a timed-out request left in the cache) */
+	if (!is_tls(ep->url) && !reused)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	struct curl_slist *hd = grpc_headers(c, 0, c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)frame);
