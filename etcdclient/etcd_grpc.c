@@ -156,25 +156,8 @@ static void grpc_setup(etcd_client *c, CURL *h, const char *base, const char *me
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 }
 
-struct body {
-	sh_buf b;
-	size_t max;
-	int too_large;
-};
-
-static size_t body_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct body *bd = ud;
-	size_t n = size * nmemb;
-	if (bd->b.len + n > bd->max) {
-		bd->too_large = 1;
-		return 0;
-	}
-	return sh_buf_add(&bd->b, ptr, n) ? 0 : n;
-}
-
 static sh_err post_once(etcd_client *c, struct etcd_endpoint *ep, const char *method, const char *name,
-			const uint8_t *frame, size_t flen, long *http, struct eg_status *st, struct body *bd)
+			const uint8_t *frame, size_t flen, long *http, struct eg_status *st, struct etcd_body *bd)
 {
 	CURL *h = ep->h;
 	int reused = ep->h2c_up && !c->fresh_connect;
@@ -187,7 +170,7 @@ static sh_err post_once(etcd_client *c, struct etcd_endpoint *ep, const char *me
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)frame);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)flen);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, etcd_body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, bd);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, status_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, st);
@@ -257,7 +240,7 @@ sh_err eg_call(etcd_client *c, const char *method, const char *name, const Proto
 	for (;;) {
 		long http = 0;
 		struct eg_status st;
-		struct body bd = {SH_BUF_INIT, c->max_response, 0};
+		struct etcd_body bd = {SH_BUF_INIT, c->max_response, 0};
 		for (size_t tries = 0; tries < c->neps; tries++) {
 			memset(&st, 0, sizeof(st));
 			sh_buf_release(&bd.b);

@@ -153,6 +153,17 @@ struct etcd_client {
 };
 
 void etcd_setf(etcd_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "malformed WHAT answer from etcd at '...'": SH_E_PROTO. */
+sh_err etcd_malformed(etcd_client *c, const char *what);
+/* "out of memory building WHAT request": SH_E_NOMEM. */
+sh_err etcd_nomem(etcd_client *c, const char *what);
+/* An answer's body, at most max bytes (too_large set past that); etcd_body_write is its libcurl writer. */
+struct etcd_body {
+	sh_buf b;
+	size_t max;
+	int too_large;
+};
+size_t etcd_body_write(char *ptr, size_t size, size_t nmemb, void *ud);
 /* Common libcurl options (TLS, timeouts, keepalive) on a handle. */
 void etcd_curl_setup(etcd_client *c, CURL *h, long timeout_ms);
 /* Headers for a request: JSON content type, token, optional hasleader. */

@@ -210,18 +210,6 @@ int ep_watch_request(const char *key, const etcd_watch_opts *o, int64_t start_re
 	return r;
 }
 
-static sh_err malformed(etcd_client *c, const char *what)
-{
-	etcd_setf(c, "malformed %s answer from etcd at '%s'", what, etcd_current_endpoint(c));
-	return SH_E_PROTO;
-}
-
-static sh_err nomem(etcd_client *c, const char *what)
-{
-	etcd_setf(c, "out of memory building %s request", what);
-	return SH_E_NOMEM;
-}
-
 #define CALL(c, method, name, req, rtype, resp)                                                                \
 	eg_call((c), (method), (name), PBM(req), &etcdserverpb__##rtype##__descriptor, (ProtobufCMessage **)(resp))
 
@@ -247,7 +235,7 @@ sh_err ep_authenticate(etcd_client *c)
 	}
 	if (!resp->token || !*resp->token) {
 		protobuf_c_message_free_unpacked(PBM(resp), NULL);
-		return malformed(c, "authenticate");
+		return etcd_malformed(c, "authenticate");
 	}
 	c->token = strdup(resp->token);
 	protobuf_c_message_free_unpacked(PBM(resp), NULL);
@@ -286,7 +274,7 @@ sh_err ep_range(etcd_client *c, const char *key, const etcd_range_opts *opts, et
 	Etcdserverpb__RangeResponse *resp;
 	char *owned;
 	if (key_range(key, opts->prefix, opts->range_end, &req.key, &req.range_end, &owned))
-		return nomem(c, "range");
+		return etcd_nomem(c, "range");
 	fill_range(&req, opts);
 	sh_err e = CALL(c, "/etcdserverpb.KV/Range", "/v3/kv/range", &req, range_response, &resp);
 	free(owned);
@@ -294,7 +282,7 @@ sh_err ep_range(etcd_client *c, const char *key, const etcd_range_opts *opts, et
 		return e;
 	int bad = ep_decode_range(resp, out);
 	protobuf_c_message_free_unpacked(PBM(resp), NULL);
-	return bad ? malformed(c, "range") : SH_OK;
+	return bad ? etcd_malformed(c, "range") : SH_OK;
 }
 
 sh_err ep_put(etcd_client *c, const char *key, const void *value, size_t value_len, const etcd_put_opts *opts,
@@ -313,7 +301,7 @@ sh_err ep_put(etcd_client *c, const char *key, const void *value, size_t value_l
 	if (revision)
 		*revision = hdr_rev(resp->header);
 	protobuf_c_message_free_unpacked(PBM(resp), NULL);
-	return bad ? malformed(c, "put") : SH_OK;
+	return bad ? etcd_malformed(c, "put") : SH_OK;
 }
 
 sh_err ep_delete(etcd_client *c, const char *key, const etcd_delete_opts *opts, etcd_delete_result *out)
@@ -322,7 +310,7 @@ sh_err ep_delete(etcd_client *c, const char *key, const etcd_delete_opts *opts, 
 	Etcdserverpb__DeleteRangeResponse *resp;
 	char *owned;
 	if (key_range(key, opts && opts->prefix, opts ? opts->range_end : NULL, &req.key, &req.range_end, &owned))
-		return nomem(c, "delete");
+		return etcd_nomem(c, "delete");
 	req.prev_kv = opts && opts->prev_kv;
 	sh_err e = CALL(c, "/etcdserverpb.KV/DeleteRange", "/v3/kv/deleterange", &req, delete_range_response,
 			&resp);
@@ -333,7 +321,7 @@ sh_err ep_delete(etcd_client *c, const char *key, const etcd_delete_opts *opts, 
 	out->revision = hdr_rev(resp->header);
 	int bad = decode_kvs(resp->prev_kvs, resp->n_prev_kvs, &out->prev_kvs, &out->n);
 	protobuf_c_message_free_unpacked(PBM(resp), NULL);
-	return bad ? malformed(c, "deleterange") : SH_OK;
+	return bad ? etcd_malformed(c, "deleterange") : SH_OK;
 }
 
 /* One txn operation; its sub-request lives in *sub (caller's storage). */
@@ -395,7 +383,7 @@ sh_err ep_txn(etcd_client *c, const etcd_cmp *cmps, size_t ncmp, const etcd_op *
 	char **owned = calloc(nops + 1, sizeof(*owned));
 	sh_err err = SH_OK;
 	if (!cv || !cp || !ov || !op || !subs || !owned) {
-		err = nomem(c, "txn");
+		err = etcd_nomem(c, "txn");
 		goto done;
 	}
 	for (size_t i = 0; i < ncmp; i++) {
@@ -455,7 +443,7 @@ sh_err ep_txn(etcd_client *c, const etcd_cmp *cmps, size_t ncmp, const etcd_op *
 	int bad = ep_decode_txn(resp, out);
 	protobuf_c_message_free_unpacked(PBM(resp), NULL);
 	if (bad)
-		err = malformed(c, "txn");
+		err = etcd_malformed(c, "txn");
 done:
 	for (size_t i = 0; owned && i < nops; i++)
 		free(owned[i]);
@@ -484,7 +472,7 @@ sh_err ep_lease_grant(etcd_client *c, int64_t ttl_s, int64_t *id, int64_t *grant
 	int64_t lid = resp->id, ttl = resp->ttl;
 	protobuf_c_message_free_unpacked(PBM(resp), NULL);
 	if (!lid)
-		return malformed(c, "lease grant");
+		return etcd_malformed(c, "lease grant");
 	*id = lid;
 	if (granted_ttl)
 		*granted_ttl = ttl;
@@ -504,7 +492,7 @@ sh_err ep_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 	uint8_t *frame;
 	size_t flen;
 	if (eg_frame(PBM(&req), &frame, &flen))
-		return nomem(c, "lease keepalive");
+		return etcd_nomem(c, "lease keepalive");
 	if (c->user && !c->token) {
 		sh_err e = etcd_authenticate(c);
 		if (e) {
@@ -530,12 +518,12 @@ sh_err ep_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 				free(s);
 				c->ka = NULL;
 				free(frame);
-				return nomem(c, "lease keepalive");
+				return etcd_nomem(c, "lease keepalive");
 			}
 			c->connects++;
 		}
 		if (eg_stream_send(s, frame, flen)) {
-			e = nomem(c, "lease keepalive");
+			e = etcd_nomem(c, "lease keepalive");
 			break;
 		}
 		for (;;) {
@@ -648,7 +636,7 @@ sh_err ep_lease_ttl(etcd_client *c, int64_t id, int64_t *ttl, int64_t *granted_t
 	if (bad) {
 		if (keys)
 			etcd_range_result_free(keys);
-		return malformed(c, "lease timetolive");
+		return etcd_malformed(c, "lease timetolive");
 	}
 	*ttl = t;
 	if (granted_ttl)
@@ -676,5 +664,5 @@ sh_err ep_status_get(etcd_client *c, etcd_status *st)
 		st->member_id = resp->header->member_id;
 	}
 	protobuf_c_message_free_unpacked(PBM(resp), NULL);
-	return bad ? malformed(c, "status") : SH_OK;
+	return bad ? etcd_malformed(c, "status") : SH_OK;
 }
