@@ -165,6 +165,16 @@ static double sessions_rate(int transport, int nsess, int64_t ttl_s, double secs
 		*kas += etcd_session_keepalives(s[i]), *fails += etcd_session_failures(s[i]);
 	*kas -= k0;
 	*fails -= f0;
+	int alive = 0;
+	char why[256] = "";
+	for (int i = 0; i < nsess; i++) {
+		if (etcd_session_alive(s[i]))
+			alive++;
+		else if (!why[0])
+			etcd_session_errmsg(s[i], why, sizeof(why));
+	}
+	if (alive < nsess)
+		printf("  %d of %d sessions lost, the first: %s\n", nsess - alive, nsess, why);
 	for (int i = 0; i < nsess; i++)
 		etcd_session_close(s[i], 1);
 	free(s);
@@ -185,8 +195,8 @@ int main(int argc, char **argv)
 	double idle = idle_rate(3.0);
 	printf("etcd (pid %d) idle: %.2f ms of CPU per s (subtracted from every figure below)\n", etcd_pid, idle);
 	static const char *what[] = {"lease keepalive", "range (linearizable, 1 key)", "watch event (a gRPC put + its event on the watch)"};
-	double put = measure(ETCD_TRANSPORT_GRPC, 3, n, idle).per_op_ms;
-	for (int kind = 0; kind < 3; kind++) {
+	double put = n > 0 ? measure(ETCD_TRANSPORT_GRPC, 3, n, idle).per_op_ms : 0;
+	for (int kind = 0; n > 0 && kind < 3; kind++) {
 		struct cost gw = measure(ETCD_TRANSPORT_GATEWAY, kind, n, idle);
 		struct cost gr = measure(ETCD_TRANSPORT_GRPC, kind, n, idle);
 		printf("etcd CPU per %s over %d: gateway %.3f ms (%.0f/s), gRPC %.3f ms (%.0f/s); gateway/gRPC %.2fx\n",
