@@ -16,7 +16,7 @@
 set -euo pipefail
 CACHE=${SWARMHEAL_BASE_CACHE:-/var/cache/swarmheal-test}
 SUITE=bookworm
-BUILD_PKGS="build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev libmicrohttpd-dev libyaml-dev"
+BUILD_PKGS="build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev libmicrohttpd-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler"
 EXCLUDES=(
 	'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright'
 	'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/groff/*' 'path-exclude=/usr/share/info/*'

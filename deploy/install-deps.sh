@@ -6,7 +6,7 @@ PKGS="build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libssl-
 libcunit1-dev libmicrohttpd-dev etcd-server etcd-client docker.io busybox-static
 iproute2 iptables procps psmisc openssl valgrind curl util-linux time bc mmdebstrap
 python3 python3-jsonschema python3-prometheus-client
-libyaml-dev python3-yaml"
+libyaml-dev python3-yaml libprotobuf-c-dev protobuf-c-compiler"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* etcd.h - etcd v3 client over the JSON gRPC gateway: KV, txn, lease, watch, auth, TLS, failover */
+/* etcd.h - etcd v3 client over gRPC (or etcd's JSON gateway): KV, txn, lease, watch, auth, TLS, failover */
 #ifndef ETCD_H
 #define ETCD_H
 
@@ -10,10 +10,22 @@
 
 /*
  * One etcd_client is used by one thread at a time. It keeps one kept-alive
- * HTTP connection per endpoint and fails over to the next endpoint on
- * connection errors. Keys and values are plain bytes to callers (base64 and
- * int64-as-string are the wire's business). Every call returns an sh_err;
- * on failure etcd_errmsg() holds one line naming what failed.
+ * connection per endpoint and fails over to the next endpoint on connection
+ * errors. Keys and values are plain bytes to callers (protobuf, or base64 and
+ * int64-as-string, are the wire's business). Every call returns an sh_err;
+ * on failure etcd_errmsg() holds one line naming what failed, the same line
+ * on either transport (errors name the call by its gateway path, e.g.
+ * "refused /v3/kv/put").
+ *
+ * Transport (etcd_config.transport, else SWARMHEAL_ETCD_TRANSPORT, else gRPC):
+ * - gRPC (default): etcd's gRPC API on the port etcd serves, over libcurl's
+ *   HTTP/2 (plain endpoints: h2c with prior knowledge; https: ALPN h2) with
+ *   etcd's messages in protobuf (protobuf-c; etcdclient/proto). Unary calls
+ *   share the client's connection per endpoint; etcd_lease_keepalive() sends
+ *   on a LeaseKeepAlive stream the client keeps open between keepalives (one
+ *   per client, so one per session); a watch is one Watch stream.
+ * - gateway: etcd's JSON gRPC gateway (POST /v3/...) over HTTP/1.1, as
+ *   before; several times dearer for etcd per request (bench_transport).
  */
 
 typedef struct etcd_config {
@@ -25,7 +37,15 @@ typedef struct etcd_config {
 	size_t max_value;          /* largest value put accepts; default 1.5 MiB */
 	size_t max_response;       /* largest response body; default 64 MiB */
 	int fresh_connect;         /* 1: new TCP connection per request (benchmarks) */
+	int transport;             /* ETCD_TRANSPORT_*: 0 (default) takes SWARMHEAL_ETCD_TRANSPORT
+				    * ("grpc" or "gateway") from the environment, else gRPC */
 } etcd_config;
+
+enum etcd_transport {
+	ETCD_TRANSPORT_DEFAULT,
+	ETCD_TRANSPORT_GRPC,    /* gRPC over HTTP/2 (h2c prior knowledge, or TLS with ALPN h2) */
+	ETCD_TRANSPORT_GATEWAY, /* etcd's JSON gRPC gateway over HTTP/1.1 (/v3/...) */
+};
 
 typedef struct etcd_client etcd_client;
 

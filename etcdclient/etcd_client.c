@@ -88,6 +88,18 @@ sh_err etcd_client_new(const etcd_config *cfg, etcd_client **out, char *errbuf, 
 	c->max_value = cfg->max_value ? cfg->max_value : DEFAULT_MAX_VALUE;
 	c->max_response = cfg->max_response ? cfg->max_response : DEFAULT_MAX_RESPONSE;
 	c->fresh_connect = cfg->fresh_connect;
+	int tr = cfg->transport;
+	if (tr == ETCD_TRANSPORT_DEFAULT) {
+		const char *env = getenv("SWARMHEAL_ETCD_TRANSPORT");
+		if (env && !strcmp(env, "gateway"))
+			tr = ETCD_TRANSPORT_GATEWAY;
+		else if (env && *env && strcmp(env, "grpc")) {
+			set_err(errbuf, errlen, "SWARMHEAL_ETCD_TRANSPORT is '%s' (want grpc or gateway)", env);
+			etcd_client_free(c);
+			return SH_E_INVAL;
+		}
+	}
+	c->grpc = tr != ETCD_TRANSPORT_GATEWAY;
 	if (!c->endpoints_str)
 		goto nomem;
 	if ((cfg->cert && !cfg->key) || (!cfg->cert && cfg->key)) {
@@ -172,6 +184,7 @@ sh_err etcd_client_dup(const etcd_client *src, etcd_client **out)
 		.max_value = src->max_value,
 		.max_response = src->max_response,
 		.fresh_connect = src->fresh_connect,
+		.transport = src->grpc ? ETCD_TRANSPORT_GRPC : ETCD_TRANSPORT_GATEWAY,
 	};
 	sh_err e = etcd_client_new(&cfg, out, NULL, 0);
 	if (e == SH_OK && src->token)
@@ -183,6 +196,10 @@ void etcd_client_free(etcd_client *c)
 {
 	if (!c)
 		return;
+	if (c->ka) {
+		eg_stream_close(c->ka);
+		free(c->ka);
+	}
 	for (size_t i = 0; i < c->neps; i++) {
 		free(c->eps[i].url);
 		if (c->eps[i].h)
@@ -261,15 +278,9 @@ void etcd_describe_curl(char *buf, size_t len, const char *url, CURLcode rc, lon
 	}
 }
 
-struct body {
-	sh_buf b;
-	size_t max;
-	int too_large;
-};
-
-static size_t body_write(char *ptr, size_t size, size_t nmemb, void *ud)
+size_t etcd_body_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-	struct body *bd = ud;
+	struct etcd_body *bd = ud;
 	size_t n = size * nmemb;
 	if (bd->b.len + n > bd->max) {
 		bd->too_large = 1;
@@ -280,7 +291,7 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *ud)
 
 /* One HTTP POST to one endpoint. */
 static sh_err post_once(etcd_client *c, struct etcd_endpoint *ep, const char *path, const char *json,
-			long *status, struct body *bd)
+			long *status, struct etcd_body *bd)
 {
 	CURL *h = ep->h;
 	char url[1024];
@@ -291,7 +302,7 @@ static sh_err post_once(etcd_client *c, struct etcd_endpoint *ep, const char *pa
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, etcd_body_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, bd);
 	CURLcode rc = curl_easy_perform(h);
 	curl_slist_free_all(hd);
@@ -337,7 +348,7 @@ static sh_err call(etcd_client *c, const char *path, const cJSON *req, cJSON **r
 	int reauthed = 0;
 	for (;;) {
 		long status = 0;
-		struct body bd = {SH_BUF_INIT, c->max_response, 0};
+		struct etcd_body bd = {SH_BUF_INIT, c->max_response, 0};
 		size_t tries = 0;
 		for (; tries < c->neps; tries++) {
 			struct etcd_endpoint *ep = &c->eps[c->cur];
@@ -416,13 +427,13 @@ static sh_err call(etcd_client *c, const char *path, const cJSON *req, cJSON **r
 	}
 }
 
-static sh_err malformed(etcd_client *c, const char *what)
+sh_err etcd_malformed(etcd_client *c, const char *what)
 {
 	etcd_setf(c, "malformed %s answer from etcd at '%s'", what, etcd_current_endpoint(c));
 	return SH_E_PROTO;
 }
 
-static sh_err nomem(etcd_client *c, const char *what)
+sh_err etcd_nomem(etcd_client *c, const char *what)
 {
 	etcd_setf(c, "out of memory building %s request", what);
 	return SH_E_NOMEM;
@@ -434,11 +445,13 @@ sh_err etcd_authenticate(etcd_client *c)
 		etcd_setf(c, "no etcd user configured");
 		return SH_E_INVAL;
 	}
+	if (c->grpc)
+		return ep_authenticate(c);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || !cJSON_AddStringToObject(req, "name", c->user) ||
 	    !cJSON_AddStringToObject(req, "password", c->password)) {
 		cJSON_Delete(req);
-		return nomem(c, "authenticate");
+		return etcd_nomem(c, "authenticate");
 	}
 	free(c->token);
 	c->token = NULL;
@@ -459,7 +472,7 @@ sh_err etcd_authenticate(etcd_client *c)
 	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(resp, "token");
 	if (!cJSON_IsString(tok) || !*tok->valuestring) {
 		cJSON_Delete(resp);
-		return malformed(c, "authenticate");
+		return etcd_malformed(c, "authenticate");
 	}
 	c->token = strdup(tok->valuestring);
 	cJSON_Delete(resp);
@@ -471,17 +484,19 @@ sh_err etcd_authenticate(etcd_client *c)
 
 sh_err etcd_range(etcd_client *c, const char *key, const etcd_range_opts *opts, etcd_range_result *out)
 {
+	if (c->grpc)
+		return ep_range(c, key, opts, out);
 	memset(out, 0, sizeof(*out));
 	cJSON *req = ej_range_request(key, opts), *resp;
 	if (!req)
-		return nomem(c, "range");
+		return etcd_nomem(c, "range");
 	sh_err e = call(c, "/v3/kv/range", req, &resp, 0);
 	cJSON_Delete(req);
 	if (e)
 		return e;
 	int bad = ej_decode_range(resp, out);
 	cJSON_Delete(resp);
-	return bad ? malformed(c, "range") : SH_OK;
+	return bad ? etcd_malformed(c, "range") : SH_OK;
 }
 
 sh_err etcd_get(etcd_client *c, const char *key, etcd_kv *kv, int64_t *revision)
@@ -515,6 +530,8 @@ sh_err etcd_put(etcd_client *c, const char *key, const void *value, size_t value
 			  c->max_value);
 		return SH_E_TOO_LARGE;
 	}
+	if (c->grpc)
+		return ep_put(c, key, value, value_len, opts, revision, prev);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	int bad = !req || ej_add_b64(req, "key", key, strlen(key)) ||
 		  ej_add_b64(req, "value", value ? value : "", value ? value_len : 0);
@@ -524,7 +541,7 @@ sh_err etcd_put(etcd_client *c, const char *key, const void *value, size_t value
 		bad = !cJSON_AddTrueToObject(req, "prev_kv");
 	if (bad) {
 		cJSON_Delete(req);
-		return nomem(c, "put");
+		return etcd_nomem(c, "put");
 	}
 	sh_err e = call(c, "/v3/kv/put", req, &resp, 0);
 	cJSON_Delete(req);
@@ -538,7 +555,7 @@ sh_err etcd_put(etcd_client *c, const char *key, const void *value, size_t value
 		bad = ej_decode_kv(pk, prev);
 	cJSON_Delete(resp);
 	if (bad)
-		return malformed(c, "put");
+		return etcd_malformed(c, "put");
 	if (revision)
 		*revision = rev;
 	return SH_OK;
@@ -550,6 +567,12 @@ sh_err etcd_delete(etcd_client *c, const char *key, const etcd_delete_opts *opts
 	if (!out)
 		out = &dummy;
 	memset(out, 0, sizeof(*out));
+	if (c->grpc) {
+		sh_err ge = ep_delete(c, key, opts, out);
+		if (out == &dummy)
+			etcd_delete_result_free(&dummy);
+		return ge;
+	}
 	etcd_range_opts ro = {0};
 	if (opts) {
 		ro.prefix = opts->prefix;
@@ -559,7 +582,7 @@ sh_err etcd_delete(etcd_client *c, const char *key, const etcd_delete_opts *opts
 	cJSON *req = ej_range_request(key, &ro), *resp;
 	if (!req || (opts && opts->prev_kv && !cJSON_AddTrueToObject(req, "prev_kv"))) {
 		cJSON_Delete(req);
-		return nomem(c, "delete");
+		return etcd_nomem(c, "delete");
 	}
 	sh_err e = call(c, "/v3/kv/deleterange", req, &resp, 0);
 	cJSON_Delete(req);
@@ -582,7 +605,7 @@ sh_err etcd_delete(etcd_client *c, const char *key, const etcd_delete_opts *opts
 	cJSON_Delete(resp);
 	if (out == &dummy)
 		etcd_delete_result_free(&dummy);
-	return bad ? malformed(c, "deleterange") : SH_OK;
+	return bad ? etcd_malformed(c, "deleterange") : SH_OK;
 }
 
 sh_err etcd_txn(etcd_client *c, const etcd_cmp *cmps, size_t ncmp, const etcd_op *then_ops, size_t nthen,
@@ -600,6 +623,12 @@ sh_err etcd_txn(etcd_client *c, const etcd_cmp *cmps, size_t ncmp, const etcd_op
 			return SH_E_TOO_LARGE;
 		}
 	}
+	if (c->grpc) {
+		sh_err ge = ep_txn(c, cmps, ncmp, then_ops, nthen, else_ops, nelse, out);
+		if (out == &dummy)
+			etcd_txn_result_free(&dummy);
+		return ge;
+	}
 	cJSON *req = ej_txn_request(cmps, ncmp, then_ops, nthen, else_ops, nelse), *resp;
 	if (!req) {
 		etcd_setf(c, "invalid or unencodable txn request");
@@ -613,15 +642,17 @@ sh_err etcd_txn(etcd_client *c, const etcd_cmp *cmps, size_t ncmp, const etcd_op
 	cJSON_Delete(resp);
 	if (out == &dummy)
 		etcd_txn_result_free(&dummy);
-	return bad ? malformed(c, "txn") : SH_OK;
+	return bad ? etcd_malformed(c, "txn") : SH_OK;
 }
 
 sh_err etcd_lease_grant(etcd_client *c, int64_t ttl_s, int64_t *id, int64_t *granted_ttl)
 {
+	if (c->grpc)
+		return ep_lease_grant(c, ttl_s, id, granted_ttl);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || ej_add_i64(req, "TTL", ttl_s)) {
 		cJSON_Delete(req);
-		return nomem(c, "lease grant");
+		return etcd_nomem(c, "lease grant");
 	}
 	sh_err e = call(c, "/v3/lease/grant", req, &resp, 0);
 	cJSON_Delete(req);
@@ -637,7 +668,7 @@ sh_err etcd_lease_grant(etcd_client *c, int64_t ttl_s, int64_t *id, int64_t *gra
 	}
 	cJSON_Delete(resp);
 	if (bad)
-		return malformed(c, "lease grant");
+		return etcd_malformed(c, "lease grant");
 	*id = lid;
 	if (granted_ttl)
 		*granted_ttl = ttl;
@@ -646,10 +677,12 @@ sh_err etcd_lease_grant(etcd_client *c, int64_t ttl_s, int64_t *id, int64_t *gra
 
 sh_err etcd_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 {
+	if (c->grpc)
+		return ep_lease_keepalive(c, id, ttl);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || ej_add_i64(req, "ID", id)) {
 		cJSON_Delete(req);
-		return nomem(c, "lease keepalive");
+		return etcd_nomem(c, "lease keepalive");
 	}
 	sh_err e = call(c, "/v3/lease/keepalive", req, &resp, 1);
 	cJSON_Delete(req);
@@ -659,7 +692,7 @@ sh_err etcd_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 	int bad = ej_i64(resp, "TTL", &t);
 	cJSON_Delete(resp);
 	if (bad)
-		return malformed(c, "lease keepalive");
+		return etcd_malformed(c, "lease keepalive");
 	if (t <= 0) {
 		etcd_setf(c, "lease %llx expired or was revoked", (unsigned long long)id);
 		return SH_E_LEASE_LOST;
@@ -671,10 +704,12 @@ sh_err etcd_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 
 sh_err etcd_lease_revoke(etcd_client *c, int64_t id)
 {
+	if (c->grpc)
+		return ep_lease_revoke(c, id);
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || ej_add_i64(req, "ID", id)) {
 		cJSON_Delete(req);
-		return nomem(c, "lease revoke");
+		return etcd_nomem(c, "lease revoke");
 	}
 	sh_err e = call(c, "/v3/lease/revoke", req, &resp, 0);
 	cJSON_Delete(req);
@@ -686,12 +721,14 @@ sh_err etcd_lease_revoke(etcd_client *c, int64_t id)
 
 sh_err etcd_lease_ttl(etcd_client *c, int64_t id, int64_t *ttl, int64_t *granted_ttl, etcd_range_result *keys)
 {
+	if (c->grpc)
+		return ep_lease_ttl(c, id, ttl, granted_ttl, keys);
 	if (keys)
 		memset(keys, 0, sizeof(*keys));
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req || ej_add_i64(req, "ID", id) || (keys && !cJSON_AddTrueToObject(req, "keys"))) {
 		cJSON_Delete(req);
-		return nomem(c, "lease timetolive");
+		return etcd_nomem(c, "lease timetolive");
 	}
 	sh_err e = call(c, "/v3/lease/timetolive", req, &resp, 0);
 	cJSON_Delete(req);
@@ -728,7 +765,7 @@ sh_err etcd_lease_ttl(etcd_client *c, int64_t id, int64_t *ttl, int64_t *granted
 	if (bad) {
 		if (keys)
 			etcd_range_result_free(keys);
-		return malformed(c, "lease timetolive");
+		return etcd_malformed(c, "lease timetolive");
 	}
 	*ttl = t;
 	if (granted_ttl)
@@ -738,10 +775,12 @@ sh_err etcd_lease_ttl(etcd_client *c, int64_t id, int64_t *ttl, int64_t *granted
 
 sh_err etcd_status_get(etcd_client *c, etcd_status *st)
 {
+	if (c->grpc)
+		return ep_status_get(c, st);
 	memset(st, 0, sizeof(*st));
 	cJSON *req = cJSON_CreateObject(), *resp;
 	if (!req)
-		return nomem(c, "status");
+		return etcd_nomem(c, "status");
 	sh_err e = call(c, "/v3/maintenance/status", req, &resp, 0);
 	cJSON_Delete(req);
 	if (e)
@@ -755,5 +794,5 @@ sh_err etcd_status_get(etcd_client *c, etcd_status *st)
 	if (!bad)
 		snprintf(st->version, sizeof(st->version), "%s", v->valuestring);
 	cJSON_Delete(resp);
-	return bad ? malformed(c, "status") : SH_OK;
+	return bad ? etcd_malformed(c, "status") : SH_OK;
 }

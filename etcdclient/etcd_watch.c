@@ -30,6 +30,8 @@ struct etcd_watch {
 	long streams;        /* streams opened */
 	int too_large;
 	int wake_fd;
+	int grpc;            /* the client speaks gRPC: gs is the stream */
+	struct eg_stream gs;
 	sh_err last_err;
 	char errbuf[512];
 };
@@ -67,6 +69,8 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *ud)
 
 static void stop_transfer(etcd_watch *w)
 {
+	if (w->grpc && w->gs.m)
+		eg_stream_close(&w->gs);
 	if (w->h) {
 		curl_multi_remove_handle(w->m, w->h);
 		curl_easy_cleanup(w->h);
@@ -90,6 +94,24 @@ static void schedule_retry(etcd_watch *w)
 static sh_err start_transfer(etcd_watch *w)
 {
 	etcd_client *c = w->c;
+	if (w->grpc) {
+		uint8_t *frame = NULL;
+		size_t flen = 0;
+		etcd_watch_opts go = w->opts;
+		go.range_end = w->range_end;
+		if (ep_watch_request(w->key, &go, w->next_rev, &frame, &flen) ||
+		    eg_stream_open(c, &w->gs, w->ep, "/etcdserverpb.Watch/Watch", 1, frame, flen, 1)) {
+			free(frame);
+			stop_transfer(w);
+			snprintf(w->errbuf, sizeof(w->errbuf), "out of memory opening watch on '%s'", w->key);
+			return SH_E_NOMEM;
+		}
+		free(frame);
+		w->active = 1;
+		if (w->streams++ > 0)
+			w->reconnects++;
+		return SH_OK;
+	}
 	etcd_watch_opts o = w->opts;
 	o.range_end = w->range_end;
 	cJSON *req = ej_watch_request(w->key, &o, w->next_rev);
@@ -137,6 +159,7 @@ sh_err etcd_watch_open(etcd_client *c, const char *key, const etcd_watch_opts *o
 	w->next_rev = opts ? opts->start_revision : 0;
 	w->backoff_ms = BACKOFF_MIN_MS;
 	w->wake_fd = -1;
+	w->grpc = c->grpc;
 	if (!w->key || !w->m || (opts && opts->range_end && !w->range_end)) {
 		etcd_watch_close(w);
 		etcd_setf(c, "out of memory opening watch on '%s'", key);
@@ -181,6 +204,9 @@ static void transfer_failed(etcd_watch *w, sh_err e, const char *why)
 		w->ep = (w->ep + 1) % w->c->neps;
 	schedule_retry(w);
 }
+
+static int handle_result(etcd_watch *w, etcd_watch_batch *b, int created, int canceled, const char *reason,
+			 sh_err *err);
 
 /* Handle one line of the stream. Returns 1 when b holds something for the caller,
  * 0 to keep reading, or -1 with *err set for a condition the caller must see. */
@@ -230,10 +256,19 @@ static int handle_line(etcd_watch *w, const char *line, size_t len, etcd_watch_b
 		return 0;
 	}
 	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(res, "cancel_reason");
-	char why[400];
-	snprintf(why, sizeof(why), "etcd at '%s' canceled watch%s%s", url, cJSON_IsString(reason) ? ": " : "",
-		 cJSON_IsString(reason) ? reason->valuestring : "");
+	char reason_buf[256];
+	snprintf(reason_buf, sizeof(reason_buf), "%s", cJSON_IsString(reason) ? reason->valuestring : "");
 	cJSON_Delete(j);
+	return handle_result(w, b, created, canceled, cJSON_IsString(reason) ? reason_buf : NULL, err);
+}
+
+/* A decoded answer (either wire): same return values as handle_line. */
+static int handle_result(etcd_watch *w, etcd_watch_batch *b, int created, int canceled, const char *reason,
+			 sh_err *err)
+{
+	const char *url = w->c->eps[w->ep].url;
+	char why[400];
+	snprintf(why, sizeof(why), "etcd at '%s' canceled watch%s%s", url, reason ? ": " : "", reason ? reason : "");
 	if (canceled) {
 		if (b->compact_revision > 0) {
 			snprintf(w->errbuf, sizeof(w->errbuf),
@@ -276,9 +311,124 @@ static int handle_line(etcd_watch *w, const char *line, size_t len, etcd_watch_b
 	return 1;
 }
 
+/* The gRPC stream ended with why/e (grpc status, transport): as the gateway's error line. */
+static int grpc_ended(etcd_watch *w, sh_err e, const char *why, sh_err *err)
+{
+	if (e == SH_E_AUTH && w->c->user && w->gs.st.have) {
+		stop_transfer(w);
+		if (etcd_authenticate(w->c) == SH_OK)
+			return 0; /* restart at once with a new token */
+		snprintf(w->errbuf, sizeof(w->errbuf), "%s", etcd_errmsg(w->c));
+		*err = SH_E_AUTH;
+		schedule_retry(w);
+		return -1;
+	}
+	if (e == SH_E_COMPACTED) {
+		stop_transfer(w);
+		snprintf(w->errbuf, sizeof(w->errbuf), "%s", why);
+		*err = SH_E_COMPACTED;
+		return -1;
+	}
+	if (e == SH_E_TOO_LARGE) {
+		snprintf(w->errbuf, sizeof(w->errbuf), "%s", why);
+		stop_transfer(w);
+		schedule_retry(w);
+		*err = SH_E_TOO_LARGE;
+		return -1;
+	}
+	transfer_failed(w, e == SH_E_GRPC || e == SH_E_HTTP ? SH_E_UNAVAILABLE : e, why);
+	return 0;
+}
+
+static sh_err next_grpc(etcd_watch *w, etcd_watch_batch *b, long timeout_ms)
+{
+	int64_t deadline = sh_mono_ns() + (int64_t)timeout_ms * SH_NS_PER_MS;
+	for (;;) {
+		/* whole messages first */
+		while (w->active) {
+			ProtobufCMessage *m = NULL;
+			const char *why = NULL;
+			int r = eg_stream_next(&w->gs, &m, &etcdserverpb__watch_response__descriptor, &why);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				char line[400];
+				snprintf(line, sizeof(line), "malformed watch answer from etcd at '%s': %s",
+					 w->c->eps[w->ep].url, why);
+				transfer_failed(w, SH_E_PROTO, line);
+				break;
+			}
+			Etcdserverpb__WatchResponse *wr = (Etcdserverpb__WatchResponse *)m;
+			int created, canceled;
+			sh_err err = SH_OK;
+			char reason[256];
+			snprintf(reason, sizeof(reason), "%s", wr->cancel_reason ? wr->cancel_reason : "");
+			int bad = ep_decode_watch(wr, b, &created, &canceled);
+			protobuf_c_message_free_unpacked(m, NULL);
+			if (bad) {
+				char line[400];
+				snprintf(line, sizeof(line), "malformed watch answer from etcd at '%s'",
+					 w->c->eps[w->ep].url);
+				transfer_failed(w, SH_E_PROTO, line);
+				break;
+			}
+			r = handle_result(w, b, created, canceled, reason[0] ? reason : NULL, &err);
+			if (r > 0)
+				return SH_OK;
+			if (r < 0)
+				return err;
+		}
+		if (w->active && w->gs.done) {
+			char why[400];
+			sh_err err = SH_OK;
+			sh_err e = eg_stream_why(w->c, &w->gs, "watch", why, sizeof(why));
+			if (w->gs.in.len && !w->too_large && e != SH_E_TOO_LARGE && !(w->gs.st.have && w->gs.st.code))
+				snprintf(why, sizeof(why), "watch stream from etcd at '%s' ended inside a message",
+					 w->c->eps[w->ep].url), e = SH_E_IO;
+			if (grpc_ended(w, e, why, &err) < 0)
+				return err;
+			continue;
+		}
+		int64_t now = sh_mono_ns();
+		if (!w->active && now >= w->retry_at_ns) {
+			sh_err e = start_transfer(w);
+			if (e)
+				return e;
+			continue;
+		}
+		if (now >= deadline) {
+			if (w->last_err && !w->created)
+				return w->last_err == SH_E_IO ? SH_E_UNREACHABLE : w->last_err;
+			return SH_E_TIMEOUT;
+		}
+		int64_t wake = deadline;
+		if (!w->active && w->retry_at_ns < wake)
+			wake = w->retry_at_ns;
+		long wait_ms = (long)((wake - now + SH_NS_PER_MS - 1) / SH_NS_PER_MS);
+		if (wait_ms > 200)
+			wait_ms = 200;
+		if (wait_ms < 0)
+			wait_ms = 0;
+		int woken = 0;
+		if (w->active) {
+			eg_stream_pump(&w->gs, wait_ms, w->wake_fd, &woken);
+		} else if (w->wake_fd >= 0) {
+			struct pollfd p = {w->wake_fd, POLLIN, 0};
+			poll(&p, 1, (int)wait_ms);
+			woken = (p.revents & POLLIN) != 0;
+		} else {
+			sh_sleep_ms(wait_ms, NULL);
+		}
+		if (woken)
+			return SH_E_TIMEOUT; /* the caller has something to look at */
+	}
+}
+
 sh_err etcd_watch_next(etcd_watch *w, etcd_watch_batch *b, long timeout_ms)
 {
 	memset(b, 0, sizeof(*b));
+	if (w->grpc)
+		return next_grpc(w, b, timeout_ms);
 	int64_t deadline = sh_mono_ns() + (int64_t)timeout_ms * SH_NS_PER_MS;
 	for (;;) {
 		/* complete lines first */

@@ -290,6 +290,7 @@ int t_skip(const char *name, const char *why)
 struct tresp {
 	int fd, port;
 	const char *const *replies;
+	const size_t *lens; /* binary replies (tresp_start_bin) */
 	int n, served, stop;
 	char last[8192];
 	pthread_t thr;
@@ -325,6 +326,26 @@ static void read_request(int fd, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* Read until the peer pauses for 100 ms or closes (at most 2 s); keeps the first outlen-1 bytes. */
+static void read_quiet(int fd, char *out, size_t outlen)
+{
+	size_t len = 0;
+	int64_t end = t_now_ms() + 2000;
+	while (t_now_ms() < end) {
+		struct pollfd p = {fd, POLLIN, 0};
+		if (poll(&p, 1, 100) <= 0)
+			break;
+		char buf[4096];
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r <= 0)
+			break;
+		size_t n = (size_t)r < outlen - 1 - len ? (size_t)r : outlen - 1 - len;
+		memcpy(out + len, buf, n);
+		len += n;
+	}
+	out[len] = '\0';
+}
+
 static void *tresp_loop(void *arg)
 {
 	tresp *r = arg;
@@ -336,19 +357,32 @@ static void *tresp_loop(void *arg)
 		if (c < 0)
 			continue;
 		char req[8192];
-		read_request(c, req, sizeof(req));
+		if (r->lens)
+			read_quiet(c, req, sizeof(req));
+		else
+			read_request(c, req, sizeof(req));
 		pthread_mutex_lock(&r->mu);
-		const char *reply = r->replies[r->served % r->n];
+		int i = r->served % r->n;
+		const char *reply = r->replies[i];
 		r->served++;
 		snprintf(r->last, sizeof(r->last), "%s", req);
 		pthread_mutex_unlock(&r->mu);
 		if (reply) {
-			size_t off = 0, len = strlen(reply);
+			size_t off = 0, len = r->lens ? r->lens[i] : strlen(reply);
 			while (off < len) {
 				ssize_t w = write(c, reply + off, len - off);
 				if (w <= 0)
 					break;
 				off += (size_t)w;
+			}
+			if (r->lens) {
+				/* let the client take it all in before the close (libcurl 7.88 drops
+				 * HTTP/2 trailers that arrive together with the end of the connection,
+				 * and unread data would turn the close into a reset) */
+				read_quiet(c, req + strlen(req), sizeof(req) - strlen(req));
+				shutdown(c, SHUT_WR);
+				char rest[4096];
+				read_quiet(c, rest, sizeof(rest));
 			}
 		} else {
 			while (!r->stop)
@@ -359,10 +393,11 @@ static void *tresp_loop(void *arg)
 	return NULL;
 }
 
-tresp *tresp_start(const char *const *replies, int n)
+static tresp *tresp_start_impl(const char *const *replies, const size_t *lens, int n)
 {
 	tresp *r = calloc(1, sizeof(*r));
 	r->replies = replies;
+	r->lens = lens;
 	r->n = n;
 	pthread_mutex_init(&r->mu, NULL);
 	r->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -379,6 +414,16 @@ tresp *tresp_start(const char *const *replies, int n)
 	r->port = ntohs(a.sin_port);
 	pthread_create(&r->thr, NULL, tresp_loop, r);
 	return r;
+}
+
+tresp *tresp_start(const char *const *replies, int n)
+{
+	return tresp_start_impl(replies, NULL, n);
+}
+
+tresp *tresp_start_bin(const char *const *replies, const size_t *lens, int n)
+{
+	return tresp_start_impl(replies, lens, n);
 }
 
 int tresp_port(const tresp *r)

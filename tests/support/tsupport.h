@@ -11,6 +11,10 @@
  * reply holds the connection open without answering until stop. */
 typedef struct tresp tresp;
 tresp *tresp_start(const char *const *replies, int n);
+/* The same with binary replies of lens[i] bytes (e.g. HTTP/2 frames for a scripted
+ * gRPC answer): reads what the client sends until it pauses for 100 ms, writes
+ * the reply, waits for the client to pause again, then ends the connection. */
+tresp *tresp_start_bin(const char *const *replies, const size_t *lens, int n);
 int tresp_port(const tresp *r);
 int tresp_requests(const tresp *r);       /* connections served */
 const char *tresp_last_request(tresp *r); /* copy of the last request seen */

@@ -253,7 +253,9 @@ static void test_prefix_end(void)
 
 static etcd_client *client_for(const char *endpoints, long timeout_ms, size_t max_response)
 {
-	etcd_config cfg = {.endpoints = endpoints, .timeout_ms = timeout_ms, .max_response = max_response};
+	/* these scripted answers are the JSON gateway's (test_etcd_grpc.c has gRPC's) */
+	etcd_config cfg = {.endpoints = endpoints, .timeout_ms = timeout_ms, .max_response = max_response,
+			   .transport = ETCD_TRANSPORT_GATEWAY};
 	etcd_client *c = NULL;
 	char err[256];
 	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &c, err, sizeof(err)), SH_OK);
