@@ -202,6 +202,8 @@ static sh_err swarm_ca(ctl_ctx *x, certs_shell *c, const certs_opts *o)
 			return e;
 		}
 		c->ca.watching = 0;
+		if (!changed) /* not again at once: the same 60 s as after a refused one */
+			c->ca.retry_ns = sh_mono_ns() + 60 * 1000 * SH_NS_PER_MS;
 	}
 	cert_swarm_in in = {.root_not_after_ns = root.not_after_ns,
 			    .rotate_before_ns = o->ca_rotate_before_ms * SH_NS_PER_MS,
