@@ -22,6 +22,26 @@ int ctl_may_act(const ctl_ctx *x)
 	return etcd_session_deadline(x->s) - sh_mono_ns() >= x->common.ttl_ms * SH_NS_PER_MS / 5;
 }
 
+/* dock_abort_fn: while leading, give a call up when the controller may no longer act, and never let it
+ * run past that moment (the request's timeout is cut to it) */
+static sh_err lease_lapsing(void *arg, long *left_ms)
+{
+	const ctl_ctx *x = arg;
+	if (!x->el)
+		return SH_OK;
+	if (!ctl_may_act(x))
+		return SH_E_NOT_LEADER;
+	int64_t left = etcd_session_deadline(x->s) - sh_mono_ns() - x->common.ttl_ms * SH_NS_PER_MS / 5;
+	*left_ms = left > 0 ? (long)(left / SH_NS_PER_MS) + 1 : 0; /* rounded up: cut once it has passed */
+	return SH_OK;
+}
+
+void ctl_dock_guard(ctl_ctx *x, dock_client *c)
+{
+	if (c)
+		dock_set_abort(c, lease_lapsing, x);
+}
+
 void ctl_resync_after(ctl_ctx *x, int64_t ns)
 {
 	int64_t at = sh_mono_ns() + (ns > 0 ? ns : 0);

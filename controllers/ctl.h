@@ -111,6 +111,14 @@ void ctl_resync_after(ctl_ctx *x, int64_t ns);
 
 /* 1 while leading with more than a fifth of the TTL left before the lease deadline. */
 int ctl_may_act(const ctl_ctx *x);
+/*
+ * Bind an engine client to the controller's lease (dock_set_abort): while leading, a request is
+ * not sent once ctl_may_act() is 0, and one in flight ends then (its timeout is cut to that
+ * moment) with SH_E_NOT_LEADER; not leading (init), calls run as usual. The runtime does this
+ * for x->dock; a controller does it for every client of its own that acts or whose answer
+ * decides an action. c may be NULL.
+ */
+void ctl_dock_guard(ctl_ctx *x, dock_client *c);
 /* Queue key for the worker (deduplicated; a key in the worker's hands is queued again when done). */
 void ctl_enqueue(ctl_ctx *x, const char *key);
 

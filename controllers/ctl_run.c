@@ -34,18 +34,6 @@ struct ctl_rt {
 
 #define PRUNE_EVERY_NS (60 * SH_NS_PER_S)
 
-/*
- * The engine client's reason to give a call up: while leading, the moment the controller may no
- * longer act (ctl_may_act), a call that hangs (a manager without raft quorum answers nothing until
- * the request timeout) ends at once with SH_E_NOT_LEADER instead of holding the pass past the
- * lease's deadline; the pass then stops as after any lost leadership.
- */
-static sh_err lease_lapsing(void *arg)
-{
-	const ctl_ctx *x = arg;
-	return x->el && !ctl_may_act(x) ? SH_E_NOT_LEADER : SH_OK;
-}
-
 /* copy the options when they changed (or the first time): 1 when copied */
 static int take_options(ctl_thread *t)
 {
@@ -242,7 +230,7 @@ static void *thread_main(void *arg)
 		return NULL;
 	}
 	if (x->dock)
-		dock_set_abort(x->dock, lease_lapsing, x);
+		ctl_dock_guard(x, x->dock);
 	x->q = ctl_queue_new(SH_NS_PER_S, 60 * SH_NS_PER_S, 10, 20);
 	if (!x->q || (x->def->init && x->def->init(x, &state))) {
 		sh_log("error", name, "cannot initialise the controller");

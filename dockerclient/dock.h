@@ -35,12 +35,15 @@ const char *dock_api_version(dock_client *c);
  * leadership lease is about to end while an engine call hangs (a manager that lost its raft
  * quorum answers nothing for the whole timeout). fn is called on the calling thread before
  * each request and whenever libcurl reports progress (CURLOPT_XFERINFOFUNCTION: on every
- * read or write and at least about once a second while idle); it returns SH_OK to go on, or
+ * read or write, but only about once a second while idle); it returns SH_OK to go on, or
  * the code to end the request with at once (e.g. SH_E_NOT_LEADER), which the call returns
- * with dock_errmsg() "gave up REQUEST at engine 'HOST': DESCRIPTION OF THE CODE". fn NULL
- * removes it. The event stream (dock_events_*) does not use it.
+ * with dock_errmsg() "gave up REQUEST at engine 'HOST': DESCRIPTION OF THE CODE". When it
+ * returns SH_OK it may set *left_ms (>= 0; it is -1 on entry: unknown) to how long from now
+ * it will go on saying SH_OK at most: the request's timeout is cut to that, so the give-up
+ * is on time rather than up to a second late, and a request cut there ends as given up. fn
+ * NULL removes it. The event stream (dock_events_*) does not use it.
  */
-typedef sh_err (*dock_abort_fn)(void *arg);
+typedef sh_err (*dock_abort_fn)(void *arg, long *left_ms);
 void dock_set_abort(dock_client *c, dock_abort_fn fn, void *arg);
 
 /* ---- info, ping, swarm ---- */

@@ -176,7 +176,8 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 {
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	dock_client *c = ud;
-	c->aborted = c->abort_fn(c->abort_arg);
+	long left = -1;
+	c->aborted = c->abort_fn(c->abort_arg, &left);
 	return c->aborted != SH_OK;
 }
 
@@ -192,10 +193,15 @@ static sh_err http(dock_client *c, const char *method, const char *url, const ch
 {
 	CURL *h = c->h;
 	c->aborted = SH_OK;
-	if (c->abort_fn && (c->aborted = c->abort_fn(c->abort_arg)) != SH_OK)
+	long left = -1, timeout = c->timeout_ms;
+	if (c->abort_fn && (c->aborted = c->abort_fn(c->abort_arg, &left)) != SH_OK)
 		return gave_up(c, what);
+	/* the owner's limit, when nearer than the timeout: libcurl's own timer ends the request there */
+	int capped = left >= 0 && left < timeout;
+	if (capped)
+		timeout = left > 0 ? left : 1;
 	curl_easy_reset(h);
-	dock_curl_setup(c, h, c->timeout_ms);
+	dock_curl_setup(c, h, timeout);
 	if (c->abort_fn) {
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
@@ -220,8 +226,20 @@ static sh_err http(dock_client *c, const char *method, const char *url, const ch
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &bd);
 	CURLcode rc = curl_easy_perform(h);
 	curl_slist_free_all(hd);
-	if (rc == CURLE_ABORTED_BY_CALLBACK && c->aborted != SH_OK) {
+	if (rc == CURLE_OPERATION_TIMEDOUT && capped) {
+		/* cut at the owner's limit: given up, never sent again (it may have been applied) */
+		long l2 = -1;
+		c->aborted = c->abort_fn(c->abort_arg, &l2);
+		if (c->aborted == SH_OK)
+			c->aborted = SH_E_TIMEOUT; /* the limit moved meanwhile: a plain timeout */
+	}
+	if ((rc == CURLE_ABORTED_BY_CALLBACK || (rc == CURLE_OPERATION_TIMEDOUT && capped)) && c->aborted != SH_OK) {
 		sh_buf_release(&bd.b);
+		if (c->aborted == SH_E_TIMEOUT) {
+			dock_setf(c, "engine at '%s' did not answer %s within %ld ms (the owner's limit)", c->host, what,
+				  timeout);
+			return SH_E_TIMEOUT;
+		}
 		return gave_up(c, what);
 	}
 	if (rc != CURLE_OK) {

@@ -174,6 +174,7 @@ static sh_err arb_init(ctl_ctx *x, void **state)
 			sh_log("error", x->def->name, "cannot use manager engine '%s': %s", m->host, err);
 			continue;
 		}
+		ctl_dock_guard(x, m->c); /* a probe given up is never taken for a manager without a leader */
 		st->nm++;
 	}
 	if (!list && x->dock) {
@@ -495,8 +496,11 @@ static sh_err force_new_cluster(ctl_ctx *x, arb_state *st, mgr_conn *m, const ch
 	sh_err e = write_quorum(x, st, "force-new-cluster", id, "forcing", id, reason, "started", NULL, rj, nrj);
 	if (e)
 		return e;
-	/* never while a manager reports a leader: look once more right before the call */
+	/* never while a manager reports a leader: look once more right before the call. A probe given up
+	 * because the lease is lapsing answers nothing, which must not read as "no leader": stop here */
 	probe_managers(x, st);
+	if (!ctl_may_act(x))
+		return SH_E_NOT_LEADER;
 	for (size_t i = 0; i < st->nm; i++)
 		if (st->m[i].answers && st->m[i].has_leader)
 			return write_quorum(x, st, "force-new-cluster", id, "recovered", id,

@@ -90,6 +90,8 @@ static sh_err swarm_pki(ctl_ctx *x, certs_shell *c, const certs_opts *o)
 	int64_t t0 = sh_mono_ns();
 	sh_err e = dock_nodes_list(x->dock, &nl);
 	ctl_engine_done(x, t0);
+	if (e == SH_E_NOT_LEADER)
+		return e; /* given up: the lease is lapsing */
 	if (e)
 		return SH_OK; /* not a manager, or the engine is away: nothing to judge this pass */
 	etcd_range_result hb = {0};
@@ -170,6 +172,8 @@ static sh_err swarm_ca(ctl_ctx *x, certs_shell *c, const certs_opts *o)
 	int64_t t0 = sh_mono_ns();
 	sh_err e = dock_swarm_inspect(x->dock, &sw);
 	ctl_engine_done(x, t0);
+	if (e == SH_E_NOT_LEADER)
+		return e; /* given up: the lease is lapsing */
 	if (e)
 		return SH_OK; /* not a manager, or the engine is away: nothing to judge this pass */
 	cert_info root = {0};
@@ -190,12 +194,16 @@ static sh_err swarm_ca(ctl_ctx *x, certs_shell *c, const certs_opts *o)
 		else
 			snprintf(why, sizeof(why), "swarm root CA rotation ended after %.1f s with the root unchanged (%s)",
 				 secs, root.serial);
-		c->ca.watching = 0;
+		/* still watching until the end is on record: a failed write is tried again next pass */
 		e = ctl_record(x, "rotate-ca", sw.id, why, changed ? "ok" : "failed", NULL, NULL, NULL);
 		if (e) {
+			ctl_resync_after(x, 500 * SH_NS_PER_MS);
 			dock_swarm_free(&sw);
 			return e;
 		}
+		c->ca.watching = 0;
+		if (!changed) /* not again at once: the same 60 s as after a refused one */
+			c->ca.retry_ns = sh_mono_ns() + 60 * 1000 * SH_NS_PER_MS;
 	}
 	cert_swarm_in in = {.root_not_after_ns = root.not_after_ns,
 			    .rotate_before_ns = o->ca_rotate_before_ms * SH_NS_PER_MS,

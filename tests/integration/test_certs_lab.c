@@ -705,7 +705,7 @@ static void bench_window_to_running(void)
 		rec_cert_status st2;
 		CU_ASSERT_TRUE(status_of(&st2));
 		ctl[nc] = (double)(run_ns - st.next_renewal_ns) / 1e9;
-		ctl_status[nc++] = (double)(st2.renewed_at_ns - st.next_renewal_ns) / 1e9;
+		ctl_status[nc++] = (double)(st2.renewed_at_ns - st.next_renewal_ns) / 1e9; /* renewed_at: the pass's start */
 	}
 	stop_daemon(d);
 	/* by hand, scripted: a certificate issued beforehand, three secrets created, one service update */
@@ -755,7 +755,7 @@ static void bench_window_to_running(void)
 	}
 	printf("\nrenewal of a certificate delivered as Swarm secrets to a 1-replica service (start-first), lab node 1:\n");
 	print_stats("swarmheal: renewal window opens -> new task running", ctl, nc);
-	print_stats("  of which: window opens -> delivered, status written", ctl_status, nc);
+	print_stats("  of which: window opens -> the renewing pass starts (renewed_at)", ctl_status, nc);
 	print_stats("by hand (scripted, cert issued beforehand): first command -> running", man, nm);
 	print_stats("  the same until the old secrets are removed", man_all, nm);
 	printf("  (by hand starts when a person notices the renewal is due: swarmheal starts when the window opens)\n");

@@ -165,8 +165,9 @@ static pid_t start_daemon(const char *name, const char *extra, int *mport)
 /* wait until the daemon has finished `more` more passes (the counter counts passes begun) */
 static int wait_passes(int mport, int more, long ms)
 {
+	/* no line yet (-1) is no pass begun yet: "leading" is logged before the first pass adds the series */
 	double c = t_metric(mport, PASSES);
-	return c >= 0 && t_wait_metric(mport, PASSES, c + more + 1, ms);
+	return t_wait_metric(mport, PASSES, (c > 0 ? c : 0) + more + 1, ms);
 }
 
 /* wait until the daemon logged that it leads */

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -285,6 +288,90 @@ static void test_retention(void)
 	etcd_delete(tc, prefix, &dop, NULL);
 }
 
+/* ---- an engine call that hangs while the lease lapses ---- */
+
+static volatile int hang_armed, hang_in_call, hang_done;
+static volatile sh_err hang_err;
+static volatile int64_t hang_end_ns, hang_deadline_ns, hang_limit_ns;
+static char hang_msg[300];
+
+static sh_err hang_reconcile(ctl_ctx *x, void *st)
+{
+	(void)st;
+	if (!hang_armed || hang_done)
+		return SH_OK;
+	dock_info info;
+	hang_in_call = 1;
+	sh_err e = dock_info_get(x->dock, &info);
+	hang_end_ns = sh_mono_ns();
+	hang_deadline_ns = etcd_session_deadline(x->s);
+	hang_limit_ns = hang_deadline_ns - x->common.ttl_ms * SH_NS_PER_MS / 5;
+	hang_err = e;
+	snprintf(hang_msg, sizeof(hang_msg), "%s", dock_errmsg(x->dock));
+	hang_done = 1;
+	return e;
+}
+
+static const ctl_def hang_def = {.name = "hang", .cfg_size = sizeof(tcfg), .needs_engine = 1,
+				 .reconcile = hang_reconcile};
+
+/* an engine that takes the connection and never answers (timeout 10 s), etcd frozen meanwhile: the call ends
+ * when the controller may no longer act (a fifth of the TTL before the deadline), never past the deadline */
+static void test_engine_call_ends_with_lease(void)
+{
+	tetcd e;
+	CU_ASSERT_EQUAL_FATAL(tetcd_start(&e, NULL), 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 8) == 0 &&
+			getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+	char host[64];
+	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+	static char pfx[128];
+	snprintf(pfx, sizeof(pfx), "%s", t_prefix("hang"));
+	pfx[strlen(pfx) - 1] = '\0';
+	static volatile int blk;
+	static volatile long ps, wk;
+	static tcfg c = {"A", &blk, &ps, &wk};
+	ctl_common common = {.prefix = pfx, .ttl_ms = 2000, .resync_ms = 200,
+			     .actions_retention_ms = 7 * 24 * 3600 * 1000LL, .actions_max = 10000};
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	const ctl_def *defs[] = {&hang_def};
+	void *cfgp[] = {&c};
+	etcd_config ec = {.endpoints = e.endpoint};
+	dock_config dc = {.host = host, .timeout_ms = 10000};
+	ctl_rt *rt;
+	char err[200];
+	CU_ASSERT_EQUAL_FATAL(ctl_start(defs, cfgp, 1, &common, &lock, &ec, &dc, &rt, err, sizeof(err)), SH_OK);
+	/* leading: passes run */
+	int64_t t0 = sh_mono_ns();
+	while (ctl_metric_get("swarmheal_reconciles_total", "controller=\"hang\"") < 2 && sh_mono_ns() - t0 < 10 * SH_NS_PER_S)
+		usleep(20000);
+	CU_ASSERT_FATAL(ctl_metric_get("swarmheal_reconciles_total", "controller=\"hang\"") >= 2);
+	hang_armed = 1;
+	while (!hang_in_call && sh_mono_ns() - t0 < 15 * SH_NS_PER_S)
+		usleep(5000);
+	CU_ASSERT_FATAL(hang_in_call);
+	kill(e.pid, SIGSTOP); /* no keepalive answers from now on */
+	int64_t t_stop = sh_mono_ns();
+	while (!hang_done && sh_mono_ns() - t_stop < 8 * SH_NS_PER_S)
+		usleep(5000);
+	kill(e.pid, SIGCONT);
+	CU_ASSERT_FATAL(hang_done);
+	printf("\nengine call given up %.0f ms after etcd froze: %.0f ms after the controller's limit, %.0f ms before "
+	       "the lease deadline (%s)\n",
+	       (double)(hang_end_ns - t_stop) / 1e6, (double)(hang_end_ns - hang_limit_ns) / 1e6,
+	       (double)(hang_deadline_ns - hang_end_ns) / 1e6, hang_msg);
+	CU_ASSERT_EQUAL(hang_err, SH_E_NOT_LEADER);
+	CU_ASSERT(hang_end_ns >= hang_limit_ns);
+	CU_ASSERT(hang_end_ns < hang_deadline_ns); /* never past the deadline (was up to ~1 s after the limit) */
+	CU_ASSERT_PTR_NOT_NULL(strstr(hang_msg, "gave up"));
+	ctl_stop(rt);
+	close(fd);
+	tetcd_stop(&e);
+}
+
 int main(int argc, char **argv)
 {
 	if (!t_endpoints())
@@ -295,6 +382,7 @@ int main(int argc, char **argv)
 	static const t_case cases[] = {
 		{"two_controllers_independent", test_two_controllers_independent},
 		{"retention", test_retention},
+		{"engine_call_ends_with_lease", test_engine_call_ends_with_lease},
 		{NULL, NULL},
 	};
 	int rc = t_run("runtime", cases, argc, argv);

@@ -158,10 +158,17 @@ static void test_no_socket(void)
 
 static int64_t abort_at;
 
-static sh_err give_up_after(void *arg)
+static int tell_left; /* give_up_after says how long it will go on */
+
+static sh_err give_up_after(void *arg, long *left_ms)
 {
 	(void)arg;
-	return t_now_ms() >= abort_at ? SH_E_NOT_LEADER : SH_OK;
+	int64_t now = t_now_ms();
+	if (now >= abort_at)
+		return SH_E_NOT_LEADER;
+	if (tell_left)
+		*left_ms = (long)(abort_at - now);
+	return SH_OK;
 }
 
 /* an engine that takes the connection and never answers: the owner's abort ends the call, not the timeout */
@@ -188,6 +195,17 @@ static void test_abort_hanging_call(void)
 	CU_ASSERT(took >= 300 && took < 1600);
 	snprintf(want, sizeof(want), "gave up version query at engine '%s': not the leader", host);
 	CU_ASSERT_STRING_EQUAL(dock_errmsg(c), want);
+	/* an owner that says when it will give up: the request ends then, not up to a second later */
+	tell_left = 1;
+	for (int i = 0; i < 3; i++) {
+		t0 = t_now_ms();
+		abort_at = t0 + 300;
+		CU_ASSERT_EQUAL(dock_info_get(c, &info), SH_E_NOT_LEADER);
+		took = t_now_ms() - t0;
+		CU_ASSERT(took >= 300 && took < 600);
+		CU_ASSERT_STRING_EQUAL(dock_errmsg(c), want);
+	}
+	tell_left = 0;
 	/* already given up: not even sent */
 	t0 = t_now_ms();
 	CU_ASSERT_EQUAL(dock_node_set_availability(c, "abc", "drain"), SH_E_NOT_LEADER);
