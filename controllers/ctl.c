@@ -157,10 +157,10 @@ void ctl_seen_free(ctl_ctx *x)
 }
 
 /* the mode in force, logged when it differs from the one last logged */
-static enum rec_mode mode_seen(ctl_ctx *x, enum rec_mode m)
+static enum rec_mode mode_seen(ctl_ctx *x, enum rec_mode m, const char *source)
 {
 	if ((int)m != x->mode_last) {
-		sh_log("info", x->def->name, "arbiter mode | mode=%s", rec_mode_name(m));
+		sh_log("info", x->def->name, "arbiter mode | mode=%s source=%s", rec_mode_name(m), source);
 		x->mode_last = (int)m;
 	}
 	return m;
@@ -175,20 +175,21 @@ enum rec_mode ctl_mode(ctl_ctx *x)
 	sh_err e = etcd_get(x->etcd, key, &kv, NULL);
 	ctl_etcd_done(x, t0);
 	if (e == SH_E_NOT_FOUND)
-		return mode_seen(x, REC_MODE_NORMAL);
+		return mode_seen(x, REC_MODE_NORMAL, "no-record");
 	if (e) {
 		sh_log("warn", x->def->name, "cannot read the arbiter mode, acting as read-only | error=\"%s\"",
 		       etcd_errmsg(x->etcd));
-		return mode_seen(x, REC_MODE_READ_ONLY);
+		return mode_seen(x, REC_MODE_READ_ONLY, "unreadable");
 	}
 	rec_arbiter_mode m;
 	char why[200];
-	if (rec_arbiter_mode_parse(kv.value, kv.value_len, &m, why, sizeof(why))) {
+	int m_bad = rec_arbiter_mode_parse(kv.value, kv.value_len, &m, why, sizeof(why)) != 0;
+	if (m_bad) {
 		ctl_warn_record(x, key, kv.mod_revision, why);
 		m.mode = REC_MODE_READ_ONLY;
 	}
 	etcd_kv_free(&kv);
-	return mode_seen(x, m.mode);
+	return mode_seen(x, m.mode, m_bad ? "malformed-record" : "record");
 }
 
 sh_err ctl_range(ctl_ctx *x, const char *sub, etcd_range_result *r)

@@ -490,8 +490,9 @@ int main(int argc, char **argv)
 	/* we act until margin + kill-after before the deadline: keep alive often
 	 * enough that AE_LEADERLESS_NS of etcd without a leader fits in what is left
 	 * (the session's cadence rule allows for ETCD_SESSION_ELECTION_NS: ask for the difference) */
-	etcd_session_set_budget(s, (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o) -
-					   (AE_LEADERLESS_NS - ETCD_SESSION_ELECTION_NS));
+	int64_t budget = (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o) -
+			 (AE_LEADERLESS_NS - ETCD_SESSION_ELECTION_NS);
+	etcd_session_set_budget(s, budget > 0 ? budget : 1); /* <= 0 would read as "the whole TTL" */
 	/* the watchdog runs before we campaign, off the path to the command */
 	sh_watchdog *wd = NULL;
 	if (o.cmd) {
