@@ -520,19 +520,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "arbiter-elect: %s\n", el.errbuf);
 		rc = exit_for(e);
 	}
-	/* resign and revoke at once: the key delete (what a waiter watches) and the
-	 * revoke go out together on two connections; if etcd is unreachable the
+	/* resign by revoking the lease alone: etcd deletes the key with it (the delete
+	 * event a waiter watches), one raft write where a delete and a revoke were two
+	 * (issue 17: one-shot 3 writes, etcdctl lock's 4); if etcd is unreachable the
 	 * lease ends by its TTL and takes the key with it */
-	int had_key = el.rev != 0;
 	/* how close the lease came to its deadline: worth a line when unusual */
 	int64_t gap = etcd_session_max_gap_ns(s);
 	if (rc == EXIT_LOST || gap > o.ttl_ms * SH_NS_PER_MS / 4)
 		fprintf(stderr, "arbiter-elect: longest keepalive gap of lease %llx: %lld ms (ttl %lld s)\n",
 			(unsigned long long)etcd_session_lease(s), (long long)(gap / SH_NS_PER_MS),
 			(long long)(o.ttl_ms / 1000));
-	etcd_session_revoke_start(s);
-	if (had_key)
-		etcd_election_resign(&el);
+	etcd_session_revoke_start(s); /* from the session's own thread and connection, at once */
 	etcd_session_close(s, 0);
 	sh_watchdog_stop(wd);
 	etcd_election_release(&el);
