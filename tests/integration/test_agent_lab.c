@@ -45,12 +45,35 @@ static void heartbeat(int node, char *out, size_t len)
 static int wait_heartbeat(int node, const char *needle, int ms)
 {
 	char hb[2048];
-	for (int t = 0; t < ms; t += 50) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end; usleep(50000)) {
 		heartbeat(node, hb, sizeof(hb));
 		if (strstr(hb, needle))
 			return 1;
-		usleep(50000);
 	}
+	return 0;
+}
+
+/* a number etcd reports for the node's heartbeat key (-w json): "revision" (the store's, in the
+ * header), "mod_revision" or "lease" (the key's); 0 when absent */
+static long long key_field(int node, const char *field)
+{
+	char cmd[700], out[32];
+	snprintf(cmd, sizeof(cmd),
+		 "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s -w json | grep -o '\"%s\":[0-9]*' | head -1 | cut -d: -f2",
+		 eps, prefix, ids[node], field);
+	popen_line(cmd, out, sizeof(out));
+	return atoll(out);
+}
+
+/* the lease (decimal ID) has expired or was revoked */
+static int wait_lease_gone(long long lease, int ms)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s lease timetolive %llx | grep -q 'already expired'",
+		 eps, lease);
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end; usleep(100000))
+		if (t_sh("%s", cmd) == 0)
+			return 1;
 	return 0;
 }
 
@@ -92,9 +115,8 @@ static void test_stop_mark_after_sigterm(void)
 	/* this test's agent is a plain process, or a container's when the tests themselves run in one */
 	CU_ASSERT_PTR_NOT_NULL(strstr(hb, access("/.dockerenv", F_OK) ? "\"runs_as\":\"process\"" : "\"runs_as\":\"container\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"addr\":\"10.213.57.12\""));
-	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s -w json | grep -q '\"lease\"'", eps,
-			     prefix, ids[2]),
-			0);
+	long long lease = key_field(2, "lease");
+	CU_ASSERT(lease > 0);
 	stop_agent(ag);
 	heartbeat(2, hb, sizeof(hb));
 	fprintf(stderr, "\n  after SIGTERM: %s\n", hb);
@@ -103,8 +125,8 @@ static void test_stop_mark_after_sigterm(void)
 	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s -w json | grep -q '\"lease\"'", eps,
 			     prefix, ids[2]),
 			1);
-	/* it outlives the TTL */
-	sleep(4);
+	/* it outlives the running agent's lease */
+	CU_ASSERT_TRUE(wait_lease_gone(lease, 10000));
 	heartbeat(2, hb, sizeof(hb));
 	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"agent\":\"stopped\""));
 	/* SIGKILL (a crash) leaves no mark: the key goes with the lease */
@@ -113,28 +135,32 @@ static void test_stop_mark_after_sigterm(void)
 	kill(ag, SIGKILL);
 	t_wait_pid(ag, 5000, NULL);
 	int gone = 0;
-	for (int t = 0; t < 100 && !gone; t++) {
+	for (int64_t end = t_now_ms() + 10000; !gone && t_now_ms() < end; usleep(100000)) {
 		heartbeat(2, hb, sizeof(hb));
 		gone = !hb[0];
-		usleep(100000);
 	}
 	CU_ASSERT_TRUE(gone);
 }
 
-/* every engine value the heartbeat key took while f ran, from an etcdctl watch */
+/* every engine value the heartbeat key took while f ran: the key's history from the revision before f
+ * to its last write after f, replayed by an etcdctl watch from that revision */
 static void watch_engine_during(int node, void (*f)(int), char *seen, size_t len)
 {
-	char cmd[600], log[128];
-	snprintf(log, sizeof(log), "/tmp/swarmheal-agentlab-watch.%d.log", (int)getpid());
-	unlink(log);
-	snprintf(cmd, sizeof(cmd), "env ETCDCTL_API=3 etcdctl --endpoints=%s watch %s/nodes/%s", eps, prefix, ids[node]);
-	pid_t w = t_spawn(log, "%s", cmd);
-	usleep(300000);
+	long long from = key_field(node, "revision") + 1;
 	f(node);
+	long long last = key_field(node, "mod_revision");
+	char cmd[600], log[128], done[64];
+	snprintf(log, sizeof(log), "/tmp/swarmheal-agentlab-watch.%d.log", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "env ETCDCTL_API=3 etcdctl --endpoints=%s watch --rev=%lld -w fields %s/nodes/%s", eps,
+		 from, prefix, ids[node]);
+	pid_t w = t_spawn(log, "%s", cmd);
+	snprintf(done, sizeof(done), "\"ModRevision\" : %lld\n", last);
+	CU_ASSERT_TRUE(t_wait_file(log, done, 5000));
 	kill(w, SIGTERM);
 	t_wait_pid(w, 3000, NULL);
 	char grep[300];
-	snprintf(grep, sizeof(grep), "grep -o '\"engine\":\"[a-z]*\"' %s | tr '\\n' ' '", log);
+	snprintf(grep, sizeof(grep), "grep '^\"Value\"' %s | sed 's/\\\\\"/\"/g' | grep -o '\"engine\":\"[a-z]*\"' | tr '\\n' ' '",
+		 log);
 	popen_line(grep, seen, len);
 	unlink(log);
 }
@@ -144,9 +170,9 @@ static void freeze_2s(int node)
 	pid_t d = dockerd_pid(node);
 	CU_ASSERT_FATAL(d > 0);
 	kill(d, SIGSTOP);
-	usleep(2000000);
+	usleep(2000000); /* the fault itself: 2 s frozen */
 	kill(d, SIGCONT);
-	sleep(3); /* the agent sees it answer again */
+	CU_ASSERT_TRUE(wait_heartbeat(node, "\"engine\":\"up\"", 8000)); /* the agent sees it answer again */
 }
 
 /* a dockerd frozen for 2 s (every container keeps running) is slow, not down */
@@ -169,9 +195,9 @@ static void freeze_4s(int node)
 	pid_t d = dockerd_pid(node);
 	CU_ASSERT_FATAL(d > 0);
 	kill(d, SIGSTOP);
-	usleep(4000000);
+	usleep(4000000); /* the fault itself: 4 s frozen */
 	kill(d, SIGCONT);
-	sleep(3);
+	CU_ASSERT_TRUE(wait_heartbeat(node, "\"engine\":\"up\"", 8000));
 }
 
 static void test_frozen_past_down_after_is_down(void)
@@ -213,7 +239,7 @@ static void test_killed_engine_down(void)
 		 t_sh("%s start 3 >>/tmp/swarmheal-agentlab-start.log 2>&1", lab) == 0;
 	CU_ASSERT_TRUE(up);
 	/* back in the swarm before the next test */
-	for (int t = 0; t < 300; t++) {
+	for (int64_t end = t_now_ms() + 30000; t_now_ms() < end;) {
 		char out[16], cmd[512];
 		snprintf(cmd, sizeof(cmd), "docker -H %s node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready", socks[1]);
 		popen_line(cmd, out, sizeof(out));
@@ -323,7 +349,7 @@ static void test_autoheal_plain_container_once(void)
 				   socks[2]),
 			      0);
 	ag = start_agent(2, "/tmp/swarmheal-agentlab-ahplain.log", "--autoheal --interval 500ms");
-	for (int t = 0; t < 200 && restarts_recorded() < 1; t++)
+	for (int64_t until = t_now_ms() + 20000; restarts_recorded() < 1 && t_now_ms() < until;)
 		usleep(100000);
 	snprintf(cmd, sizeof(cmd),
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/ --print-value-only | grep -c "
@@ -333,7 +359,8 @@ static void test_autoheal_plain_container_once(void)
 	CU_ASSERT(atoi(out) >= 1);
 	t_sh("docker -H %s stop -t 0 ahplain >/dev/null 2>&1", socks[2]);
 	int before = restarts_recorded();
-	sleep(4);
+	/* a negative control, so a window: 8 of the agent's 500 ms autoheal passes (it reports none of them) */
+	usleep(8 * 500 * 1000);
 	CU_ASSERT_STRING_EQUAL(inspect(2, "ahplain", "{{.State.Status}}"), "exited");
 	CU_ASSERT_EQUAL(restarts_recorded(), before);
 	stop_agent(ag);

@@ -60,7 +60,7 @@ static double wait_mode(const char *mode, int ms)
 	char v[2048], want[64];
 	snprintf(want, sizeof(want), "\"mode\":\"%s\"", mode);
 	int64_t t0 = sh_mono_ns();
-	for (int t = 0; t < ms; t += 50) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		get("/arbiter/mode", v, sizeof(v));
 		if (strstr(v, want))
 			return (double)(sh_mono_ns() - t0) / 1e9;
@@ -77,7 +77,7 @@ static int wait_leader(pid_t pid, int ms)
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/elections/controller.arbiter/ --sort-by=CREATE "
 		 "--order=ASCEND --print-value-only | head -1",
 		 eps, prefix);
-	for (int t = 0; t < ms; t += 100) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		popen_line(cmd, got, sizeof(got));
 		if (!strcmp(got, want))
 			return 1;
@@ -169,7 +169,14 @@ static void test_placement_moves_to_survivor(void)
 	pid_t pc = arbiter("c", "--mode-grace 1s");
 	pid_t pa = arbiter("a", "--mode-grace 1s");
 	CU_ASSERT(wait_mode("normal", 5000) >= 0);
-	sleep(1);
+	/* every replica has recorded its zone (what placement reads) */
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/arbiter/replicas/ --keys-only | grep -c .",
+		 eps, prefix);
+	char n[16] = "";
+	for (int64_t end = t_now_ms() + 5000; atoi(n) < 3 && t_now_ms() < end; usleep(50000))
+		popen_line(cmd, n, sizeof(n));
+	CU_ASSERT_EQUAL(atoi(n), 3);
 	hb_del("b1");
 	hb_del("b2");
 	hb_del("c1");

@@ -58,7 +58,7 @@ static int mode_is(const char *mode)
 static double wait_mode(const char *mode, int ms)
 {
 	int64_t t0 = sh_mono_ns();
-	for (int t = 0; t < ms; t += 100) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		if (mode_is(mode))
 			return (double)(sh_mono_ns() - t0) / 1e9;
 		usleep(100000);
@@ -86,7 +86,7 @@ static int quorum_state_is(const char *st)
 
 static int wait_quorum(const char *st, int ms)
 {
-	for (int t = 0; t < ms; t += 200) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		if (quorum_state_is(st))
 			return 1;
 		usleep(200000);
@@ -109,7 +109,7 @@ static int wait_leader(pid_t pid, int ms)
 {
 	char want[160], got[160];
 	snprintf(want, sizeof(want), "%s:%d", host, (int)pid);
-	for (int t = 0; t < ms; t += 200) {
+	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
 		arbiter_leader(got, sizeof(got));
 		if (!strcmp(got, want))
 			return 1;
@@ -170,7 +170,7 @@ static void test_zones(void)
 	popen_line(cmd, cluster_before, sizeof(cluster_before));
 	/* b first: it leads; a campaigns behind it */
 	arb_b = start_arbiter("b", "");
-	sleep(1);
+	CU_ASSERT_TRUE_FATAL(wait_leader(arb_b, 10000));
 	arb_a = start_arbiter("a", "");
 	CU_ASSERT(wait_mode("normal", 10000) >= 0);
 	CU_ASSERT_TRUE(wait_leader(arb_b, 5000));
@@ -210,7 +210,7 @@ static void test_zones(void)
 	CU_ASSERT_TRUE(wait_quorum("recovered", 60000));
 	/* Swarm.Cluster is empty while a manager has no leader: read it once it is back */
 	cluster_after[0] = '\0';
-	for (int t = 0; t < 100 && strlen(cluster_after) < 10; t++) {
+	for (int64_t until = t_now_ms() + 20000; strlen(cluster_after) < 10 && t_now_ms() < until;) {
 		popen_line(cmd, cluster_after, sizeof(cluster_after));
 		if (strlen(cluster_after) < 10)
 			usleep(200000);
@@ -218,7 +218,7 @@ static void test_zones(void)
 	if (strcmp(cluster_before, cluster_after))
 		fprintf(stderr, "cluster ID before '%s', after '%s'\n", cluster_before, cluster_after);
 	CU_ASSERT_STRING_EQUAL(cluster_before, cluster_after);
-	for (int t = 0; t < 600 && ready_nodes(1) < N; t++)
+	for (int64_t until = t_now_ms() + 60000; ready_nodes(1) < N && t_now_ms() < until;)
 		usleep(100000);
 
 	/* 4. a single lost heartbeat does not change the mode: zone b down to node 2, then node 4 blinks */
@@ -244,7 +244,7 @@ static void test_zones(void)
 			  "--drain-grace 1s --restore-after 60s",
 			  t_bin("swarmheald"), eps, socks[1], prefix);
 	int refused = 0;
-	for (int t = 0; t < 200 && !refused; t++) {
+	for (int64_t until = t_now_ms() + 20000; !refused && t_now_ms() < until;) {
 		refused = actions_matching("drain", "but the arbiter mode is read-only");
 		usleep(100000);
 	}
@@ -262,7 +262,7 @@ static void test_zones(void)
 static void test_quorum_guard(void)
 {
 	char cmd[512], out[256];
-	for (int t = 0; t < 600 && ready_nodes(1) < N; t++)
+	for (int64_t until = t_now_ms() + 60000; ready_nodes(1) < N && t_now_ms() < until;)
 		usleep(100000);
 	CU_ASSERT_EQUAL(t_sh("docker -H %s service create -d --name arbweb --replicas 2 swarmheal-test-busybox "
 			     "sleep 86400 >/dev/null",
@@ -279,7 +279,7 @@ static void test_quorum_guard(void)
 	t_sh("%s kill 2; %s kill 3", lab, lab);
 	/* the record moves on to "recovered" as soon as the new cluster has its leader: wait for the action */
 	int done = 0;
-	for (int t = 0; t < 600 && !done; t++) {
+	for (int64_t until = t_now_ms() + 60000; !done && t_now_ms() < until;) {
 		done = actions_matching("arbiter", "\"kind\":\"force-new-cluster\",\"target\":\"[^\"]*\",\"reason\":\"[^\"]*\",\"result\":\"ok\"");
 		if (!done)
 			usleep(100000);
@@ -287,7 +287,7 @@ static void test_quorum_guard(void)
 	CU_ASSERT_TRUE(done);
 	double forced = (double)(sh_mono_ns() - t0) / 1e9;
 	int ok = 0;
-	for (int t = 0; t < 600 && !ok; t++) {
+	for (int64_t until = t_now_ms() + 60000; !ok && t_now_ms() < until;) {
 		ok = t_sh("docker -H %s node ls >/dev/null 2>&1", socks[1]) == 0;
 		if (!ok)
 			usleep(100000);
@@ -351,7 +351,7 @@ int main(int argc, char **argv)
 			   cp, cp, cp, pp, pp, pp);
 	snprintf(eps, sizeof(eps), "http://127.0.0.1:%d", cp);
 	snprintf(eps_bridge, sizeof(eps_bridge), "http://" BRIDGE ":%d", cp);
-	for (int t = 0; t < 100 && t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s endpoint health >/dev/null 2>&1", eps); t++)
+	for (int64_t until = t_now_ms() + 20000; t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s endpoint health >/dev/null 2>&1", eps) && t_now_ms() < until;)
 		usleep(200000);
 	snprintf(prefix, sizeof(prefix), "/arb-%d", (int)getpid());
 	for (int i = 1; i <= N; i++)
