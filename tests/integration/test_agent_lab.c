@@ -13,18 +13,6 @@
 static const char *lab, *eps;
 static char socks[4][256], ids[4][64], prefix[64];
 
-static void popen_line(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	out[0] = '\0';
-	if (f) {
-		size_t n = fread(out, 1, len - 1, f);
-		out[n] = '\0';
-		pclose(f);
-	}
-	out[strcspn(out, "\n")] = '\0';
-}
-
 static pid_t start_agent(int node, const char *log, const char *extra)
 {
 	snprintf(prefix, sizeof(prefix), "/ta-%d-%lld", (int)getpid(), (long long)(sh_mono_ns() / 1000000));
@@ -38,7 +26,7 @@ static void heartbeat(int node, char *out, size_t len)
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s --print-value-only 2>/dev/null",
 		 eps, prefix, ids[node]);
-	popen_line(cmd, out, len);
+	t_sh_line(cmd, out, len);
 }
 
 /* wait until the heartbeat holds needle; 1 found */
@@ -61,7 +49,7 @@ static long long key_field(int node, const char *field)
 	snprintf(cmd, sizeof(cmd),
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s -w json | grep -o '\"%s\":[0-9]*' | head -1 | cut -d: -f2",
 		 eps, prefix, ids[node], field);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return atoll(out);
 }
 
@@ -89,7 +77,7 @@ static pid_t dockerd_pid(int node)
 {
 	char cmd[300], out[32];
 	snprintf(cmd, sizeof(cmd), "cat /tmp/swarmheal-lab/n%d/dockerd.pid 2>/dev/null", node);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return (pid_t)atoi(out);
 }
 
@@ -100,7 +88,7 @@ static int restarts_recorded(void)
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/ --print-value-only | grep -c "
 		 "'\"kind\":\"restart\"'",
 		 eps, prefix);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return atoi(out);
 }
 
@@ -161,7 +149,7 @@ static void watch_engine_during(int node, void (*f)(int), char *seen, size_t len
 	char grep[300];
 	snprintf(grep, sizeof(grep), "grep '^\"Value\"' %s | sed 's/\\\\\"/\"/g' | grep -o '\"engine\":\"[a-z]*\"' | tr '\\n' ' '",
 		 log);
-	popen_line(grep, seen, len);
+	t_sh_line(grep, seen, len);
 	unlink(log);
 }
 
@@ -242,7 +230,7 @@ static void test_killed_engine_down(void)
 	for (int64_t end = t_now_ms() + 30000; t_now_ms() < end;) {
 		char out[16], cmd[512];
 		snprintf(cmd, sizeof(cmd), "docker -H %s node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready", socks[1]);
-		popen_line(cmd, out, sizeof(out));
+		t_sh_line(cmd, out, sizeof(out));
 		if (atoi(out) == 3)
 			break;
 		usleep(100000);
@@ -269,11 +257,11 @@ static void test_autoheal_beside_swarm_service(void)
 		 socks[2]);
 	int64_t end = sh_mono_ns() + 60 * SH_NS_PER_S;
 	while (sh_mono_ns() < end) {
-		popen_line(cmd, out, sizeof(out));
+		t_sh_line(cmd, out, sizeof(out));
 		int n = atoi(out);
 		if (n > maxrun)
 			maxrun = n;
-		popen_line(cmd2, out, sizeof(out));
+		t_sh_line(cmd2, out, sizeof(out));
 		seen_unhealthy += atoi(out) > 0;
 		samples++;
 		usleep(200000);
@@ -293,7 +281,7 @@ static char *inspect(int node, const char *name, const char *fmt)
 	char cmd[600];
 	static char out[128];
 	snprintf(cmd, sizeof(cmd), "docker -H %s inspect %s --format '%s' 2>/dev/null", socks[node], name, fmt);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return out;
 }
 
@@ -337,7 +325,7 @@ static void test_autoheal_plain_container_once(void)
 		 "\"stop timeout 3s from the container's stop timeout\"",
 		 eps, prefix);
 	char out[16];
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	CU_ASSERT_EQUAL(atoi(out), 1);
 	stop_agent(ag);
 
@@ -355,7 +343,7 @@ static void test_autoheal_plain_container_once(void)
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/ --print-value-only | grep -c "
 		 "\"stop timeout 2s from label autoheal.stop.timeout\"",
 		 eps, prefix);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	CU_ASSERT(atoi(out) >= 1);
 	t_sh("docker -H %s stop -t 0 ahplain >/dev/null 2>&1", socks[2]);
 	int before = restarts_recorded();
@@ -378,9 +366,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i <= 3; i++) {
 		char cmd[512];
 		snprintf(cmd, sizeof(cmd), "%s sock %d", lab, i);
-		popen_line(cmd, socks[i], sizeof(socks[i]));
+		t_sh_line(cmd, socks[i], sizeof(socks[i]));
 		snprintf(cmd, sizeof(cmd), "%s id %d", lab, i);
-		popen_line(cmd, ids[i], sizeof(ids[i]));
+		t_sh_line(cmd, ids[i], sizeof(ids[i]));
 	}
 	static const t_case cases[] = {
 		{"stop_mark_after_sigterm", test_stop_mark_after_sigterm},

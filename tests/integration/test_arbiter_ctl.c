@@ -13,18 +13,6 @@
 static const char *eps;
 static char prefix[96], host[100];
 
-static void popen_line(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	out[0] = '\0';
-	if (f) {
-		if (!fgets(out, (int)len, f))
-			out[0] = '\0';
-		pclose(f);
-	}
-	out[strcspn(out, "\n")] = '\0';
-}
-
 static void hb(const char *id, const char *zone)
 {
 	t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s put %s/nodes/%s "
@@ -42,7 +30,7 @@ static void get(const char *sub, char *out, size_t len)
 {
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s%s --print-value-only", eps, prefix, sub);
-	popen_line(cmd, out, len);
+	t_sh_line(cmd, out, len);
 }
 
 static int count_actions(const char *needle)
@@ -51,7 +39,7 @@ static int count_actions(const char *needle)
 	snprintf(cmd, sizeof(cmd),
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/arbiter/ --print-value-only | grep -c -- '%s'",
 		 eps, prefix, needle);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return atoi(out);
 }
 
@@ -78,7 +66,7 @@ static int wait_leader(pid_t pid, int ms)
 		 "--order=ASCEND --print-value-only | head -1",
 		 eps, prefix);
 	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
-		popen_line(cmd, got, sizeof(got));
+		t_sh_line(cmd, got, sizeof(got));
 		if (!strcmp(got, want))
 			return 1;
 		usleep(100000);
@@ -175,7 +163,7 @@ static void test_placement_moves_to_survivor(void)
 		 eps, prefix);
 	char n[16] = "";
 	for (int64_t end = t_now_ms() + 5000; atoi(n) < 3 && t_now_ms() < end; usleep(50000))
-		popen_line(cmd, n, sizeof(n));
+		t_sh_line(cmd, n, sizeof(n));
 	CU_ASSERT_EQUAL(atoi(n), 3);
 	hb_del("b1");
 	hb_del("b2");

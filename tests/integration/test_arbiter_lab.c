@@ -27,24 +27,12 @@ static char socks[N + 1][256], ids[N + 1][64], prefix[64], eps[128], eps_bridge[
 static pid_t agents[N + 1], etcd_pid, arb_a, arb_b, drainer;
 static char host[100];
 
-static void popen_line(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	out[0] = '\0';
-	if (f) {
-		if (!fgets(out, (int)len, f))
-			out[0] = '\0';
-		pclose(f);
-	}
-	out[strcspn(out, "\n")] = '\0';
-}
-
 static void etcd_value(const char *sub, char *out, size_t len)
 {
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s%s --print-value-only 2>/dev/null", eps,
 		 prefix, sub);
-	popen_line(cmd, out, len);
+	t_sh_line(cmd, out, len);
 }
 
 static int mode_is(const char *mode)
@@ -72,7 +60,7 @@ static int actions_matching(const char *ctl, const char *needle)
 	snprintf(cmd, sizeof(cmd),
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/%s/ --print-value-only | grep -c -- '%s'", eps,
 		 prefix, ctl, needle);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return atoi(out);
 }
 
@@ -102,7 +90,7 @@ static void arbiter_leader(char *out, size_t len)
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/elections/controller.arbiter/ --sort-by=CREATE "
 		 "--order=ASCEND --print-value-only 2>/dev/null | head -1",
 		 eps, prefix);
-	popen_line(cmd, out, len);
+	t_sh_line(cmd, out, len);
 }
 
 static int wait_leader(pid_t pid, int ms)
@@ -153,7 +141,7 @@ static int ready_nodes(int via)
 {
 	char cmd[512], out[16];
 	snprintf(cmd, sizeof(cmd), "docker -H %s node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready", socks[via]);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return atoi(out);
 }
 
@@ -167,7 +155,7 @@ static void test_zones(void)
 {
 	char v[2048], cluster_before[128], cluster_after[128], cmd[512];
 	snprintf(cmd, sizeof(cmd), "docker -H %s info --format '{{.Swarm.Cluster.ID}}'", socks[1]);
-	popen_line(cmd, cluster_before, sizeof(cluster_before));
+	t_sh_line(cmd, cluster_before, sizeof(cluster_before));
 	/* b first: it leads; a campaigns behind it */
 	arb_b = start_arbiter("b", "");
 	CU_ASSERT_TRUE_FATAL(wait_leader(arb_b, 10000));
@@ -211,7 +199,7 @@ static void test_zones(void)
 	/* Swarm.Cluster is empty while a manager has no leader: read it once it is back */
 	cluster_after[0] = '\0';
 	for (int64_t until = t_now_ms() + 20000; strlen(cluster_after) < 10 && t_now_ms() < until;) {
-		popen_line(cmd, cluster_after, sizeof(cluster_after));
+		t_sh_line(cmd, cluster_after, sizeof(cluster_after));
 		if (strlen(cluster_after) < 10)
 			usleep(200000);
 	}
@@ -297,7 +285,7 @@ static void test_quorum_guard(void)
 		"(quorum-loss grace 5 s)\n", forced, (double)(sh_mono_ns() - t0) / 1e9);
 	/* workers and services kept */
 	snprintf(cmd, sizeof(cmd), "docker -H %s node ls --format '{{.ID}}' | grep -c -e %s -e %s", socks[1], ids[4], ids[5]);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	CU_ASSERT_STRING_EQUAL(out, "2");
 	CU_ASSERT_EQUAL(t_sh("docker -H %s service inspect arbweb >/dev/null 2>&1", socks[1]), 0);
 	/* the record says which managers to re-join, one at a time */
@@ -333,9 +321,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i <= N; i++) {
 		char cmd[512];
 		snprintf(cmd, sizeof(cmd), "%s sock %d", lab, i);
-		popen_line(cmd, socks[i], sizeof(socks[i]));
+		t_sh_line(cmd, socks[i], sizeof(socks[i]));
 		snprintf(cmd, sizeof(cmd), "%s id %d", lab, i);
-		popen_line(cmd, ids[i], sizeof(ids[i]));
+		t_sh_line(cmd, ids[i], sizeof(ids[i]));
 		t_sh("%s zone %d %s", lab, i, zone_of[i]);
 	}
 	/* etcd on loopback and on the lab bridge, so agents in the nodes' namespaces reach it through their links */

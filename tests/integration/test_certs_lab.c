@@ -343,14 +343,6 @@ static int wait_leading(const char *name, long ms)
 	return t_wait_file(logf, "msg=\"leading\"", ms);
 }
 
-static void stop_daemon(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	int st = -1;
-	CU_ASSERT_TRUE(t_wait_pid(pid, 10000, &st));
-	CU_ASSERT_EQUAL(st, 0);
-}
-
 /* 1 once pid is stopped (state T in /proc/PID/stat), within ms */
 static int wait_stopped(pid_t pid, long ms)
 {
@@ -479,7 +471,7 @@ static void test_secret_renewed_never_missing(void)
 	CU_ASSERT(count_records(prefix, "renew", "ok") >= 3);
 	CU_ASSERT(count_records(prefix, "rotate", "started") >= 3);
 	CU_ASSERT(fence_of(prefix, "renew", "ok", "removed ", 1) != 0); /* what was done is in the details */
-	stop_daemon(d);
+	t_stop_clean(d);
 	dock_client_free(c);
 }
 
@@ -542,7 +534,7 @@ static void killed_after(const char *step, const char *a_name, const char *b_nam
 	CU_ASSERT_EQUAL(fence_of(prefix, "renew", "ok", rm0, 1), fb);
 	CU_ASSERT_EQUAL(fence_of(prefix, "renew", "ok", rm1, 1), fb);
 	sampler_stop(step);
-	stop_daemon(b);
+	t_stop_clean(b);
 	dock_client_free(c);
 }
 
@@ -630,7 +622,7 @@ static void test_swarm_root_ca_rotated(void)
 	       (double)(t_root - t0) / 1e3, ready, total);
 	/* one rotation: the new root is far from --swarm-ca-rotate-before */
 	CU_ASSERT_EQUAL(count_records(prefix, "rotate-ca", "started"), 1);
-	stop_daemon(d);
+	t_stop_clean(d);
 	dock_client_free(c);
 }
 
@@ -707,7 +699,7 @@ static void bench_window_to_running(void)
 		ctl[nc] = (double)(run_ns - st.next_renewal_ns) / 1e9;
 		ctl_status[nc++] = (double)(st2.renewed_at_ns - st.next_renewal_ns) / 1e9; /* renewed_at: the pass's start */
 	}
-	stop_daemon(d);
+	t_stop_clean(d);
 	/* by hand, scripted: a certificate issued beforehand, three secrets created, one service update */
 	rec_cert_status st;
 	CU_ASSERT_TRUE_FATAL(status_of(&st));

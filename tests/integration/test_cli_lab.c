@@ -17,18 +17,6 @@ static const char *lab, *eps;
 static char socks[4][256], ids[4][64], prefix[128], dir[128];
 static pid_t agents[4], daemon_pid;
 
-static void popen_line(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	out[0] = '\0';
-	if (f) {
-		if (!fgets(out, (int)len, f))
-			out[0] = '\0';
-		pclose(f);
-	}
-	out[strcspn(out, "\n")] = '\0';
-}
-
 /* swarmhealctl with etcd, the test prefix and node 1's engine (the manager); stdout/stderr in dir/out, dir/err */
 static int ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int ctl(const char *fmt, ...)
@@ -54,7 +42,7 @@ static void availability(int i, char *o, size_t len)
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "docker -H %s node inspect %s --format '{{.Spec.Availability}}' 2>/dev/null",
 		 socks[1], ids[i]);
-	popen_line(cmd, o, len);
+	t_sh_line(cmd, o, len);
 }
 
 static void test_swarm_view(void)
@@ -164,7 +152,7 @@ static void test_gate_refuses(void)
 			 "docker -H %s service ps clipdb --filter desired-state=running --format '{{.CurrentState}}' | "
 			 "grep -c Running",
 			 socks[1]);
-		popen_line(cmd, n, sizeof(n));
+		t_sh_line(cmd, n, sizeof(n));
 		if (atoi(n) == 3)
 			break;
 		usleep(100000);
@@ -235,9 +223,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i <= 3; i++) {
 		char cmd[512];
 		snprintf(cmd, sizeof(cmd), "%s sock %d", lab, i);
-		popen_line(cmd, socks[i], sizeof(socks[i]));
+		t_sh_line(cmd, socks[i], sizeof(socks[i]));
 		snprintf(cmd, sizeof(cmd), "%s id %d", lab, i);
-		popen_line(cmd, ids[i], sizeof(ids[i]));
+		t_sh_line(cmd, ids[i], sizeof(ids[i]));
 	}
 	snprintf(prefix, sizeof(prefix), "/t/cli-lab-%d", (int)getpid());
 	snprintf(dir, sizeof(dir), "/tmp/test_cli_lab.%d", (int)getpid());

@@ -33,18 +33,6 @@ static double secs_since(int64_t t0_ms)
 	return (double)(t_now_ms() - t0_ms) / 1000.0;
 }
 
-static void popen_line(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	out[0] = '\0';
-	if (f) {
-		if (!fgets(out, (int)len, f))
-			out[0] = '\0';
-		pclose(f);
-	}
-	out[strcspn(out, "\n")] = '\0';
-}
-
 static void start_agent(int i)
 {
 	agents[i] = t_spawn("/tmp/swarmheal-drain-agent.log", "%s --endpoints %s --docker-host %s --prefix %s --ttl 2s",
@@ -64,7 +52,7 @@ static void availability(int i, char *out, size_t len)
 {
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "docker -H %s node inspect %s --format '{{.Spec.Availability}}' 2>/dev/null", socks[1], ids[i]);
-	popen_line(cmd, out, len);
+	t_sh_line(cmd, out, len);
 }
 
 static int wait_availability(int i, const char *want, int ms)
@@ -84,7 +72,7 @@ static void etcd_value(const char *key, char *out, size_t len)
 {
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s%s --print-value-only", eps, prefix, key);
-	popen_line(cmd, out, len);
+	t_sh_line(cmd, out, len);
 }
 
 /* heartbeat keys under the round's prefix */
@@ -93,7 +81,7 @@ static int heartbeats(void)
 	char cmd[512], out[32];
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/nodes/ --keys-only | grep -c .", eps,
 		 prefix);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return atoi(out);
 }
 
@@ -124,7 +112,7 @@ static int actions_matching(const char *needle)
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/ --print-value-only | grep -c '%s'",
 		 eps, prefix, needle);
 	char out[32];
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return atoi(out);
 }
 
@@ -205,7 +193,7 @@ static void lab_healthy(void)
 	for (int64_t t0 = t_now_ms(); t_now_ms() - t0 < 30000; usleep(100000)) {
 		char out[16], cmd[512];
 		snprintf(cmd, sizeof(cmd), "docker -H %s node ls --format '{{.Status}}' 2>/dev/null | grep -c Ready", socks[1]);
-		popen_line(cmd, out, sizeof(out));
+		t_sh_line(cmd, out, sizeof(out));
 		if (atoi(out) == 3)
 			return;
 	}
@@ -231,14 +219,6 @@ static void start_agents_round(const char *name)
 }
 
 /* SIGTERM a swarmheald: it resigns and exits 0 */
-static void stop_daemon(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	int st = -1;
-	CU_ASSERT_TRUE(t_wait_pid(pid, 10000, &st));
-	CU_ASSERT_EQUAL(st, 0);
-}
-
 /* agents stopped, every engine up, every link healed, every node active */
 static void end_round(void)
 {
@@ -266,7 +246,7 @@ static void setup_round(const char *name)
 
 static void teardown_round(void)
 {
-	stop_daemon(daemon_pid);
+	t_stop_clean(daemon_pid);
 	end_round();
 }
 
@@ -343,7 +323,7 @@ static void test_manual_request_min_available(void)
 		char out[16], cmd[512];
 		snprintf(cmd, sizeof(cmd), "docker -H %s service ps pdb --filter desired-state=running --format '{{.CurrentState}}' | grep -c Running",
 			 socks[1]);
-		popen_line(cmd, out, sizeof(out));
+		t_sh_line(cmd, out, sizeof(out));
 		running = atoi(out);
 	}
 	CU_ASSERT_EQUAL_FATAL(running, 3);
@@ -474,7 +454,7 @@ static void test_two_replicas_failover(void)
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "heartbeat gone without a stop mark", "ok", fence_b, 1, 3000), 1);
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], NULL, "ok", 0, 1, 3000), 1);
 	CU_ASSERT_EQUAL(count_actions(NULL, NULL, NULL, NULL, fence_a), 0); /* the dead leader recorded nothing */
-	stop_daemon(b);
+	t_stop_clean(b);
 	end_round();
 }
 
@@ -489,14 +469,14 @@ static void test_agent_heartbeat_and_autoheal(void)
 			      0);
 	char before[64], cmd[600];
 	snprintf(cmd, sizeof(cmd), "docker -H %s inspect ah --format '{{.State.StartedAt}}'", socks[2]);
-	popen_line(cmd, before, sizeof(before));
+	t_sh_line(cmd, before, sizeof(before));
 	pid_t ag = t_spawn("/tmp/swarmheal-agent-ah.log", "%s --endpoints %s --docker-host %s --prefix %s --autoheal --autoheal-stop-timeout 1s",
 			   t_bin("swarmheal-agent"), eps, socks[2], prefix);
 	/* the heartbeat: engine up, hostname from the engine, the node's Swarm certificate expiry */
 	char hb[2048];
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s --print-value-only", eps, prefix, ids[2]);
 	for (int t = 0; t < 50; t++) {
-		popen_line(cmd, hb, sizeof(hb));
+		t_sh_line(cmd, hb, sizeof(hb));
 		if (hb[0])
 			break;
 		usleep(100000);
@@ -509,7 +489,7 @@ static void test_agent_heartbeat_and_autoheal(void)
 	for (int t = 0; t < 150 && !restarted; t++) {
 		char now[64];
 		snprintf(cmd, sizeof(cmd), "docker -H %s inspect ah --format '{{.State.StartedAt}}'", socks[2]);
-		popen_line(cmd, now, sizeof(now));
+		t_sh_line(cmd, now, sizeof(now));
 		restarted = now[0] && strcmp(now, before);
 		usleep(100000);
 	}
@@ -522,7 +502,7 @@ static void test_agent_heartbeat_and_autoheal(void)
 	CU_ASSERT_EQUAL(st, 0);
 	/* SIGTERM left the stop mark, without a lease, and revoked the lease */
 	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s --print-value-only", eps, prefix, ids[2]);
-	popen_line(cmd, hb, sizeof(hb));
+	t_sh_line(cmd, hb, sizeof(hb));
 	CU_ASSERT_PTR_NOT_NULL(strstr(hb, "\"agent\":\"stopped\""));
 	CU_ASSERT_EQUAL(t_sh("ETCDCTL_API=3 etcdctl --endpoints=%s get %s/nodes/%s -w json | grep -q '\"lease\"'", eps, prefix,
 			     ids[2]),
@@ -612,7 +592,7 @@ static void test_dry_run_then_sighup(void)
 	kill(dm, SIGHUP);
 	CU_ASSERT_TRUE(wait_availability(3, "drain", 5000));
 	CU_ASSERT_TRUE(t_wait_file(log, "configuration reloaded", 100));
-	stop_daemon(dm);
+	t_stop_clean(dm);
 	end_round();
 	unlink(cfg);
 }
@@ -813,7 +793,7 @@ static void test_unmonitored_node_never_drained(void)
 	usleep((useconds_t)((DEFAULT_AGENT_TTL_S + DEFAULT_SETTLE_S + RESYNC_S) * 1e6));
 	assert_nothing_drained("agent-less node, swarmheald first");
 	CU_ASSERT_EQUAL(count_actions("note", ids[3], "no agent heartbeat seen", NULL, 0), 1);
-	stop_daemon(d);
+	t_stop_clean(d);
 	end_round();
 }
 
@@ -848,7 +828,7 @@ static void test_all_leases_revoked_nothing_drained(void)
 	CU_ASSERT(alive >= 1);
 	CU_ASSERT_EQUAL(alive, probes);
 	CU_ASSERT_EQUAL(lines_in(log, "result=refused") + lines_in(log, "result=timeout"), 0);
-	stop_daemon(d);
+	t_stop_clean(d);
 	end_round();
 }
 
@@ -892,7 +872,7 @@ static void test_frozen_dockerd_not_drained_killed_drained(void)
 		"margin %.1f s)\n",
 		secs_since(t0), bound, RESYNC_S, MARGIN_S);
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "agent reports its engine down", "ok", 0, 1, 3000), 1);
-	stop_daemon(d);
+	t_stop_clean(d);
 	/* the node back as after a host's death (what the killed engine left, containerd, goes too); its Swarm
 	 * agent came back Ready later than lab_healthy's 30 s in one run after a killed dockerd: allow 60 s and
 	 * say how long it took */
@@ -903,7 +883,7 @@ static void test_frozen_dockerd_not_drained_killed_drained(void)
 		char out[16], cmd[512];
 		snprintf(cmd, sizeof(cmd), "docker -H %s node inspect %s --format '{{.Status.State}}' 2>/dev/null",
 			 socks[1], ids[3]);
-		popen_line(cmd, out, sizeof(out));
+		t_sh_line(cmd, out, sizeof(out));
 		ready = !strcmp(out, "ready");
 	}
 	fprintf(stderr, "dockerd killed: node 3 Ready again %.1f s after its restart\n", secs_since(t1));
@@ -928,7 +908,7 @@ static void test_host_killed_drained_within_ttl(void)
 		secs, bound, DEFAULT_AGENT_TTL_S, PROBE_TIMEOUT_S);
 	CU_ASSERT(secs < bound);
 	CU_ASSERT_EQUAL(actions_settle("drain", ids[3], "missed a keepalive", "ok", 0, 1, 3000), 1);
-	stop_daemon(d);
+	t_stop_clean(d);
 	end_round();
 }
 
@@ -942,9 +922,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i <= 3; i++) {
 		char cmd[512];
 		snprintf(cmd, sizeof(cmd), "%s sock %d", lab, i);
-		popen_line(cmd, socks[i], sizeof(socks[i]));
+		t_sh_line(cmd, socks[i], sizeof(socks[i]));
 		snprintf(cmd, sizeof(cmd), "%s id %d", lab, i);
-		popen_line(cmd, ids[i], sizeof(ids[i]));
+		t_sh_line(cmd, ids[i], sizeof(ids[i]));
 	}
 	static const t_case cases[] = {
 		{"bad_flags", test_bad_flags},

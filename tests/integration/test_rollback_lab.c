@@ -18,23 +18,11 @@ static char sock[256], prefix[64];
 #define SVC_OPTS "-d --no-resolve-image --replicas 1 --stop-grace-period 0s --restart-delay 1s"
 #define IMG "swarmheal-test-busybox"
 
-static void popen_line(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	out[0] = '\0';
-	if (f) {
-		if (!fgets(out, (int)len, f))
-			out[0] = '\0';
-		pclose(f);
-	}
-	out[strcspn(out, "\n")] = '\0';
-}
-
 static void inspect(const char *svc, const char *fmt, char *out, size_t len)
 {
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "docker -H %s service inspect %s --format '%s' 2>/dev/null", sock, svc, fmt);
-	popen_line(cmd, out, len);
+	t_sh_line(cmd, out, len);
 }
 
 static void svc_id(const char *svc, char *out, size_t len)
@@ -70,7 +58,7 @@ static int actions(const char *svc, const char *needle)
 		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/rollback/ --print-value-only | "
 		 "grep -F '\"target\":\"%s\"' | grep -cF '%s'",
 		 eps, prefix, id, needle);
-	popen_line(cmd, out, sizeof(out));
+	t_sh_line(cmd, out, sizeof(out));
 	return atoi(out);
 }
 
@@ -113,7 +101,7 @@ static int wait_count(const char *cmd, int want, long ms)
 {
 	char out[32];
 	for (int64_t end = t_now_ms() + ms; t_now_ms() < end;) {
-		popen_line(cmd, out, sizeof(out));
+		t_sh_line(cmd, out, sizeof(out));
 		if (atoi(out) >= want)
 			return 1;
 		usleep(100000);
@@ -176,14 +164,6 @@ static int wait_leading(const char *name, long ms)
 	char logf[128];
 	snprintf(logf, sizeof(logf), "/tmp/swarmheal-rollback-%s.log", name);
 	return t_wait_file(logf, "msg=\"leading\"", ms);
-}
-
-static void stop_daemon(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	int st = -1;
-	CU_ASSERT_TRUE(t_wait_pid(pid, 10000, &st));
-	CU_ASSERT_EQUAL(st, 0);
 }
 
 static void round_prefix(const char *name)
@@ -276,7 +256,7 @@ static void test_bad_updates_rolled_back(void)
 	CU_ASSERT_TRUE(wait_passes(mp, 2, 10000));
 	CU_ASSERT_EQUAL(actions("rb-exit", "\"kind\":\"rollback\""), 2); /* started + ok */
 	CU_ASSERT_EQUAL(actions("rb-crash8", "\"kind\":\"rollback\""), 2);
-	stop_daemon(d);
+	t_stop_clean(d);
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
 		dk("service rm %s", names[i]);
 }
@@ -337,7 +317,7 @@ static void test_restore_from_snapshot_after_swarm_rollback(void)
 	CU_ASSERT_EQUAL(actions("rb-restore", "\"kind\":\"restore\""), 3); /* refused, started, ok */
 	args_of("rb-restore", a, sizeof(a));
 	CU_ASSERT_PTR_NULL(strstr(a, "6666"));
-	stop_daemon(d);
+	t_stop_clean(d);
 	dk("service rm rb-restore");
 }
 
@@ -372,7 +352,7 @@ static void test_failover_mid_update_one_rollback(void)
 	CU_ASSERT_TRUE(wait_leading("ha-c", 8000));
 	CU_ASSERT_TRUE(wait_passes(mpc, 2, 10000));
 	CU_ASSERT_EQUAL(actions("rb-ha", "\"kind\":\"rollback\""), 2);
-	stop_daemon(c);
+	t_stop_clean(c);
 	dk("service rm rb-ha");
 }
 
@@ -386,7 +366,7 @@ int main(int argc, char **argv)
 	}
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "%s sock 1", lab);
-	popen_line(cmd, sock, sizeof(sock));
+	t_sh_line(cmd, sock, sizeof(sock));
 	static const t_case cases[] = {
 		{"bad_updates_rolled_back", test_bad_updates_rolled_back},
 		{"restore_from_snapshot_after_swarm_rollback", test_restore_from_snapshot_after_swarm_rollback},

@@ -2,6 +2,8 @@
 /* tsupport.c - scripted HTTP responder, free ports, private etcd processes, recorded process groups for tests */
 #include "tsupport.h"
 
+#include <CUnit/CUnit.h>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -481,6 +483,18 @@ int t_free_port(void)
 	return 0;
 }
 
+void t_sh_line(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	out[0] = '\0';
+	if (f) {
+		if (!fgets(out, (int)len, f))
+			out[0] = '\0';
+		pclose(f);
+	}
+	out[strcspn(out, "\n")] = '\0';
+}
+
 int t_sh(const char *fmt, ...)
 {
 	char *cmd;
@@ -672,6 +686,14 @@ char *t_read_file(const char *path)
 	fclose(f);
 	buf[len] = '\0';
 	return buf;
+}
+
+void t_stop_clean(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	int st = -1;
+	CU_ASSERT_TRUE(t_wait_pid(pid, 10000, &st));
+	CU_ASSERT_EQUAL(st, 0);
 }
 
 int t_wait_file(const char *path, const char *needle, long timeout_ms)

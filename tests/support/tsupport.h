@@ -49,6 +49,9 @@ const char *t_prefix(const char *name);
 
 /* Run a shell command, return its exit status (or -1). */
 int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Run a shell command and keep the first line of its output, without the newline, in out ("" when
+ * it printed nothing or could not run). */
+void t_sh_line(const char *cmd, char *out, size_t len);
 
 
 /* ---- processes ---- */
@@ -59,6 +62,8 @@ pid_t t_spawn(const char *outfile, const char *fmt, ...) __attribute__((format(p
 /* Wait up to timeout_ms (wall clock, polled every 10 ms) for pid; 1 exited (*status shell-style:
  * code, or 128 + signal), 0 still running. */
 int t_wait_pid(pid_t pid, long timeout_ms, int *status);
+/* SIGTERM pid and assert (CUnit) that it exits with status 0 within 10 s: a daemon's clean stop. */
+void t_stop_clean(pid_t pid);
 /* Wait up to timeout_ms (wall clock) until file contains needle; returns 1 found, 0 not. */
 int t_wait_file(const char *path, const char *needle, long timeout_ms);
 /* One sample of a program's Prometheus /metrics on 127.0.0.1:port: the value of the line whose
