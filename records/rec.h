@@ -43,6 +43,8 @@ int rec_get_strdup(const struct cJSON *j, const char *name, int required, char *
 int rec_get_time(const struct cJSON *j, const char *name, int required, int64_t *out, char *why, size_t wlen);
 /* Integer member (JSON number without fraction, within int64). */
 int rec_get_int(const struct cJSON *j, const char *name, int required, int64_t *out, char *why, size_t wlen);
+/* Boolean member (JSON true/false; 0 when absent and optional). */
+int rec_get_bool(const struct cJSON *j, const char *name, int required, int *out, char *why, size_t wlen);
 /* Parse json as an object; NULL with why when it is not one. */
 struct cJSON *rec_parse_object(const char *json, size_t len, char *why, size_t wlen);
 /* Add an RFC 3339 member (skipped when ns is 0). */

@@ -91,3 +91,51 @@ sh_err rec_drain_request_parse(const char *json, size_t len, rec_drain_request *
 	cJSON_Delete(j);
 	return bad ? SH_E_MALFORMED : SH_OK;
 }
+
+int rec_drain_challenge_key(char *buf, size_t len, const char *prefix, const char *node_id)
+{
+	return rec_key(buf, len, prefix, "/drain/challenge/", node_id);
+}
+
+static int nonce_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 32)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+char *rec_drain_challenge_encode(const rec_drain_challenge *r)
+{
+	if (!nonce_ok(r->nonce))
+		return NULL;
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "nonce", r->nonce);
+	rec_add_time(j, "ts", r->ts_ns);
+	rec_add_time(j, "answered", r->answered_ns);
+	return rec_print(j);
+}
+
+sh_err rec_drain_challenge_parse(const char *json, size_t len, rec_drain_challenge *out, char *why, size_t wlen)
+{
+	memset(out, 0, sizeof(*out));
+	cJSON *j = rec_parse_object(json, len, why, wlen);
+	if (!j)
+		return SH_E_MALFORMED;
+	char nonce[64];
+	int bad = rec_get_str(j, "nonce", 1, nonce, sizeof(nonce), why, wlen) ||
+		  rec_get_time(j, "ts", 1, &out->ts_ns, why, wlen) ||
+		  rec_get_time(j, "answered", 0, &out->answered_ns, why, wlen);
+	cJSON_Delete(j);
+	if (bad)
+		return SH_E_MALFORMED;
+	if (!nonce_ok(nonce)) {
+		snprintf(why, wlen, "field 'nonce' is not 1-32 lowercase hex digits");
+		return SH_E_MALFORMED;
+	}
+	memcpy(out->nonce, nonce, strlen(nonce) + 1); /* nonce_ok: at most 32 characters */
+	return SH_OK;
+}

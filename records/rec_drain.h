@@ -36,4 +36,25 @@ char *rec_drain_request_encode(const rec_drain_request *r);
 /* reason is required; requested_by and ts optional. */
 sh_err rec_drain_request_parse(const char *json, size_t len, rec_drain_request *out, char *why, size_t wlen);
 
+/*
+ * /drain/challenge/NODEID: the drain leader asks a node's agent to prove it lives, answered at once
+ * (drain.h "Early suspicion"). The leader writes {nonce, ts} on the lease of the node's heartbeat (so the
+ * key lives and dies with the agent's lease: no leftovers); the agent, which watches its own key, puts the
+ * same nonce back with `answered` on its lease. A challenge is answered when the key holds an answer
+ * whose nonce is the leader's newest. Written and read by swarmheal alone; its meaning is swarmheal's own
+ * (no Swarm or etcd counterpart).
+ */
+typedef struct rec_drain_challenge {
+	char nonce[33];        /* required: 1-32 lowercase hex digits, the leader's random */
+	int64_t ts_ns;         /* required: real time the challenge was written */
+	int64_t answered_ns;   /* real time the agent answered; 0: not answered (a challenge) */
+} rec_drain_challenge;
+
+int rec_drain_challenge_key(char *buf, size_t len, const char *prefix, const char *node_id);
+/* malloc'd compact JSON; NULL when out of memory or the nonce is empty or not lowercase hex. */
+char *rec_drain_challenge_encode(const rec_drain_challenge *r);
+/* SH_E_MALFORMED (why names the field) when not a JSON object, nonce is missing, empty, longer than 32 or
+ * not lowercase hex, ts is missing, or a time does not parse. */
+sh_err rec_drain_challenge_parse(const char *json, size_t len, rec_drain_challenge *out, char *why, size_t wlen);
+
 #endif

@@ -63,6 +63,8 @@ char *rec_heartbeat_encode(const rec_heartbeat *r)
 		cJSON_AddStringToObject(j, "runs_as", rec_runs_as_name(r->runs_as));
 	rec_add_time(j, "ts", r->ts_ns);
 	rec_add_time(j, "cert_not_after", r->cert_not_after_ns);
+	if (r->answers_challenge)
+		cJSON_AddBoolToObject(j, "answers_challenge", 1);
 	return rec_print(j);
 }
 
@@ -81,7 +83,8 @@ sh_err rec_heartbeat_parse(const char *json, size_t len, rec_heartbeat *out, cha
 		  rec_get_str(j, "engine", 0, engine, sizeof(engine), why, wlen) ||
 		  rec_get_str(j, "runs_as", 0, runs_as, sizeof(runs_as), why, wlen) ||
 		  rec_get_time(j, "ts", 1, &out->ts_ns, why, wlen) ||
-		  rec_get_time(j, "cert_not_after", 0, &out->cert_not_after_ns, why, wlen);
+		  rec_get_time(j, "cert_not_after", 0, &out->cert_not_after_ns, why, wlen) ||
+		  rec_get_bool(j, "answers_challenge", 0, &out->answers_challenge, why, wlen);
 	cJSON_Delete(j);
 	if (bad)
 		return SH_E_MALFORMED;

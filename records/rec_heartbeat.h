@@ -53,6 +53,8 @@ typedef struct rec_heartbeat {
 	rec_runs_as runs_as;
 	int64_t ts_ns;           /* required: real time written */
 	int64_t cert_not_after_ns; /* the node's Swarm certificate; 0 unknown */
+	int answers_challenge;   /* the agent answers /drain/challenge/NODEID (rec_drain_challenge) at once;
+				    absent (0) in older agents' heartbeats: the drain controller reads their lease instead */
 } rec_heartbeat;
 
 /* PREFIX/nodes/NODEID. */

@@ -106,6 +106,21 @@ int rec_get_int(const cJSON *j, const char *name, int required, int64_t *out, ch
 	return 0;
 }
 
+int rec_get_bool(const cJSON *j, const char *name, int required, int *out, char *why, size_t wlen)
+{
+	int rc;
+	*out = 0;
+	const cJSON *m = member(j, name, required, why, wlen, &rc);
+	if (!m)
+		return rc;
+	if (!cJSON_IsBool(m)) {
+		snprintf(why, wlen, "field '%s' is not true or false", name);
+		return -1;
+	}
+	*out = cJSON_IsTrue(m);
+	return 0;
+}
+
 cJSON *rec_parse_object(const char *json, size_t len, char *why, size_t wlen)
 {
 	cJSON *j = json ? cJSON_ParseWithLength(json, len) : NULL;

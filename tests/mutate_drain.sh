@@ -71,13 +71,28 @@ early-death              @@ } else if ((live && missed) || early_kept) { @@ } el
 live-probe-asked         @@ } else if (every && live && w->seen && !sw) { @@ } else if (0) {
 live-probe-cadence       @@ int need = !nd->probe_at_ns || now - nd->probe_at_ns >= every; @@ int need = 1;
 live-probe-outstanding   @@ int outstanding = w->probe_asked_ns > nd->probe_at_ns && now - w->probe_asked_ns < PROBE_REASK_NS; @@ int outstanding = 0;
-lease-asked              @@ if (early && !missed && !sw && @@ if (0 &&
+lease-asked              @@ if (early && !chal && !missed && !sw && @@ if (0 &&
 lease-reask-interval     @@ now - nd->lease_at_ns >= reask @@ now - nd->lease_at_ns >= reask * 0
 lease-reask-slows-down   @@ now - w->early_ns < DRAIN_LEASE_FAST_NS ? @@ 1 ?
 lease-reask-fast-first   @@ now - w->early_ns < DRAIN_LEASE_FAST_NS ? @@ 0 ?
-lease-not-when-dead      @@ if (early && !missed && !sw && @@ if (early && !sw &&
+lease-not-when-dead      @@ if (early && !chal && !missed && !sw && @@ if (early && !chal && !sw &&
 early-settle             @@ (early_death && !sw && now - w->early_ns < every) @@ (early_death && 0)
 early-kept               @@ } else if ((live && missed) || early_kept) { @@ } else if (live && missed) {
+challenge-capable-only   @@ int chal = early && nd->hb_answers_challenge; @@ int chal = early;
+challenge-map-live       @@ h && parsed && !h->stopped && h->answers_challenge; @@ h && parsed && h->answers_challenge;
+challenge-map-parsed     @@ h && parsed && !h->stopped && h->answers_challenge; @@ h && !h->stopped && h->answers_challenge;
+challenge-no-lease       @@ if (early && !chal && !missed && !sw && @@ if (early && !missed && !sw &&
+challenge-this-episode   @@ nd->challenge_at_ns >= w->early_ns; @@ 1;
+challenge-timeout        @@ now - nd->challenge_at_ns >= ctimeout; @@ now - nd->challenge_at_ns >= 0;
+challenge-timeout-policy @@ p->challenge_timeout_ns > 0 ? p->challenge_timeout_ns : @@ 0 ? p->challenge_timeout_ns :
+challenge-timeout-500ms  @@ : DRAIN_CHALLENGE_TIMEOUT_NS; @@ : 2 * DRAIN_CHALLENGE_TIMEOUT_NS;
+challenge-answer-counts  @@ unanswered = chal_fresh && !nd->challenge_answered && @@ unanswered = chal_fresh &&
+challenge-death          @@ } else if ((live && unanswered) || @@ } else if ((live && unanswered && 0) ||
+challenge-death-kept     @@ || (early_kept && o->early_challenge)) { @@ ) {
+challenge-asked          @@ if (chal && !sw && @@ if (0 && !sw &&
+challenge-not-waiting    @@ (!chal_fresh || (nd->challenge_answered && @@ (1 || (nd->challenge_answered &&
+challenge-reask-answered @@ (nd->challenge_answered && now - nd->challenge_at_ns >= DRAIN_CHALLENGE_REASK_NS) @@ (now - nd->challenge_at_ns >= DRAIN_CHALLENGE_REASK_NS)
+challenge-reask-interval @@ now - nd->challenge_at_ns >= DRAIN_CHALLENGE_REASK_NS) @@ now - nd->challenge_at_ns >= 0)
 early-kept-while-failing @@ o->early_ns && (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT); @@ o->early_ns;
 early-settle-not-swarm   @@ (early_death && !sw && now - w->early_ns < every) @@ (early_death && now - w->early_ns < every)
 EOF

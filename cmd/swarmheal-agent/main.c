@@ -13,12 +13,14 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "answer.h"
 #include "dock_flags.h"
 #include "sh_log.h"
 #include "rec.h"
 #include "etcd_concurrency.h"
 #include "etcd_flags.h"
 #include "rec_action.h"
+#include "rec_drain.h"
 #include "rec_heartbeat.h"
 #include "sh_util.h"
 
@@ -52,8 +54,10 @@ static int check_zone(const void *v, char *err, size_t len)
 
 #define AO(f) offsetof(agent_opts, f)
 static const sh_opt agent_opt_table[] = {
-	{"ttl", SH_OPT_DURATION, AO(ttl_ms), "3s", NULL, "heartbeat lease TTL, whole seconds >= 2", "SWARMHEAL_AGENT_TTL", 0,
-	 0, check_ttl},
+	{"ttl", SH_OPT_DURATION, AO(ttl_ms), "15s", NULL,
+	 "heartbeat lease TTL, whole seconds >= 2 (a keepalive every TTL/3; a dead host is found by the drain "
+	 "controller's probe and challenge, not by the lease's expiry)",
+	 "SWARMHEAL_AGENT_TTL", 0, 0, check_ttl},
 	{"interval", SH_OPT_DURATION, AO(interval_ms), "1s", NULL, "engine ping period", "SWARMHEAL_AGENT_INTERVAL", 0, 100,
 	 NULL},
 	{"engine-down-after", SH_OPT_DURATION, AO(down_after_ms), "8s", NULL,
@@ -364,7 +368,8 @@ int main(int argc, char **argv)
 			"how the agent runs and the engine's state (GET /_ping every --interval): up; slow while its\n"
 			"pings time out, for less than --engine-down-after; down when its socket refuses or it has\n"
 			"not answered for --engine-down-after. On SIGTERM/SIGINT it leaves a stop mark without a\n"
-			"lease ({\"agent\":\"stopped\",...}) before revoking the lease. The node ID comes from the engine.",
+			"lease ({\"agent\":\"stopped\",...}) before revoking the lease. The node ID comes from the engine.\n"
+			"It answers the drain controller's challenges (PREFIX/drain/challenge/NODEID) at once.",
 		.footer = "exit: 0 stopped by SIGINT/SIGTERM, 64 usage, 69 etcd unreachable or refused at start,\n"
 			  "      74 the engine never told its node ID\n",
 		.groups = groups,
@@ -456,6 +461,17 @@ int main(int argc, char **argv)
 		else
 			sh_log("error", "agent", "autoheal off: cannot start its thread");
 	}
+	/* the drain leader's challenges (answer.h): a thread with a client of its own answers them at once */
+	agent_answer *ans = NULL;
+	char ckey[512];
+	if (!stop) {
+		etcd_client *ce = NULL;
+		sh_err ae = rec_drain_challenge_key(ckey, sizeof(ckey), prefix, info.node_id) ? SH_E_INVAL
+			    : etcd_client_dup(etcd, &ce)					      ? SH_E_NOMEM
+												      : agent_answer_start(ce, ckey, &stop, &ans);
+		if (ae)
+			sh_log("error", "agent", "challenges off: not answered, and the heartbeat does not claim to | error=\"%s\"", sh_errname(ae));
+	}
 	etcd_session *s = NULL;
 	int engine = REC_ENGINE_UP, last_put_up = -1, first = 1; /* last_put_up: engine state last written, -1 none */
 	rec_heartbeat hb = {0};
@@ -483,9 +499,11 @@ int main(int argc, char **argv)
 				continue;
 			}
 			last_put_up = -1;
+			agent_answer_set_lease(ans, etcd_session_lease(s));
 		}
 		if (last_put_up != engine) {
 			heartbeat_fill(&hb, &info, zone, (rec_engine)engine, runs_as);
+			hb.answers_challenge = ans != NULL;
 			char *v = rec_heartbeat_encode(&hb);
 			etcd_put_opts po = {.lease = etcd_session_lease(s)};
 			sh_err e = v ? etcd_put(etcd, key, v, strlen(v), &po, NULL, NULL) : SH_E_NOMEM;
@@ -524,6 +542,7 @@ int main(int argc, char **argv)
 	}
 	/* a graceful stop: leave the stop mark (no lease: it outlives the lease) before revoking the lease, so the
 	 * drain controller tells a stopped agent from a dead node */
+	agent_answer_set_lease(ans, 0);
 	if (s && hb.node_id[0] && rc == EXIT_OK) {
 		hb.stopped = 1;
 		hb.engine = REC_ENGINE_UNKNOWN; /* no one watches the engine from now on */
@@ -542,10 +561,10 @@ int main(int argc, char **argv)
 			(long long)(etcd_session_max_gap_ns(s) / SH_NS_PER_MS));
 		etcd_session_close(s, 1); /* revoke: a key still on the lease goes with it, the stop mark stays */
 	}
-	if (ah.running) {
-		stop = stop ? stop : 1;
+	stop = stop ? stop : 1;
+	agent_answer_stop(ans);
+	if (ah.running)
 		pthread_join(ah.th, NULL);
-	}
 	etcd_client_free(ah.etcd);
 	free(ah.done);
 	dock_client_free(dock);

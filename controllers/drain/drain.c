@@ -200,6 +200,7 @@ void drain_node_set_heartbeat(drain_node *n, const rec_heartbeat *h, int parsed)
 						      : DRAIN_ENGINE_UP;
 	n->hb_engine_up = n->hb_present && n->hb_engine != DRAIN_ENGINE_DOWN;
 	n->hb_runs_as = h && parsed && h->runs_as ? rec_runs_as_name(h->runs_as) : NULL;
+	n->hb_answers_challenge = h && parsed && !h->stopped && h->answers_challenge;
 }
 
 enum drain_probe drain_probe_from(sh_probe_result r)
@@ -301,12 +302,19 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 	 * still fails (no second settle window, no second record of the same death) */
 	int early_kept = !live && w->seen && o->mon == DRAIN_MON_DEAD && o->early_ns &&
 			 (nd->probe == DRAIN_PROBE_REFUSED || nd->probe == DRAIN_PROBE_TIMEOUT);
-	if (!early && !early_kept)
+	if (!early && !early_kept) {
 		w->early_ns = 0;
+		w->early_challenge = 0;
+	}
 	else if (!w->early_ns)
 		w->early_ns = nd->probe_at_ns;
-	int lease_fresh = early && nd->lease_at_ns && nd->lease_at_ns >= w->early_ns;
+	/* the second signal: an agent that answers challenges is challenged, an older one's lease is read */
+	int chal = early && nd->hb_answers_challenge;
+	int lease_fresh = early && !chal && nd->lease_at_ns && nd->lease_at_ns >= w->early_ns;
 	int missed = lease_fresh && drain_keepalive_missed(nd->lease_ttl_s, nd->lease_granted_s);
+	int64_t ctimeout = p->challenge_timeout_ns > 0 ? p->challenge_timeout_ns : DRAIN_CHALLENGE_TIMEOUT_NS;
+	int chal_fresh = chal && nd->challenge_at_ns && nd->challenge_at_ns >= w->early_ns;
+	int unanswered = chal_fresh && !nd->challenge_answered && now - nd->challenge_at_ns >= ctimeout;
 	enum drain_mon m;
 	int probe_death = 0, early_death = 0;
 	j->why[0] = '\0';
@@ -315,6 +323,14 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 	} else if (live && nd->hb_engine == DRAIN_ENGINE_DOWN) {
 		m = DRAIN_MON_DEAD;
 		snprintf(j->why, sizeof(j->why), "agent reports its engine down");
+	} else if ((live && unanswered) || (early_kept && o->early_challenge)) {
+		m = DRAIN_MON_DEAD;
+		early_death = 1;
+		w->early_challenge = 1;
+		snprintf(j->why, sizeof(j->why),
+			 "the node %s on port 7946 and its agent did not answer a challenge within %lldms",
+			 nd->probe == DRAIN_PROBE_REFUSED ? "refuses connections" : "does not answer",
+			 (long long)(ctimeout / (NS_S / 1000)));
 	} else if ((live && missed) || early_kept) {
 		m = DRAIN_MON_DEAD;
 		early_death = 1;
@@ -373,9 +389,15 @@ static void judge_watch(const drain_policy *p, const drain_node *nd, size_t i, i
 	}
 	/* an early suspect: is its agent still keeping its lease? */
 	int64_t reask = now - w->early_ns < DRAIN_LEASE_FAST_NS ? DRAIN_LEASE_REASK_NS : DRAIN_LEASE_SLOW_NS;
-	if (early && !missed && !sw && (!lease_fresh || now - nd->lease_at_ns >= reask))
+	if (early && !chal && !missed && !sw && (!lease_fresh || now - nd->lease_at_ns >= reask))
 		act(r, oom, DRAIN_ACT_LEASE, i, nd->state, nd->flaps,
 		    "node %s does not answer on port 7946 while its heartbeat lives: reading its lease's TTL", nd->id);
+	/* an early suspect whose agent answers challenges: challenge it, again a while after each answer (never
+	 * while one waits: an unanswered one is death, not a reason to ask again) */
+	if (chal && !sw &&
+	    (!chal_fresh || (nd->challenge_answered && now - nd->challenge_at_ns >= DRAIN_CHALLENGE_REASK_NS)))
+		act(r, oom, DRAIN_ACT_CHALLENGE, i, nd->state, nd->flaps,
+		    "node %s does not answer on port 7946 while its heartbeat lives: challenging its agent", nd->id);
 	if (m == DRAIN_MON_UNMONITORED && !(w->noted & DRAIN_NOTED_UNMONITORED)) {
 		w->noted |= DRAIN_NOTED_UNMONITORED;
 		act(r, oom, DRAIN_ACT_NOTE, i, nd->state, nd->flaps,

@@ -54,13 +54,28 @@ enum drain_state {
  * probe_every_ns (DRAIN_ACT_PROBE; the shell probes at its passes). A live node
  * whose newest probe, taken while its heartbeat was live, is refused or times
  * out is SUSPECT at once (counted by the partition guard like an unanswered
- * suspect) and the decision asks for its heartbeat lease's remaining TTL
+ * suspect). The second signal, the agent's own path to etcd:
+ *
+ * - An agent whose heartbeat says answers_challenge (this release's agents) is
+ *   challenged (DRAIN_ACT_CHALLENGE): the shell writes a fresh nonce to
+ *   /drain/challenge/NODEID on the heartbeat's lease, the agent watches that
+ *   key and puts the nonce back at once (rec_drain_challenge). No answer within
+ *   drain_policy.challenge_timeout_ns of the write (500 ms) is DEAD. An
+ *   answered challenge is asked again every DRAIN_CHALLENGE_REASK_NS while the
+ *   probe keeps failing, so a later death is still seen within a second. This
+ *   needs no keepalive cadence: agents keep long TTLs (the agent's default is
+ *   15 s) and etcd pays for one keepalive per agent every 5 s, not every 750 ms
+ *   (what swarmheal costs etcd: issue 17).
+ * - Older agents (no answers_challenge) keep the lease reading: the decision
+ *   asks for its heartbeat lease's remaining TTL
  * (DRAIN_ACT_LEASE: etcd's LeaseTimeToLive, whole seconds rounded down). Only
  * when that TTL shows a missed keepalive - remaining < granted TTL - the agent's
  * keepalive period (etcd_session_period of the granted TTL, what the agent's
  * session uses) - DRAIN_KEEPALIVE_SLACK_NS, i.e. (ttl + 1) s <= that, or the
- * lease is gone - is it DEAD: two independent signals, the node's own port and
- * its agent's path to etcd. Such a death is drained probe_every_ns after the
+ * lease is gone - is it DEAD.
+ *
+ * Two independent signals either way, the node's own port and its agent's
+ * path to etcd. Such a death is drained probe_every_ns after the
  * first failed probe at the earliest (every other node has been probed once
  * more by then, so nodes lost together are seen together). A node whose probe
  * fails while its agent keeps its lease (its engine restarting, a path cut
@@ -116,6 +131,7 @@ typedef struct drain_watch {
 	unsigned noted;           /* notes already emitted this episode (DRAIN_NOTED_*) */
 	int64_t live_since_ns;    /* start of the current stretch with a live heartbeat (0 while none) */
 	int64_t early_ns;         /* early suspicion: when the first failed probe of a live node was taken (0 none) */
+	int early_challenge;      /* that early death was an unanswered challenge (its reason while the key is gone) */
 } drain_watch;
 #define DRAIN_NOTED_UNMONITORED 1u
 #define DRAIN_NOTED_ANSWERS 2u
@@ -147,6 +163,12 @@ typedef struct drain_node {
 	 * 0 = never) */
 	int64_t lease_ttl_s, lease_granted_s, lease_at_ns;
 	drain_watch watch;           /* the memory from the previous pass (drain_result.watch[i]), zero at first */
+	/* early suspicion by challenge: the live heartbeat says its agent answers challenges; when the shell last
+	 * wrote a challenge for this node (monotonic, after the write succeeded; 0 = none this term) and whether
+	 * /drain/challenge/NODEID holds the agent's answer to that challenge's nonce */
+	int hb_answers_challenge;
+	int64_t challenge_at_ns;
+	int challenge_answered;
 } drain_node;
 
 /* Services with a swarmheal.min-available label: running tasks per node. */
@@ -174,6 +196,8 @@ typedef struct drain_policy {
 				      0 = 5 s */
 	int64_t probe_every_ns;    /* monitoring: probe every live monitored node at most this often and suspect it
 				      early when it does not answer (above); 0 = off (probes only after a loss) */
+	int64_t challenge_timeout_ns; /* an early suspect's agent that has not answered a challenge this long after
+					 it was written is dead; 0 = DRAIN_CHALLENGE_TIMEOUT_NS */
 } drain_policy;
 
 /* A keepalive is missed when the lease's remaining TTL is below granted - period - this. */
@@ -184,6 +208,10 @@ typedef struct drain_policy {
 #define DRAIN_LEASE_REASK_NS (100 * INT64_C(1000000))
 #define DRAIN_LEASE_FAST_NS (5000 * INT64_C(1000000))
 #define DRAIN_LEASE_SLOW_NS (1000 * INT64_C(1000000))
+/* Challenges: the default answer timeout (an answer is two etcd writes and a watch event apart: ~5-20 ms on
+ * a healthy etcd), and how often an early suspect whose agent answered is challenged again. */
+#define DRAIN_CHALLENGE_TIMEOUT_NS (500 * INT64_C(1000000))
+#define DRAIN_CHALLENGE_REASK_NS (1000 * INT64_C(1000000))
 
 enum drain_kind {
 	DRAIN_ACT_DRAIN,    /* set availability=drain */
@@ -193,6 +221,7 @@ enum drain_kind {
 	DRAIN_ACT_PROBE,    /* monitoring: connect to the node's ADDR:7946 (sh_probe), feed the result back */
 	DRAIN_ACT_NOTE,     /* monitoring: record and log reason once (emitted once per episode) */
 	DRAIN_ACT_LEASE,    /* monitoring: read the heartbeat lease's remaining TTL (etcd_lease_ttl), feed it back */
+	DRAIN_ACT_CHALLENGE, /* monitoring: write a fresh challenge for the node's agent, feed its time back */
 };
 
 typedef struct drain_action {
@@ -235,7 +264,12 @@ typedef struct drain_result {
  * probe result is what turns SUSPECT into DEAD or alive). For every node of a
  * DRAIN_ACT_LEASE, read the remaining TTL of the lease its heartbeat key is on
  * (the key's lease from the range) into lease_ttl_s/lease_granted_s with the
- * time read in lease_at_ns, and call again (a failed read: leave them).
+ * time read in lease_at_ns, and call again (a failed read: leave them). For
+ * every node of a DRAIN_ACT_CHALLENGE, write a new rec_drain_challenge (fresh
+ * random nonce) to /drain/challenge/NODEID on the heartbeat key's lease, set
+ * challenge_at_ns to when the write succeeded and challenge_answered to 0 (a
+ * failed write: leave them); at later passes set challenge_answered when the
+ * key holds an answer carrying that nonce.
  */
 sh_err drain_decide_all(const drain_policy *p, const drain_node *nodes, size_t n, const drain_service *svcs,
 			size_t nsvc, int64_t now_ns, drain_result *out);
@@ -258,7 +292,8 @@ int drain_keepalive_missed(int64_t ttl_s, int64_t granted_s);
  * parsed 0: the key exists but does not parse, taken as a live heartbeat with its engine unknown, never death).
  * Sets hb_present, hb_stopped, hb_engine, hb_engine_up, hb_runs_as (static strings). */
 void drain_node_set_heartbeat(drain_node *n, const rec_heartbeat *h, int parsed);
-/* sh_probe's result as the decision reads it: alive, refused, timeout (timeout and unreachable), none. */
+/* (hb_answers_challenge is set from h->answers_challenge of a live heartbeat.)
+ * sh_probe's result as the decision reads it: alive, refused, timeout (timeout and unreachable), none. */
 enum drain_probe drain_probe_from(sh_probe_result r);
 
 const char *drain_state_name(enum drain_state s);

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "etcd.h"
+#include "rec_drain.h"
 #include "sh_index.h"
 #include "sh_util.h"
 
@@ -68,8 +70,12 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 		if (parsed && !h.stopped && h.addr[0])
 			snprintf(mem[i].addr, sizeof(mem[i].addr), "%s", h.addr);
 		if (!x->hb_stopped && hb->kvs[k].lease != mem[i].lease) {
-			mem[i].lease = hb->kvs[k].lease; /* a new lease (agent restarted): no reading of it yet */
+			/* a new lease (agent restarted): no reading of it yet, and a challenge on the old one died with it */
+			mem[i].lease = hb->kvs[k].lease;
 			mem[i].lease_at = 0;
+			mem[i].challenge_nonce[0] = '\0';
+			mem[i].challenge_at = 0;
+			mem[i].challenge_answered = 0;
 		}
 		if (!x->zone && parsed && h.zone[0]) {
 			snprintf(zones[i], 64, "%s", h.zone);
@@ -122,6 +128,8 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 		out[i].lease_ttl_s = mem[i].lease_ttl;
 		out[i].lease_granted_s = mem[i].lease_granted;
 		out[i].lease_at_ns = mem[i].lease_at;
+		out[i].challenge_at_ns = mem[i].challenge_at;
+		out[i].challenge_answered = mem[i].challenge_answered;
 		if (!mem[i].addr[0] && nl->v[i].addr[0] && strcmp(nl->v[i].addr, "0.0.0.0"))
 			snprintf(mem[i].addr, sizeof(mem[i].addr), "%s", nl->v[i].addr);
 	}
@@ -129,6 +137,14 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 	sh_index_free(&px);
 	free(ids);
 	return 0;
+}
+
+int drain_challenge_answers(const char *value, size_t len, const char *nonce)
+{
+	rec_drain_challenge c;
+	char why[120];
+	return nonce && nonce[0] && rec_drain_challenge_parse(value, len, &c, why, sizeof(why)) == SH_OK &&
+	       c.answered_ns && !strcmp(c.nonce, nonce);
 }
 
 /* ---- the shell ---- */
@@ -282,6 +298,62 @@ static sh_err read_services(ctl_ctx *x, drain_service **out, size_t *nout, dock_
 	return SH_OK;
 }
 
+/* mark the challenges the range ch shows answered (by node id, the key's last part) */
+static void read_answers(ctl_ctx *x, const etcd_range_result *ch, drain_node *nodes, drain_mem *mem, size_t n,
+			 int64_t now)
+{
+	for (size_t k = 0; k < ch->n; k++) {
+		const char *id = leaf(&ch->kvs[k]);
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(nodes[i].id, id) || !mem[i].challenge_nonce[0] || mem[i].challenge_answered)
+				continue;
+			if (!drain_challenge_answers(ch->kvs[k].value, ch->kvs[k].value_len, mem[i].challenge_nonce))
+				break;
+			mem[i].challenge_answered = 1;
+			nodes[i].challenge_answered = 1;
+			sh_log("info", x->def->name, "challenge answered | node=%s nonce=%s ms=%lld", id,
+			       mem[i].challenge_nonce, (long long)((now - mem[i].challenge_at) / SH_NS_PER_MS));
+			break;
+		}
+	}
+}
+
+/* write a fresh challenge for node i's agent on its heartbeat's lease (rec_drain_challenge) */
+static void challenge(ctl_ctx *x, drain_node *nd, drain_mem *m)
+{
+	const char *name = x->def->name;
+	unsigned char r[8];
+	rec_drain_challenge c = {.ts_ns = sh_real_ns()};
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		sh_log("error", name, "cannot challenge: no random bytes | node=%s", nd->id);
+		return;
+	}
+	for (size_t k = 0; k < sizeof(r); k++)
+		snprintf(c.nonce + 2 * k, 3, "%02x", r[k]);
+	char key[400];
+	char *v = rec_drain_challenge_key(key, sizeof(key), x->common.prefix, nd->id) ? NULL
+											 : rec_drain_challenge_encode(&c);
+	if (!v)
+		return;
+	etcd_put_opts po = {.lease = m->lease};
+	int64_t t0 = sh_mono_ns();
+	sh_err e = etcd_put(x->etcd, key, v, strlen(v), &po, NULL, NULL);
+	ctl_etcd_done(x, t0);
+	free(v);
+	if (e) {
+		sh_log("warn", name, "cannot write a challenge | node=%s key=%s error=\"%s\"", nd->id, key,
+		       etcd_errmsg(x->etcd));
+		return;
+	}
+	snprintf(m->challenge_nonce, sizeof(m->challenge_nonce), "%s", c.nonce);
+	m->challenge_at = sh_mono_ns();
+	m->challenge_answered = 0;
+	nd->challenge_at_ns = m->challenge_at;
+	nd->challenge_answered = 0;
+	sh_log("info", name, "challenged the agent of a node that does not answer on port 7946 | node=%s nonce=%s "
+	       "lease=%llx", nd->id, c.nonce, (unsigned long long)m->lease);
+}
+
 static sh_err drain_reconcile(ctl_ctx *x, void *state)
 {
 	drain_shell *d = state;
@@ -368,21 +440,32 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	if (ok && any_request && read_services(x, &svcs, &nsvc, &sl, &tls))
 		sh_log("warn", name, "cannot read services for min-available budgets | error=\"%s\"", dock_errmsg(x->dock));
 
+	/* answers to our challenges (read only while one waits) */
+	int waiting = 0;
+	for (size_t i = 0; ok && i < n; i++)
+		waiting |= mem[i].challenge_nonce[0] && !mem[i].challenge_answered;
+	etcd_range_result ch = {0};
+	if (waiting && ctl_range(x, "/drain/challenge/", &ch) == SH_OK)
+		read_answers(x, &ch, nodes, mem, n, now);
+	etcd_range_result_free(&ch);
+
 	/* decide; probe together (one poll loop) every node the decision asks for - the watched live ones and the
 	 * suspects - read the lease of each early suspect, and decide again at once (at most three rounds) */
 	drain_policy pol = {.grace_ns = o->grace_ms * SH_NS_PER_MS, .restore_after_ns = o->restore_after_ms * SH_NS_PER_MS,
 			    .max_drained = (int)o->max_drained, .read_only = mode == REC_MODE_READ_ONLY, .monitoring = 1,
 			    .settle_ns = o->settle_ms ? o->settle_ms * SH_NS_PER_MS : -1,
-			    .probe_every_ns = o->probe_every_ms * SH_NS_PER_MS};
+			    .probe_every_ns = o->probe_every_ms * SH_NS_PER_MS,
+			    .challenge_timeout_ns = o->challenge_timeout_ms * SH_NS_PER_MS};
 	if (ok && drain_decide_all(&pol, nodes, n, svcs, nsvc, now, &res))
 		ok = 0;
 	for (int round = 0; ok && round < 3; round++) {
-		size_t nprobe = 0, nlease = 0;
+		size_t nprobe = 0, nlease = 0, nchal = 0;
 		for (size_t a = 0; a < res.nacts; a++) {
 			nprobe += res.acts[a].kind == DRAIN_ACT_PROBE;
 			nlease += res.acts[a].kind == DRAIN_ACT_LEASE;
+			nchal += res.acts[a].kind == DRAIN_ACT_CHALLENGE;
 		}
-		if (!nprobe && !nlease)
+		if (!nprobe && !nlease && !nchal)
 			break;
 		sh_probe *pv = calloc(nprobe + 1, sizeof(*pv));
 		size_t *who = calloc(nprobe + 1, sizeof(*who));
@@ -444,6 +527,10 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 			nodes[i].lease_granted_s = granted;
 			nodes[i].lease_at_ns = mem[i].lease_at;
 		}
+		/* early suspects whose agents answer challenges: challenge them */
+		for (size_t a = 0; a < res.nacts; a++)
+			if (res.acts[a].kind == DRAIN_ACT_CHALLENGE)
+				challenge(x, &nodes[res.acts[a].node], &mem[res.acts[a].node]);
 		for (size_t i = 0; i < n; i++)
 			nodes[i].watch = res.watch[i];
 		drain_result_free(&res);
@@ -499,7 +586,7 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	for (size_t a = 0; ok && a < res.nacts && e == SH_OK; a++) {
 		drain_action *ac = &res.acts[a];
 		size_t i = ac->node;
-		if (ac->kind == DRAIN_ACT_PROBE || ac->kind == DRAIN_ACT_LEASE)
+		if (ac->kind == DRAIN_ACT_PROBE || ac->kind == DRAIN_ACT_LEASE || ac->kind == DRAIN_ACT_CHALLENGE)
 			continue; /* asked for in the last round: the decision asks again at the next pass */
 		if (ps[i].unreadable) {
 			char note[256];
@@ -607,13 +694,17 @@ static const sh_opt drain_opt_table[] = {
 	 "probe every live monitored node's port 7946 at most this often (at each pass); one that does not answer "
 	 "and whose agent missed a keepalive is drained before its lease expires ('0' off)",
 	 "SWARMHEAL_DRAIN_PROBE_INTERVAL", SH_OPT_RELOAD, 0, NULL},
+	{"drain-challenge-timeout", SH_OPT_DURATION, DO(challenge_timeout_ms), "500ms", NULL,
+	 "a node that does not answer on port 7946 while its heartbeat lives is challenged through etcd; its agent "
+	 "silent this long is the second signal of death", "SWARMHEAL_DRAIN_CHALLENGE_TIMEOUT", SH_OPT_RELOAD, 1,
+	 NULL},
 	{"max-drained", SH_OPT_COUNT, DO(max_drained), NULL, "N",
 	 "nodes drained by swarmheal at once (default a third of the nodes, at least 1)", "SWARMHEAL_MAX_DRAINED",
 	 SH_OPT_RELOAD, 1, NULL},
 	{0},
 };
 
-static const char *const drain_watched[] = {"/nodes/", "/drain/requests/", "/arbiter/", NULL};
+static const char *const drain_watched[] = {"/nodes/", "/drain/requests/", "/drain/challenge/", "/arbiter/", NULL};
 
 const ctl_def drain_def = {
 	.name = "drain",

@@ -7,9 +7,9 @@
 #include "drain.h"
 
 /* --drain-grace, --restore-after, --max-drained (0: a third of the nodes, at least 1), --drain-settle,
- * --drain-probe-interval (0: live nodes are not probed, no early suspicion). */
+ * --drain-probe-interval (0: live nodes are not probed, no early suspicion), --drain-challenge-timeout. */
 typedef struct drain_opts {
-	int64_t grace_ms, restore_after_ms, max_drained, settle_ms, probe_every_ms;
+	int64_t grace_ms, restore_after_ms, max_drained, settle_ms, probe_every_ms, challenge_timeout_ms;
 } drain_opts;
 
 extern const ctl_def drain_def;
@@ -23,6 +23,10 @@ typedef struct drain_mem {
 	int64_t lease;         /* the lease of the node's live heartbeat key (0 none), for early suspicion */
 	int64_t lease_ttl, lease_granted, lease_at; /* its newest etcd_lease_ttl reading, when (monotonic ns) */
 	char last_note[256];   /* the last refusal or dry-run recorded this episode: recorded once */
+	char challenge_nonce[33]; /* the newest challenge written to the node's agent ("" none), when (monotonic ns,
+				     after the write), and whether /drain/challenge/NODEID holds its answer */
+	int64_t challenge_at;
+	int challenge_answered;
 } drain_mem;
 
 /* The persisted drain state as the snapshot read it. */
@@ -48,5 +52,12 @@ int drain_snapshot(const dock_node_list *nl, const etcd_range_result *hb, const 
 		   const etcd_range_result *rq, const char *const *prev_ids, const drain_mem *prev_mem, size_t nprev,
 		   int64_t now_mono, int64_t now_real, drain_node *out, drain_persisted *ps, drain_mem *mem,
 		   char (*zones)[64], char (*bad)[160]);
+
+/*
+ * 1 when value (the JSON of /drain/challenge/NODEID, len bytes) is the agent's answer to nonce: a
+ * rec_drain_challenge with that nonce and `answered` set; 0 otherwise (another nonce, the challenge itself,
+ * a value that does not parse, or nonce ""). Pure.
+ */
+int drain_challenge_answers(const char *value, size_t len, const char *nonce);
 
 #endif

@@ -80,6 +80,13 @@ int main(void)
 	out("heartbeat", rec_heartbeat_encode(&hb));
 	rec_heartbeat hs = {.stopped = 1, .node_id = "n1", .addr = "10.0.0.21", .ts_ns = now};
 	out("heartbeat", rec_heartbeat_encode(&hs));
+	rec_heartbeat hc = {.node_id = "n2", .addr = "10.0.0.22", .engine = REC_ENGINE_UP, .ts_ns = now,
+			    .answers_challenge = 1};
+	out("heartbeat", rec_heartbeat_encode(&hc));
+	rec_drain_challenge ch = {.nonce = "9f86d081884c7d65", .ts_ns = now};
+	out("drain_challenge", rec_drain_challenge_encode(&ch));
+	ch.answered_ns = now;
+	out("drain_challenge", rec_drain_challenge_encode(&ch));
 	rec_cert_status cs = {.serial = "0a1b", .not_before_ns = now, .not_after_ns = now, .next_renewal_ns = now,
 			      .renewed_at_ns = now, .last_error = ""};
 	out("cert_status", rec_cert_status_encode(&cs));

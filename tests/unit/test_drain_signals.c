@@ -785,6 +785,191 @@ static void test_mappings(void)
 	CU_ASSERT_STRING_EQUAL(drain_mon_name(DRAIN_MON_SUSPECT), "suspect");
 }
 
+/* ---- early suspicion by challenge: an agent that answers challenges is challenged instead of its lease read ---- */
+
+/* four live nodes whose agents answer challenges; node 3's probe at T0 + 1 s fails */
+static void challenge_suspect_of(drain_node *n, size_t cnt, const drain_policy *p, enum drain_probe pr)
+{
+	for (size_t i = 0; i < cnt; i++)
+		n[i].hb_answers_challenge = 1;
+	early_suspect_of(n, cnt, 3, p, pr);
+}
+
+static void set_challenge(drain_node *n, int64_t at, int answered)
+{
+	n->challenge_at_ns = at;
+	n->challenge_answered = answered;
+}
+
+/* the first failed probe asks for a challenge (not a lease reading); a challenge not written (write failed) is
+ * asked for again; one written and waiting is neither asked again nor death */
+static void test_challenge_asked_instead_of_lease(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	challenge_suspect_of(n, 4, &epol, DRAIN_PROBE_TIMEOUT);
+	drain_result r = pass(&epol, n, 4, T0 + S + 10 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, -1), 1);
+	CU_ASSERT_PTR_NOT_NULL(find_kind(&r, DRAIN_ACT_CHALLENGE, 3));
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0);
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + S + 20 * MS); /* the write failed: nothing recorded, asked again */
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, 3), 1);
+	drain_result_free(&r);
+	set_challenge(&n[3], T0 + S + 25 * MS, 0);
+	r = pass(&epol, n, 4, T0 + S + 100 * MS);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, -1), 0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, -1), 0);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	drain_result_free(&r);
+	/* an older agent (no answers_challenge) keeps the lease reading */
+	drain_node o[4] = {live("a"), live("b"), live("c"), live("d")};
+	early_suspect_of(o, 4, 3, &epol, DRAIN_PROBE_TIMEOUT);
+	set_challenge(&o[3], T0 + S + 5 * MS, 0);
+	r = pass(&epol, o, 4, T0 + 3 * S);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, -1), 0);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_LEASE, 3), 1);
+	CU_ASSERT_EQUAL(o[3].watch.mon, DRAIN_MON_SUSPECT);
+	drain_result_free(&r);
+}
+
+/* no answer within the timeout (500 ms by default, measured from the write) is death, drained a probe round
+ * after the first failed probe, with both signals in the reason; the policy's timeout is used when set */
+static void test_challenge_unanswered_dead(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	challenge_suspect_of(n, 4, &epol, DRAIN_PROBE_REFUSED);
+	set_challenge(&n[3], T0 + S + 20 * MS, 0);
+	drain_result r = pass(&epol, n, 4, T0 + S + 519 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + S + 520 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, -1), 0); /* dead: not challenged again */
+	const drain_action *a = find_kind(&r, DRAIN_ACT_DRAIN, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(a->reason, "refuses connections on port 7946 and its agent did not answer a challenge within 500ms"));
+	drain_result_free(&r);
+	/* an answer to it came too late for that pass: the node answered, it is not dead any more */
+	set_challenge(&n[3], T0 + S + 20 * MS, 1);
+	r = pass(&epol, n, 4, T0 + S + 600 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	drain_result_free(&r);
+
+	drain_policy p = epol;
+	p.challenge_timeout_ns = 200 * MS;
+	drain_node m[4] = {live("a"), live("b"), live("c"), live("d")};
+	challenge_suspect_of(m, 4, &p, DRAIN_PROBE_TIMEOUT);
+	set_challenge(&m[3], T0 + S + 20 * MS, 0);
+	r = pass(&p, m, 4, T0 + S + 219 * MS);
+	CU_ASSERT_EQUAL(m[3].watch.mon, DRAIN_MON_SUSPECT);
+	drain_result_free(&r);
+	r = pass(&p, m, 4, T0 + S + 220 * MS);
+	CU_ASSERT_EQUAL(m[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0); /* settling: a probe round after the first failure */
+	drain_result_free(&r);
+	r = pass(&p, m, 4, T0 + S + 500 * MS);
+	CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&r, DRAIN_ACT_DRAIN, 3), "did not answer a challenge within 200ms"));
+	drain_result_free(&r);
+
+	/* a timeout longer than the re-ask interval: a waiting challenge is not replaced (its clock would restart) */
+	p.challenge_timeout_ns = 2 * S;
+	drain_node k[4] = {live("a"), live("b"), live("c"), live("d")};
+	challenge_suspect_of(k, 4, &p, DRAIN_PROBE_TIMEOUT);
+	set_challenge(&k[3], T0 + S + 20 * MS, 0);
+	r = pass(&p, k, 4, T0 + S + 1500 * MS);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, -1), 0);
+	CU_ASSERT_EQUAL(k[3].watch.mon, DRAIN_MON_SUSPECT);
+	drain_result_free(&r);
+	r = pass(&p, k, 4, T0 + S + 2020 * MS);
+	CU_ASSERT_EQUAL(k[3].watch.mon, DRAIN_MON_DEAD);
+	drain_result_free(&r);
+}
+
+/* an answering agent keeps its node alive however long the port fails; it is challenged again a second after
+ * each challenge, and a later silence is death */
+static void test_challenge_answered_alive(void)
+{
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	challenge_suspect_of(n, 4, &epol, DRAIN_PROBE_TIMEOUT);
+	set_challenge(&n[3], T0 + S + 20 * MS, 1);
+	for (int64_t t = T0 + S + 30 * MS; t < T0 + S + 1020 * MS; t += 100 * MS) {
+		drain_result r = pass(&epol, n, 4, t);
+		CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+		CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, -1), 0);
+		CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, -1), 0);
+		drain_result_free(&r);
+	}
+	drain_result r = pass(&epol, n, 4, T0 + S + 1020 * MS);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, 3), 1);
+	drain_result_free(&r);
+	set_challenge(&n[3], T0 + S + 1030 * MS, 0);
+	r = pass(&epol, n, 4, T0 + S + 1500 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+	drain_result_free(&r);
+	r = pass(&epol, n, 4, T0 + S + 1530 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_DRAIN, 3), 1);
+	drain_result_free(&r);
+}
+
+/* a challenge from before this suspicion began (an earlier episode) is no answer and no silence */
+static void test_challenge_of_earlier_episode_ignored(void)
+{
+	for (int answered = 0; answered < 2; answered++) {
+		drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+		challenge_suspect_of(n, 4, &epol, DRAIN_PROBE_TIMEOUT);
+		set_challenge(&n[3], T0 + S - 1, answered);
+		drain_result r = pass(&epol, n, 4, T0 + 3 * S);
+		CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_SUSPECT);
+		CU_ASSERT_EQUAL(count_kind(&r, DRAIN_ACT_CHALLENGE, 3), 1);
+		drain_result_free(&r);
+	}
+}
+
+/* found dead by an unanswered challenge, then its key expires: still dead for the same reason */
+static void test_challenge_death_kept_when_key_expires(void)
+{
+	drain_policy p = epol;
+	p.read_only = 1; /* a refusal per pass shows the reason each time */
+	drain_node n[4] = {live("a"), live("b"), live("c"), live("d")};
+	challenge_suspect_of(n, 4, &p, DRAIN_PROBE_REFUSED);
+	set_challenge(&n[3], T0 + S + 20 * MS, 0);
+	drain_result r = pass(&p, n, 4, T0 + 2 * S);
+	char first[256];
+	snprintf(first, sizeof(first), "%s", reason_of(&r, DRAIN_ACT_REFUSE, 3));
+	CU_ASSERT_PTR_NOT_NULL(strstr(first, "did not answer a challenge"));
+	drain_result_free(&r);
+	lose_key(&n[3]);
+	drain_node_set_heartbeat(&n[3], NULL, 0);
+	r = pass(&p, n, 4, T0 + 2 * S + 100 * MS);
+	CU_ASSERT_EQUAL(n[3].watch.mon, DRAIN_MON_DEAD);
+	CU_ASSERT_STRING_EQUAL(reason_of(&r, DRAIN_ACT_REFUSE, 3), first);
+	drain_result_free(&r);
+}
+
+/* the heartbeat's answers_challenge reaches the decision only from a live, parsed heartbeat */
+static void test_challenge_mapping(void)
+{
+	drain_node n = {0};
+	rec_heartbeat h = {.engine = REC_ENGINE_UP, .answers_challenge = 1};
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_TRUE(n.hb_answers_challenge);
+	drain_node_set_heartbeat(&n, &h, 0);
+	CU_ASSERT_FALSE(n.hb_answers_challenge);
+	h.stopped = 1;
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_FALSE(n.hb_answers_challenge);
+	drain_node_set_heartbeat(&n, NULL, 0);
+	CU_ASSERT_FALSE(n.hb_answers_challenge);
+	h.stopped = 0;
+	h.answers_challenge = 0;
+	drain_node_set_heartbeat(&n, &h, 1);
+	CU_ASSERT_FALSE(n.hb_answers_challenge);
+}
+
 int main(int argc, char **argv)
 {
 	static const t_case cases[] = {
@@ -812,6 +997,12 @@ int main(int argc, char **argv)
 		{"early_death_kept_when_key_expires", test_early_death_kept_when_key_expires},
 		{"snapshot_carries_lease", test_snapshot_carries_lease},
 		{"guard_counts_early_suspects", test_guard_counts_early_suspects},
+		{"challenge_asked_instead_of_lease", test_challenge_asked_instead_of_lease},
+		{"challenge_unanswered_dead", test_challenge_unanswered_dead},
+		{"challenge_answered_alive", test_challenge_answered_alive},
+		{"challenge_of_earlier_episode_ignored", test_challenge_of_earlier_episode_ignored},
+		{"challenge_death_kept_when_key_expires", test_challenge_death_kept_when_key_expires},
+		{"challenge_mapping", test_challenge_mapping},
 		{NULL, NULL},
 	};
 	return t_run("drain_signals", cases, argc, argv);

@@ -41,6 +41,7 @@ static void test_round_trip(void)
 				h.stopped = stopped;
 				h.engine = (rec_engine)e;
 				h.runs_as = (rec_runs_as)r;
+				h.answers_challenge = r & 1;
 				char *j = rec_heartbeat_encode(&h), why[200] = "";
 				CU_ASSERT_PTR_NOT_NULL_FATAL(j);
 				CU_ASSERT_EQUAL(rec_heartbeat_parse(j, strlen(j), &back, why, sizeof(why)), SH_OK);
@@ -109,6 +110,9 @@ static void test_malformed(void)
 		{"{\"node_id\":\"n\",\"addr\":\"a\",\"engine\":\"up\",\"ts\":\"2026-11-28T13:15:15Z\","
 		 "\"cert_not_after\":5}",
 		 "'cert_not_after'"},
+		{"{\"node_id\":\"n\",\"addr\":\"a\",\"engine\":\"up\",\"ts\":\"2026-11-28T13:15:15Z\","
+		 "\"answers_challenge\":\"yes\"}",
+		 "'answers_challenge' is not true or false"},
 		{"{\"node_id\":\"n\",\"addr\":\"0123456789012345678901234567890123456789012345678901234567890123456789\","
 		 "\"engine\":\"up\",\"ts\":\"2026-11-28T13:15:15Z\"}",
 		 "'addr' is longer"},

@@ -65,6 +65,51 @@ static void test_drain_state_malformed(void)
 	expect_bad_state("{\"state\":\"drained\",\"monitor\":\"maybe\"}", "unknown value 'maybe'");
 }
 
+/* the drain leader's challenge and the agent's answer: round trip, and every malformed case names its field */
+static void test_drain_challenge(void)
+{
+	char k[64];
+	CU_ASSERT_EQUAL(rec_drain_challenge_key(k, sizeof(k), "/p", "n1"), 0);
+	CU_ASSERT_STRING_EQUAL(k, "/p/drain/challenge/n1");
+	rec_drain_challenge c = {.nonce = "00ff9a", .ts_ns = INT64_C(1795000000123000000)}, back;
+	char *j = rec_drain_challenge_encode(&c), why[200] = "";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	CU_ASSERT_PTR_NULL(strstr(j, "answered"));
+	CU_ASSERT_EQUAL(rec_drain_challenge_parse(j, strlen(j), &back, why, sizeof(why)), SH_OK);
+	CU_ASSERT_EQUAL(memcmp(&c, &back, sizeof(c)), 0);
+	free(j);
+	c.answered_ns = c.ts_ns + 4000000;
+	j = rec_drain_challenge_encode(&c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	CU_ASSERT_EQUAL(rec_drain_challenge_parse(j, strlen(j), &back, why, sizeof(why)), SH_OK);
+	CU_ASSERT_EQUAL(back.answered_ns, c.answered_ns);
+	free(j);
+	rec_drain_challenge e = {.nonce = "", .ts_ns = 1};
+	CU_ASSERT_PTR_NULL(rec_drain_challenge_encode(&e));
+	snprintf(e.nonce, sizeof(e.nonce), "ABC");
+	CU_ASSERT_PTR_NULL(rec_drain_challenge_encode(&e));
+	static const struct {
+		const char *json, *why;
+	} bad[] = {
+		{"{\"nonce\":\"ab\"", "not valid JSON"},
+		{"{\"ts\":\"2026-11-28T13:15:15Z\"}", "'nonce' is missing"},
+		{"{\"nonce\":\"\",\"ts\":\"2026-11-28T13:15:15Z\"}", "'nonce' is not"},
+		{"{\"nonce\":\"xyz\",\"ts\":\"2026-11-28T13:15:15Z\"}", "'nonce' is not"},
+		{"{\"nonce\":\"0123456789abcdef0123456789abcdef0\",\"ts\":\"2026-11-28T13:15:15Z\"}", "'nonce' is not"},
+		{"{\"nonce\":7,\"ts\":\"2026-11-28T13:15:15Z\"}", "'nonce'"},
+		{"{\"nonce\":\"ab\"}", "'ts' is missing"},
+		{"{\"nonce\":\"ab\",\"ts\":\"2026-11-28T13:15:15Z\",\"answered\":\"soon\"}", "'answered'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		why[0] = '\0';
+		CU_ASSERT_EQUAL(rec_drain_challenge_parse(bad[i].json, strlen(bad[i].json), &back, why, sizeof(why)),
+				SH_E_MALFORMED);
+		if (!strstr(why, bad[i].why))
+			fprintf(stderr, "\n  case %zu: '%s' (want '%s')\n", i, why, bad[i].why);
+		CU_ASSERT_PTR_NOT_NULL(strstr(why, bad[i].why));
+	}
+}
+
 static void test_arbiter_mode_unreadable_is_read_only(void)
 {
 	rec_arbiter_mode m;
@@ -175,6 +220,7 @@ int main(int argc, char **argv)
 		{"keys", test_keys},
 		{"drain_state_round_trip", test_drain_state_round_trip},
 		{"drain_state_malformed", test_drain_state_malformed},
+		{"drain_challenge", test_drain_challenge},
 		{"arbiter_mode_unreadable_is_read_only", test_arbiter_mode_unreadable_is_read_only},
 		{"action_round_trip_and_malformed", test_action_round_trip_and_malformed},
 		{"snapshot_digest", test_snapshot_digest},
