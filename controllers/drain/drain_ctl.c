@@ -389,7 +389,8 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 		char note[sizeof(d->budget_note)];
 		snprintf(note, sizeof(note), "%s|%s", bwhy, berr);
 		if (strcmp(d->budget_note, note)) /* logged when the failure changes, not at every pass */
-			sh_log("warn", name, "min-available budgets unknown: manual drain requests held | why=\"%s\" error=\"%s\"",
+			sh_log("warn", name,
+			       "min-available budgets unknown: manual drain requests held | why=\"%s\" error=\"%s\"",
 			       bwhy, berr);
 		snprintf(d->budget_note, sizeof(d->budget_note), "%s", note);
 	} else {
@@ -401,7 +402,8 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	drain_policy pol = {.grace_ns = o->grace_ms * SH_NS_PER_MS, .restore_after_ns = o->restore_after_ms * SH_NS_PER_MS,
 			    .max_drained = (int)o->max_drained, .read_only = mode == REC_MODE_READ_ONLY, .monitoring = 1,
 			    .settle_ns = o->settle_ms ? o->settle_ms * SH_NS_PER_MS : -1,
-			    .probe_every_ns = o->probe_every_ms * SH_NS_PER_MS, .budgets_unknown = bwhy[0] ? bwhy : NULL};
+			    .probe_every_ns = o->probe_every_ms * SH_NS_PER_MS,
+			    .budgets_unknown = bwhy[0] ? bwhy : NULL};
 	if (ok && drain_decide_all(&pol, nodes, n, svcs, nsvc, now, &res))
 		ok = 0;
 	for (int round = 0; ok && round < 3; round++) {

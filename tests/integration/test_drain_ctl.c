@@ -34,7 +34,9 @@ static fake fk = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static char *reply(int status, const char *body)
 {
 	char *r = NULL;
-	if (asprintf(&r, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	if (asprintf(&r,
+		     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
+		     "\r\n%s",
 		     status, status == 200 ? "OK" : status == 404 ? "Not Found" : "Internal Server Error", strlen(body),
 		     body) < 0)
 		return NULL;
@@ -45,7 +47,8 @@ static char *reply(int status, const char *body)
 static void node_json(int i, char *out, size_t len)
 {
 	snprintf(out, len,
-		 "{\"ID\":\"%s\",\"Version\":{\"Index\":%d},\"Spec\":{\"Role\":\"worker\",\"Availability\":\"%s\",\"Labels\":{}},"
+		 "{\"ID\":\"%s\",\"Version\":{\"Index\":%d},"
+		 "\"Spec\":{\"Role\":\"worker\",\"Availability\":\"%s\",\"Labels\":{}},"
 		 "\"Description\":{\"Hostname\":\"host%d\"},\"Status\":{\"State\":\"%s\",\"Addr\":\"0.0.0.0\"}}",
 		 node_ids[i], fk.version[i], fk.avail[i], i + 1, i == 3 ? "down" : "ready");
 }
@@ -76,9 +79,11 @@ static char *engine(void *ud, const char *req)
 	} else if (starts(req, "GET /v1.41/nodes/") || starts(req, "POST /v1.41/nodes/")) {
 		const char *id = strstr(req, "/nodes/") + 7;
 		int i = -1;
-		for (int j = 0; j < NNODES; j++)
-			if (starts(id, node_ids[j]) && (id[strlen(node_ids[j])] == ' ' || id[strlen(node_ids[j])] == '/'))
+		for (int j = 0; j < NNODES; j++) {
+			char end = starts(id, node_ids[j]) ? id[strlen(node_ids[j])] : 0;
+			if (end == ' ' || end == '/')
 				i = j;
+		}
 		const char *body = strstr(req, "\r\n\r\n");
 		if (i < 0) {
 			out = reply(404, "{\"message\":\"node not found\"}");
@@ -100,10 +105,11 @@ static char *engine(void *ud, const char *req)
 			cJSON_Delete(spec);
 		}
 	} else if (starts(req, "GET /v1.41/services ")) {
-		out = fk.fail_services
-			      ? reply(500, "{\"message\":\"scripted engine: the service list fails\"}")
-			      : reply(200, "[{\"ID\":\"drainctlweb\",\"Version\":{\"Index\":1},\"Spec\":{\"Name\":\"web\","
-					   "\"Labels\":{\"swarmheal.min-available\":\"2\"},\"Mode\":{\"Replicated\":{\"Replicas\":3}}}}]");
+		out = fk.fail_services ? reply(500, "{\"message\":\"scripted engine: the service list fails\"}")
+				       : reply(200, "[{\"ID\":\"drainctlweb\",\"Version\":{\"Index\":1},"
+						    "\"Spec\":{\"Name\":\"web\","
+						    "\"Labels\":{\"swarmheal.min-available\":\"2\"},"
+						    "\"Mode\":{\"Replicated\":{\"Replicas\":3}}}}]");
 	} else if (starts(req, "GET /v1.41/tasks?")) {
 		fk.task_lists++;
 		if (fk.fail_tasks) {
@@ -112,8 +118,9 @@ static char *engine(void *ud, const char *req)
 			size_t k = (size_t)snprintf(buf, sizeof(buf), "[");
 			for (int i = 0; i < 3; i++)
 				k += (size_t)snprintf(buf + k, sizeof(buf) - k,
-						      "%s{\"ID\":\"drainctltask%d\",\"ServiceID\":\"drainctlweb\",\"NodeID\":\"%s\","
-						      "\"DesiredState\":\"running\",\"Status\":{\"State\":\"running\"}}",
+						      "%s{\"ID\":\"drainctltask%d\",\"ServiceID\":\"drainctlweb\","
+						      "\"NodeID\":\"%s\",\"DesiredState\":\"running\","
+						      "\"Status\":{\"State\":\"running\"}}",
 						      i ? "," : "", i, node_ids[i]);
 			snprintf(buf + k, sizeof(buf) - k, "]");
 			out = reply(200, buf);
@@ -154,8 +161,8 @@ static int field_is(const cJSON *j, const char *name, const char *want)
 static int count_actions(const char *kind, const char *target, const char *reason, const char *details)
 {
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/drain/ --print-value-only",
-		 eps, prefix);
+	snprintf(cmd, sizeof(cmd),
+		 "ETCDCTL_API=3 etcdctl --endpoints=%s get --prefix %s/actions/drain/ --print-value-only", eps, prefix);
 	FILE *f = popen(cmd, "r");
 	if (!f)
 		return -1;
