@@ -238,7 +238,7 @@ static void test_manual_request_held_while_budgets_unknown(void)
 				   "'{\"reason\":\"kernel update\",\"requested_by\":\"test\"}' >/dev/null",
 				   eps, prefix, node_ids[1]),
 			      0);
-	const char *log = "/tmp/swarmheal-test-drain-ctl.log";
+	const char *log = "/tmp/swarmheal-drain-ctl.log";
 	int mport = t_free_port();
 	pid_t p = t_spawn(log,
 			  "%s --controllers drain --endpoints %s --prefix %s --docker-host tcp://127.0.0.1:%d --ttl 2s "
