@@ -141,14 +141,64 @@ static struct cost measure(int transport, int kind, int n, double idle)
 	return (struct cost){used / n, secs};
 }
 
-/* nsess sessions of ttl_s seconds in this process; etcd CPU (ms per s) once they run, over secs */
-static double sessions_rate(int transport, int nsess, int64_t ttl_s, double secs, double idle, int64_t *period_ns,
-			    long *kas, long *fails)
+/* What swarmheald's idle passes read at nnodes nodes: the drain controller's pass ranges the heartbeats, the drain
+ * states and requests and reads the arbiter mode; the arbiter's ranges the heartbeats and drain states (records of
+ * their real sizes). etcd CPU (ms) per second of passes (one of each: --resync 1 s), over rounds. */
+static double pass_reads(int transport, int nnodes, int rounds, double idle)
+{
+	etcd_client *c = client(transport);
+	char hb[512], ds[512], key[128];
+	for (int i = 0; i < nnodes; i++) {
+		snprintf(hb, sizeof(hb),
+			 "{\"agent\":\"running\",\"node_id\":\"q0x1n4mbq7r0c2b1o5v5c%05d\",\"hostname\":\"worker-%d\","
+			 "\"zone\":\"a\",\"addr\":\"10.88.%d.%d\",\"engine\":\"up\",\"runs_as\":\"systemd\","
+			 "\"ts\":\"2026-11-29T23:30:00.123Z\",\"cert_not_after\":\"2027-02-26T13:00:00Z\","
+			 "\"answers_challenge\":true}",
+			 i, i, i / 250, i % 250);
+		snprintf(ds, sizeof(ds),
+			 "{\"state\":\"none\",\"reason\":\"\",\"since\":\"2026-11-29T23:30:00.123Z\",\"flaps\":0,"
+			 "\"fence\":1640,\"monitor\":\"monitored\"}");
+		snprintf(key, sizeof(key), "/bench-transport/pass/nodes/q0x1n4mbq7r0c2b1o5v5c%05d", i);
+		check(etcd_put(c, key, hb, strlen(hb), NULL, NULL, NULL), c, "put");
+		snprintf(key, sizeof(key), "/bench-transport/pass/drain/state/q0x1n4mbq7r0c2b1o5v5c%05d", i);
+		check(etcd_put(c, key, ds, strlen(ds), NULL, NULL, NULL), c, "put");
+	}
+	static const char *const drain_pass[] = {"/bench-transport/pass/nodes/", "/bench-transport/pass/drain/state/",
+						 "/bench-transport/pass/drain/requests/", "/bench-transport/pass/arbiter/mode",
+						 "/bench-transport/pass/nodes/", "/bench-transport/pass/drain/state/"};
+	double c0 = etcd_cpu_ms();
+	int64_t t0 = sh_mono_ns();
+	for (int r = 0; r < rounds; r++)
+		for (size_t k = 0; k < sizeof(drain_pass) / sizeof(*drain_pass); k++) {
+			etcd_range_result rr;
+			etcd_range_opts o = {.prefix = k != 3};
+			check(etcd_range(c, drain_pass[k], &o, &rr), c, "range");
+			etcd_range_result_free(&rr);
+		}
+	double secs = (double)(sh_mono_ns() - t0) / 1e9;
+	double used = etcd_cpu_ms() - c0 - idle * secs;
+	etcd_delete_opts all = {.prefix = 1};
+	etcd_delete(c, "/bench-transport/pass/", &all, NULL);
+	etcd_client_free(c);
+	return used / rounds;
+}
+
+/* nsess sessions of ttl_s seconds in this process, with an idle watch each on a key of its own when watches
+ * (what an agent keeps: its heartbeat's lease and the watch on its challenge key); etcd CPU (ms per s) once
+ * they run, over secs */
+static double sessions_rate(int transport, int nsess, int64_t ttl_s, int watches, double secs, double idle,
+			    int64_t *period_ns, long *kas, long *fails)
 {
 	etcd_client *c = client(transport);
 	etcd_session **s = calloc((size_t)nsess, sizeof(*s));
+	etcd_watch **w = calloc((size_t)nsess, sizeof(*w));
 	for (int i = 0; i < nsess; i++)
 		check(etcd_session_new(c, ttl_s, &s[i]), c, "session");
+	for (int i = 0; watches && i < nsess; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "/bench-transport/challenge/%d", i);
+		check(etcd_watch_open(c, key, &(etcd_watch_opts){0}, &w[i]), c, "watch");
+	}
 	*period_ns = etcd_session_keepalive_period(s[0]);
 	/* one whole period so that every session sent its first keepalive */
 	sh_sleep_ms((long)(*period_ns / SH_NS_PER_MS) + 200, NULL);
@@ -175,8 +225,11 @@ static double sessions_rate(int transport, int nsess, int64_t ttl_s, double secs
 	}
 	if (alive < nsess)
 		printf("  %d of %d sessions lost, the first: %s\n", nsess - alive, nsess, why);
-	for (int i = 0; i < nsess; i++)
+	for (int i = 0; i < nsess; i++) {
+		etcd_watch_close(w[i]);
 		etcd_session_close(s[i], 1);
+	}
+	free(w);
 	free(s);
 	etcd_client_free(c);
 	return rate;
@@ -185,7 +238,8 @@ static double sessions_rate(int transport, int nsess, int64_t ttl_s, double secs
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench_transport ENDPOINTS ETCD_PID [OPS [SESSIONS [TTL_S...]]]\n");
+		fprintf(stderr, "usage: bench_transport ENDPOINTS ETCD_PID [OPS [SESSIONS [TTL_S[w]...]]]\n"
+				"  TTL_Sw: each session with an idle watch of its own, as an agent keeps\n");
 		return 2;
 	}
 	eps = argv[1];
@@ -208,15 +262,23 @@ int main(int argc, char **argv)
 	}
 	if (nsess <= 0)
 		return 0;
+	for (int t = ETCD_TRANSPORT_GATEWAY; t >= ETCD_TRANSPORT_GRPC; t--) {
+		double ms = pass_reads(t, nsess, 100, idle);
+		printf("swarmheald's idle reads at %d nodes (one drain + one arbiter pass: 6 ranges, 4 of them %d keys), %s: "
+		       "etcd %.2f ms CPU per second of passes (--resync 1s) = %.2f %% of one core\n",
+		       nsess, nsess, tname(t), ms, ms / 10.0);
+	}
 	for (int a = 5; a < argc || a == 5; a++) {
 		int64_t ttl = argc > a ? atoll(argv[a]) : 3;
+		int watches = argc > a && strchr(argv[a], 'w') != NULL;
 		for (int t = ETCD_TRANSPORT_GATEWAY; t >= ETCD_TRANSPORT_GRPC; t--) {
 			int64_t period;
 			long kas, fails;
-			double rate = sessions_rate(t, nsess, ttl, 10.0, idle, &period, &kas, &fails);
-			printf("%d sessions at TTL %llds (keepalive every %.0f ms), %s: etcd %.1f ms CPU per s = %.1f %% of "
+			double rate = sessions_rate(t, nsess, ttl, watches, 10.0, idle, &period, &kas, &fails);
+			printf("%d sessions%s at TTL %llds (keepalive every %.0f ms), %s: etcd %.1f ms CPU per s = %.1f %% of "
 			       "one core; %ld keepalives in 10 s, %ld failed\n",
-			       nsess, (long long)ttl, (double)period / 1e6, tname(t), rate, rate / 10.0, kas, fails);
+			       nsess, watches ? " with an idle watch each" : "", (long long)ttl, (double)period / 1e6,
+			       tname(t), rate, rate / 10.0, kas, fails);
 		}
 	}
 	return 0;

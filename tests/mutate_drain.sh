@@ -50,6 +50,10 @@ person-drain-theirs      @@ if (eq(avail, "drain")) continue; @@
 grace                    @@ now - J->dead_since >= p->grace_ns @@ 1
 manual-needs-alive       @@ } else if (nd->requested && !is_dead) { @@ } else if (nd->requested) {
 manual-budget            @@ if (nsvc && !budget_ok( @@ if (0 && !budget_ok(
+manual-held-budgets-unknown @@ if (p->budgets_unknown) { @@ if (0) {
+manual-held-without-services @@ if (p->budgets_unknown) { @@ if (p->budgets_unknown && nsvc) {
+manual-held-marked       @@ r->acts[held_at].held = 1; @@ r->acts[held_at].held = 0;
+manual-held-not-deaths   @@ now - J->dead_since >= p->grace_ns && !J->settling) { @@ now - J->dead_since >= p->grace_ns && !J->settling && !p->budgets_unknown) {
 partition-deaths-only    @@ if (want == 1 && partition) { @@ if (partition) {
 partition-refuses        @@ if (want == 1 && partition) { @@ if (want == 1 && partition && 0) {
 read-only-drain          @@ if (p->read_only) { @@ if (0) {

@@ -38,6 +38,12 @@ typedef struct arbiter_node {
 
 /*
  * Is the node alive as far as the arbiter can tell? Rules, first match:
+ *  L0 a running heartbeat whose engine is not down, but the drain controller
+ *     calls the node dead while Swarm does not say down/disconnected: its
+ *     port 7946 is silent and its agent did not answer the drain leader's
+ *     challenge (controllers/drain/drain.h, early suspicion): not live. The
+ *     key only waits for its lease to expire (15 s at the agent's default TTL),
+ *     which would hold the zone's loss back that long.
  *  L1 a running heartbeat whose engine is not down: live (first-hand, and it
  *     proves the node's path to etcd).
  *  L2 a running heartbeat reporting its engine down: not live.

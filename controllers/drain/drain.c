@@ -559,6 +559,15 @@ sh_err drain_decide_all(const drain_policy *p, const drain_node *nodes, size_t n
 			snprintf(why, sizeof(why), "%s", J->why);
 		} else if (nd->requested && !is_dead) {
 			char bwhy[200];
+			if (p->budgets_unknown) {
+				size_t held_at = r->nacts;
+				act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
+				    "manual drain of node %s held: the min-available budgets are unknown this pass (%s)",
+				    nd->id, p->budgets_unknown);
+				if (r->nacts > held_at)
+					r->acts[held_at].held = 1;
+				continue;
+			}
 			if (nsvc && !have_index) {
 				act(r, &oom, DRAIN_ACT_REFUSE, i, nd->state, nd->flaps,
 				    "manual drain of node %s refused: out of memory checking budgets", nd->id);

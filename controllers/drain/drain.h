@@ -198,6 +198,12 @@ typedef struct drain_policy {
 				      early when it does not answer (above); 0 = off (probes only after a loss) */
 	int64_t challenge_timeout_ns; /* an early suspect's agent that has not answered a challenge this long after
 					 it was written is dead; 0 = DRAIN_CHALLENGE_TIMEOUT_NS */
+	const char *budgets_unknown; /* NULL: svcs holds every service with a swarmheal.min-available label. Else
+					why some budget is unknown this pass (the shell could not read the service
+					list, or a labelled service's task list): every manual request of a node
+					that is not dead is held - a DRAIN_ACT_REFUSE with held set, no drain - until
+					a pass knows them all. Drains of dead nodes go on (budgets are for manual
+					requests only) */
 } drain_policy;
 
 /* A keepalive is missed when the lease's remaining TTL is below granted - period - this. */
@@ -230,6 +236,7 @@ typedef struct drain_action {
 	enum drain_state new_state;
 	int flaps;
 	char reason[256];
+	int held; /* DRAIN_ACT_REFUSE of a manual request held because drain_policy.budgets_unknown was set */
 } drain_action;
 
 /* Health as the rules see it: 1 dead, 0 alive. Swarm "unknown" alone (heartbeat

@@ -168,6 +168,7 @@ typedef struct drain_shell {
 	plan *plans;           /* parallel to ids: what the worker should do for each node */
 	sh_index ix;
 	int64_t term;          /* the fencing token of the term the memory belongs to */
+	char budget_note[600]; /* the last unknown-budget failure logged ("why|error"), "" while budgets are read */
 } drain_shell;
 
 static void shell_clear(drain_shell *d)
@@ -251,8 +252,14 @@ static sh_err act_availability(ctl_ctx *x, drain_mem *m, const char *id, int dra
 	return e ? e : de;
 }
 
+/*
+ * Every service with a swarmheal.min-available label, with the nodes of its running tasks. Fails at the first read
+ * that fails - the service list, or a labelled service's task list - with why naming it (the engine's error stays in
+ * dock_errmsg): a budget left out would let a manual drain take the last replicas the label keeps. *out, *nout and
+ * *tls_out hold what was read also then, released by the caller the same way.
+ */
 static sh_err read_services(ctl_ctx *x, drain_service **out, size_t *nout, dock_service_list *sl,
-			    dock_task_list **tls_out)
+			    dock_task_list **tls_out, char *why, size_t wlen)
 {
 	*out = NULL;
 	*nout = 0;
@@ -260,17 +267,20 @@ static sh_err read_services(ctl_ctx *x, drain_service **out, size_t *nout, dock_
 	int64_t t0 = sh_mono_ns();
 	sh_err e = dock_services_list(x->dock, sl);
 	ctl_engine_done(x, t0);
-	if (e)
+	if (e) {
+		snprintf(why, wlen, "cannot read the service list");
 		return e;
+	}
 	drain_service *svcs = calloc(sl->n ? sl->n : 1, sizeof(*svcs));
 	dock_task_list *tls = calloc(sl->n ? sl->n : 1, sizeof(*tls));
 	if (!svcs || !tls) {
 		free(svcs);
 		free(tls);
+		snprintf(why, wlen, "out of memory reading the services");
 		return SH_E_NOMEM;
 	}
 	size_t n = 0;
-	for (size_t s = 0; s < sl->n; s++) {
+	for (size_t s = 0; s < sl->n && e == SH_OK; s++) {
 		const cJSON *lab = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sl->v[s].spec, "Labels"),
 								    "swarmheal.min-available");
 		if (!cJSON_IsString(lab))
@@ -280,8 +290,10 @@ static sh_err read_services(ctl_ctx *x, drain_service **out, size_t *nout, dock_
 		t0 = sh_mono_ns();
 		e = dock_tasks_list(x->dock, f, &tls[n]);
 		ctl_engine_done(x, t0);
-		if (e)
-			continue;
+		if (e) {
+			snprintf(why, wlen, "cannot read the task list of service '%.100s'", sl->v[s].name);
+			break;
+		}
 		drain_service *sv = &svcs[n];
 		sv->name = sl->v[s].name;
 		sv->min_available = lab->valuestring;
@@ -290,12 +302,16 @@ static sh_err read_services(ctl_ctx *x, drain_service **out, size_t *nout, dock_
 		for (size_t t = 0; t < tls[n].n && sv->task_nodes; t++)
 			if (!strcmp(tls[n].v[t].state, "running"))
 				sv->task_nodes[sv->ntasks++] = tls[n].v[t].node_id;
+		if (!sv->task_nodes) {
+			snprintf(why, wlen, "out of memory reading the tasks of service '%.100s'", sl->v[s].name);
+			e = SH_E_NOMEM;
+		}
 		n++;
 	}
 	*out = svcs;
 	*nout = n;
 	*tls_out = tls;
-	return SH_OK;
+	return e;
 }
 
 /* mark the challenges the range ch shows answered (by node id, the key's last part) */
@@ -437,8 +453,21 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 	drain_service *svcs = NULL;
 	dock_task_list *tls = NULL;
 	size_t nsvc = 0;
-	if (ok && any_request && read_services(x, &svcs, &nsvc, &sl, &tls))
-		sh_log("warn", name, "cannot read services for min-available budgets | error=\"%s\"", dock_errmsg(x->dock));
+	char bwhy[200] = "", berr[400] = "";
+	sh_err be = ok && any_request ? read_services(x, &svcs, &nsvc, &sl, &tls, bwhy, sizeof(bwhy)) : SH_OK;
+	if (be) {
+		/* a budget unknown: manual requests are held this pass (the decision refuses them, marked held) */
+		snprintf(berr, sizeof(berr), "%s", be == SH_E_NOMEM ? "out of memory" : dock_errmsg(x->dock));
+		char note[sizeof(d->budget_note)];
+		snprintf(note, sizeof(note), "%s|%s", bwhy, berr);
+		if (strcmp(d->budget_note, note)) /* logged when the failure changes, not at every pass */
+			sh_log("warn", name,
+			       "min-available budgets unknown: manual drain requests held | why=\"%s\" error=\"%s\"",
+			       bwhy, berr);
+		snprintf(d->budget_note, sizeof(d->budget_note), "%s", note);
+	} else {
+		d->budget_note[0] = '\0';
+	}
 
 	/* answers to our challenges (read only while one waits) */
 	int waiting = 0;
@@ -455,7 +484,8 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 			    .max_drained = (int)o->max_drained, .read_only = mode == REC_MODE_READ_ONLY, .monitoring = 1,
 			    .settle_ns = o->settle_ms ? o->settle_ms * SH_NS_PER_MS : -1,
 			    .probe_every_ns = o->probe_every_ms * SH_NS_PER_MS,
-			    .challenge_timeout_ns = o->challenge_timeout_ms * SH_NS_PER_MS};
+			    .challenge_timeout_ns = o->challenge_timeout_ms * SH_NS_PER_MS,
+			    .budgets_unknown = bwhy[0] ? bwhy : NULL};
 	if (ok && drain_decide_all(&pol, nodes, n, svcs, nsvc, now, &res))
 		ok = 0;
 	for (int round = 0; ok && round < 3; round++) {
@@ -619,7 +649,14 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 			if (!strcmp(mem[i].last_note, ac->reason))
 				continue; /* already recorded this episode */
 			snprintf(mem[i].last_note, sizeof(mem[i].last_note), "%s", ac->reason);
-			e = ctl_record(x, "refuse", nodes[i].id, ac->reason, "refused", NULL, NULL, NULL);
+			/* a request held for an unknown budget: the engine's error with it */
+			char *det = NULL;
+			cJSON *dj = ac->held ? cJSON_CreateObject() : NULL;
+			if (dj && cJSON_AddStringToObject(dj, "error", berr))
+				det = cJSON_PrintUnformatted(dj);
+			cJSON_Delete(dj);
+			e = ctl_record(x, "refuse", nodes[i].id, ac->reason, "refused", det, NULL, NULL);
+			free(det);
 		} else if (ac->kind == DRAIN_ACT_NOTE) {
 			/* the decision emits each note once per episode */
 			e = ctl_record(x, "note", nodes[i].id, ac->reason, "recorded", NULL, NULL, NULL);

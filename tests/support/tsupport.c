@@ -293,6 +293,8 @@ struct tresp {
 	int fd, port;
 	const char *const *replies;
 	const size_t *lens; /* binary replies (tresp_start_bin) */
+	tresp_fn fn;        /* replies made from the request (tresp_start_fn) */
+	void *ud;
 	int n, served, stop;
 	char last[8192];
 	pthread_t thr;
@@ -364,11 +366,12 @@ static void *tresp_loop(void *arg)
 		else
 			read_request(c, req, sizeof(req));
 		pthread_mutex_lock(&r->mu);
-		int i = r->served % r->n;
-		const char *reply = r->replies[i];
+		int i = r->fn ? 0 : r->served % r->n;
 		r->served++;
 		snprintf(r->last, sizeof(r->last), "%s", req);
 		pthread_mutex_unlock(&r->mu);
+		char *made = r->fn ? r->fn(r->ud, req) : NULL;
+		const char *reply = r->fn ? made : r->replies[i];
 		if (reply) {
 			size_t off = 0, len = r->lens ? r->lens[i] : strlen(reply);
 			while (off < len) {
@@ -390,17 +393,20 @@ static void *tresp_loop(void *arg)
 			while (!r->stop)
 				usleep(20000);
 		}
+		free(made);
 		close(c);
 	}
 	return NULL;
 }
 
-static tresp *tresp_start_impl(const char *const *replies, const size_t *lens, int n)
+static tresp *tresp_start_impl(const char *const *replies, const size_t *lens, int n, tresp_fn fn, void *ud)
 {
 	tresp *r = calloc(1, sizeof(*r));
 	r->replies = replies;
 	r->lens = lens;
 	r->n = n;
+	r->fn = fn;
+	r->ud = ud;
 	pthread_mutex_init(&r->mu, NULL);
 	r->fd = socket(AF_INET, SOCK_STREAM, 0);
 	int one = 1;
@@ -420,12 +426,17 @@ static tresp *tresp_start_impl(const char *const *replies, const size_t *lens, i
 
 tresp *tresp_start(const char *const *replies, int n)
 {
-	return tresp_start_impl(replies, NULL, n);
+	return tresp_start_impl(replies, NULL, n, NULL, NULL);
+}
+
+tresp *tresp_start_fn(tresp_fn fn, void *ud)
+{
+	return tresp_start_impl(NULL, NULL, 1, fn, ud);
 }
 
 tresp *tresp_start_bin(const char *const *replies, const size_t *lens, int n)
 {
-	return tresp_start_impl(replies, lens, n);
+	return tresp_start_impl(replies, lens, n, NULL, NULL);
 }
 
 int tresp_port(const tresp *r)

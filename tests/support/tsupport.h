@@ -15,6 +15,12 @@ tresp *tresp_start(const char *const *replies, int n);
  * gRPC answer): reads what the client sends until it pauses for 100 ms, writes
  * the reply, waits for the client to pause again, then ends the connection. */
 tresp *tresp_start_bin(const char *const *replies, const size_t *lens, int n);
+/* The same with each reply made from the request: fn(ud, request) returns a whole HTTP response,
+ * malloc'd (freed once written), or NULL to hold the connection until stop. Called on the responder's
+ * thread, one connection at a time: e.g. a fake engine that routes by path and whose answers the test
+ * changes while a daemon runs against it (failed-answer input). */
+typedef char *(*tresp_fn)(void *ud, const char *request);
+tresp *tresp_start_fn(tresp_fn fn, void *ud);
 int tresp_port(const tresp *r);
 int tresp_requests(const tresp *r);       /* connections served */
 const char *tresp_last_request(tresp *r); /* copy of the last request seen */

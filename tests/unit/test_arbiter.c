@@ -33,6 +33,24 @@ static void test_L1_running_heartbeat_is_live_even_if_swarm_says_down(void)
 	CU_ASSERT_TRUE(arbiter_node_live(&n, NULL));
 }
 
+/* the drain controller's early death (port silent, challenge unanswered) outranks a key still on its lease; its
+ * other reasons for dead (Swarm's down) do not, and a suspect is still live */
+static void test_L0_drain_dead_outranks_running_heartbeat(void)
+{
+	arbiter_node n = up("a", "z");
+	n.monitor = "dead";
+	const char *why = NULL;
+	CU_ASSERT_FALSE(arbiter_node_live(&n, &why));
+	CU_ASSERT_STRING_EQUAL(why, "port and agent silent");
+	n.swarm_state = "down";
+	CU_ASSERT_TRUE(arbiter_node_live(&n, NULL));
+	n.swarm_state = "disconnected";
+	CU_ASSERT_TRUE(arbiter_node_live(&n, NULL));
+	n.swarm_state = "ready";
+	n.monitor = "suspect";
+	CU_ASSERT_TRUE(arbiter_node_live(&n, NULL));
+}
+
 static void test_L2_engine_down_is_not_live(void)
 {
 	arbiter_node n = up("a", "z");
@@ -365,6 +383,7 @@ static void test_Q9_force_on_answering_manager_in_zone(void)
 int main(int argc, char **argv)
 {
 	static const t_case cases[] = {
+		{"L0_drain_dead_outranks_running_heartbeat", test_L0_drain_dead_outranks_running_heartbeat},
 		{"L1_running_heartbeat_is_live_even_if_swarm_says_down", test_L1_running_heartbeat_is_live_even_if_swarm_says_down},
 		{"L2_engine_down_is_not_live", test_L2_engine_down_is_not_live},
 		{"L3_lost_heartbeat_not_live_though_swarm_ready", test_L3_lost_heartbeat_not_live_though_swarm_ready},

@@ -462,6 +462,75 @@ static void test_max_drained_flag(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(a[1].reason, "the limit is 1"));
 }
 
+static void test_manual_request_held_while_budgets_unknown(void)
+{
+	/* the shell could not read db's task list: db's budget is unknown this pass, so b's request is held
+	 * (b's drain would be allowed by web's budget alone); d is dead, and dead nodes are never held by it,
+	 * also when requested */
+	drain_node n[4] = {healthy("a"), healthy("b"), healthy("c"), dead_hb("d")};
+	n[1].requested = 1;
+	n[3].requested = 1;
+	const char *tasks[] = {"a", "b", "c", "a"};
+	drain_service s = {.name = "web", .min_available = "2", .replicas = 4, .task_nodes = tasks, .ntasks = 4};
+	drain_policy p = pol;
+	p.max_drained = 2;
+	p.budgets_unknown = "cannot read the task list of service 'db'";
+	drain_result r;
+	CU_ASSERT_EQUAL_FATAL(drain_decide_all(&p, n, 4, &s, 1, NOW, &r), SH_OK);
+	CU_ASSERT_EQUAL_FATAL(r.nacts, 2);
+	CU_ASSERT_EQUAL(r.acts[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(r.acts[0].node, 1);
+	CU_ASSERT_EQUAL(r.acts[0].held, 1);
+	CU_ASSERT_EQUAL(r.acts[0].new_state, DRAIN_NONE);
+	CU_ASSERT_STRING_EQUAL(r.acts[0].reason, "manual drain of node b held: the min-available budgets are unknown "
+						 "this pass (cannot read the task list of service 'db')");
+	CU_ASSERT_EQUAL(r.acts[1].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(r.acts[1].node, 3);
+	CU_ASSERT_EQUAL(r.acts[1].held, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.acts[1].reason, "heartbeat key is gone"));
+	drain_result_free(&r);
+	/* the service list itself could not be read: no service at all, held all the same */
+	p.budgets_unknown = "cannot read the service list";
+	CU_ASSERT_EQUAL_FATAL(drain_decide_all(&p, n, 4, NULL, 0, NOW, &r), SH_OK);
+	CU_ASSERT_EQUAL_FATAL(r.nacts, 2);
+	CU_ASSERT_EQUAL(r.acts[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(r.acts[0].held, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.acts[0].reason, "(cannot read the service list)"));
+	CU_ASSERT_EQUAL(r.acts[1].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(r.acts[1].node, 3);
+	drain_result_free(&r);
+	/* the monitoring rules hold it the same way (the shell's mode) */
+	drain_policy pm = p;
+	pm.monitoring = 1;
+	drain_node m[3] = {healthy("a"), healthy("b"), healthy("c")};
+	m[1].requested = 1;
+	CU_ASSERT_EQUAL_FATAL(drain_decide_all(&pm, m, 3, NULL, 0, NOW, &r), SH_OK);
+	size_t held = 0, drains = 0;
+	for (size_t i = 0; i < r.nacts; i++) {
+		held += r.acts[i].kind == DRAIN_ACT_REFUSE && r.acts[i].held && r.acts[i].node == 1;
+		drains += r.acts[i].kind == DRAIN_ACT_DRAIN;
+	}
+	CU_ASSERT_EQUAL(held, 1);
+	CU_ASSERT_EQUAL(drains, 0);
+	drain_result_free(&r);
+	/* every budget known again: b is drained */
+	p.budgets_unknown = NULL;
+	CU_ASSERT_EQUAL_FATAL(drain_decide_all(&p, n, 4, &s, 1, NOW, &r), SH_OK);
+	CU_ASSERT_EQUAL_FATAL(r.nacts, 2);
+	CU_ASSERT_EQUAL(r.acts[0].kind, DRAIN_ACT_DRAIN);
+	CU_ASSERT_EQUAL(r.acts[0].node, 1);
+	CU_ASSERT_STRING_EQUAL(r.acts[0].reason, "manual request");
+	drain_result_free(&r);
+	/* a known budget that refuses is a refusal, not a hold */
+	s.min_available = "4";
+	CU_ASSERT_EQUAL_FATAL(drain_decide_all(&p, n, 4, &s, 1, NOW, &r), SH_OK);
+	CU_ASSERT_EQUAL_FATAL(r.nacts, 2);
+	CU_ASSERT_EQUAL(r.acts[0].kind, DRAIN_ACT_REFUSE);
+	CU_ASSERT_EQUAL(r.acts[0].held, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.acts[0].reason, "below its min-available 4"));
+	drain_result_free(&r);
+}
+
 static void test_states_roundtrip(void)
 {
 	enum drain_state s;
@@ -496,6 +565,7 @@ int main(int argc, char **argv)
 		{"manual_request_rules", test_manual_request_rules},
 		{"tasks_on_dead_or_drained_nodes", test_tasks_on_dead_or_drained_nodes},
 		{"max_drained_flag", test_max_drained_flag},
+		{"manual_request_held_while_budgets_unknown", test_manual_request_held_while_budgets_unknown},
 		{"states_roundtrip", test_states_roundtrip},
 		{NULL, NULL},
 	};

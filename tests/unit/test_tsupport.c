@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_tsupport.c - the test support itself: spawned groups die after a failed FATAL assertion, at exit and with the test process; waits count wall-clock time; strict mode turns a skip into a failure */
+/* test_tsupport.c - the test support itself: spawned groups die after a failed FATAL assertion, at exit and with the test process; waits count wall-clock time; strict mode turns a skip into a failure; a responder makes replies from requests */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +192,34 @@ static void test_strict_turns_skip_into_failure(void)
 	}
 }
 
+/* tresp_start_fn: each reply made from its request, by the test's function, on the responder's thread */
+static char *echo_path(void *ud, const char *req)
+{
+	(*(int *)ud)++;
+	char line[200] = "", *r = NULL;
+	sscanf(req, "%*s %199s", line);
+	if (asprintf(&r, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(line), line) < 0)
+		return NULL;
+	return r;
+}
+
+static void test_responder_replies_from_request(void)
+{
+	int calls = 0;
+	tresp *r = tresp_start_fn(echo_path, &calls);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	char cmd[200], out[200];
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time 5 http://127.0.0.1:%d/first/path", tresp_port(r));
+	t_sh_line(cmd, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "/first/path");
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time 5 'http://127.0.0.1:%d/second?q=1'", tresp_port(r));
+	t_sh_line(cmd, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "/second?q=1");
+	CU_ASSERT_EQUAL(tresp_requests(r), 2);
+	tresp_stop(r);
+	CU_ASSERT_EQUAL(calls, 2);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strncmp(argv[1], "--child", 7)) {
@@ -208,6 +236,7 @@ int main(int argc, char **argv)
 		{"waits_count_wall_clock", test_waits_count_wall_clock},
 		{"stale_output_and_scratch_dirs", test_stale_output_and_scratch_dirs},
 		{"strict_turns_skip_into_failure", test_strict_turns_skip_into_failure},
+		{"responder_replies_from_request", test_responder_replies_from_request},
 		{NULL, NULL},
 	};
 	int rc = t_run("tsupport", cases, argc, argv);
