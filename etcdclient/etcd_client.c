@@ -202,6 +202,8 @@ void etcd_client_free(etcd_client *c)
 	}
 	for (size_t i = 0; i < c->neps; i++) {
 		free(c->eps[i].url);
+		if (c->eps[i].m)
+			curl_multi_cleanup(c->eps[i].m);
 		if (c->eps[i].h)
 			curl_easy_cleanup(c->eps[i].h);
 	}

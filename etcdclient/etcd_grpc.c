@@ -156,6 +156,49 @@ static void grpc_setup(etcd_client *c, CURL *h, const char *base, const char *me
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 }
 
+/*
+ * curl_easy_perform's job, through the endpoint's own multi handle. libcurl
+ * 7.88 can read a frame off the socket into its HTTP/2 buffer and handle it
+ * only on a later call while the socket shows nothing more to read (the same
+ * bug stream_perform works around): a unary answer's trailers, read together
+ * with its last DATA frame, then waited for the next poll's timeout, twice:
+ * measured ~2 s for a range of 1,000 heartbeats and 1,000 drain states
+ * (~300 KB), where the call takes ~5 ms. So perform again at once while the
+ * body grew or libcurl asks to be called at once (bounded), else poll. The
+ * request's own timeout (CURLOPT_TIMEOUT_MS) and abort callback still apply.
+ */
+static CURLcode unary_perform(struct etcd_endpoint *ep, CURL *h, const struct etcd_body *bd)
+{
+	if (!ep->m && !(ep->m = curl_multi_init()))
+		return CURLE_OUT_OF_MEMORY;
+	if (curl_multi_add_handle(ep->m, h) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	CURLcode rc = CURLE_OK;
+	int running = 1, again = 0;
+	while (running) {
+		size_t before = bd->b.len;
+		if (curl_multi_perform(ep->m, &running) != CURLM_OK) {
+			rc = CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running)
+			break;
+		long t = -1;
+		curl_multi_timeout(ep->m, &t);
+		if ((t == 0 || bd->b.len != before) && again++ < 16)
+			continue;
+		again = 0;
+		curl_multi_poll(ep->m, NULL, 0, t < 0 || t > 1000 ? 1000 : t == 0 ? 1 : (int)t, NULL);
+	}
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(ep->m, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
+			rc = msg->data.result;
+	curl_multi_remove_handle(ep->m, h);
+	return rc;
+}
+
 static sh_err post_once(etcd_client *c, struct etcd_endpoint *ep, const char *method, const char *name,
 			const uint8_t *frame, size_t flen, long *http, struct eg_status *st, struct etcd_body *bd)
 {
@@ -174,7 +217,7 @@ static sh_err post_once(etcd_client *c, struct etcd_endpoint *ep, const char *me
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, bd);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, status_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, st);
-	CURLcode rc = curl_easy_perform(h);
+	CURLcode rc = unary_perform(ep, h, bd);
 	curl_slist_free_all(hd);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);

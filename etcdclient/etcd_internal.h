@@ -135,6 +135,7 @@ sh_err ep_status_get(etcd_client *c, etcd_status *st);
 struct etcd_endpoint {
 	char *url;
 	CURL *h;
+	CURLM *m;   /* gRPC: unary calls run h through this multi handle (its connection cache), see unary_perform */
 	int h2c_up; /* gRPC: h's cached connection to a plain endpoint already speaks HTTP/2 */
 };
 
