@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bench_drain_lab.sh - in the lab, with default flags (agent TTL 3 s, swarmheald's drain defaults), side by side in
+# bench_drain_lab.sh - in the lab, with default flags (agent TTL 15 s, swarmheald's drain defaults), side by side in
 # one run: seconds from a worker host's death to swarmheal's drain and to Swarm's Down (median of RUNS, default 5),
 # and the false drains over the suite's non-fatal faults (must be 0); swarmheald's resident memory and idle CPU.
 # Needs ROOT and EP (bench/run.sh). Fails, printing no figure, when a drain or a Down never comes, when a fault
@@ -113,7 +113,8 @@ PFX=/bench-drain-$$-faults
 for i in 1 2 3; do start_agent "$i" "$PFX"; done
 start_daemon "$PFX" "$LOGS/swarmheald-faults.log"
 wait_monitored "$PFX"
-settle() { sleep 6; } # longer than an agent TTL (3 s) + the settle window (1.5 s) + a resync (1 s)
+AGENT_TTL=15 # the agent's default --ttl
+settle() { sleep $((AGENT_TTL + 3)); } # longer than an agent TTL + the settle window (1.5 s) + a resync (1 s)
 faults=0
 # 1. node 2's dockerd frozen for 2 s
 e=$(cat "${SWARMHEAL_LAB_STATE:-/tmp/swarmheal-lab}/n2/dockerd.pidf")
@@ -128,16 +129,26 @@ stop_agent 3 TERM; faults=$((faults + 1)); settle
 start_agent 3 "$PFX"; wait_monitored "$PFX"
 # 4. node 2's agent SIGKILLed on a live node (no mark, the node answers), then started again
 stop_agent 2 KILL; faults=$((faults + 1)); settle
-start_agent 2 "$PFX"
+start_agent 2 "$PFX"; wait_monitored "$PFX"
+# 5. node 3's port 7946 silent for 5 s while its agent lives (a firewall rule on the node): challenged, answered
+rule="INPUT -p tcp --dport 7946 -j DROP"
+ip netns exec shlab-n3 iptables -I $rule
+sleep 5
+ip netns exec shlab-n3 iptables -D $rule
+faults=$((faults + 1)); sleep 3
 kill -0 "$daemon" 2>/dev/null || die "swarmheald exited during the faults"
 false_drains=$(ectl get --prefix "$PFX/actions/" --print-value-only | grep -c '"kind":"drain"' || true)
 active=$(docker -H "$sock1" node ls --format '{{.Availability}}' | grep -c Active || true)
 
-echo "worker host killed (agent TTL 3 s, default flags), median of $RUNS runs:"
+echo "worker host killed (agent TTL $AGENT_TTL s, default flags), median of $RUNS runs:"
 echo "  drained by swarmheal after  $md s   (goal: 2.0 s; runs: ${drains[*]})"
 echo "  marked Down by Swarm after  $mw s   (runs: ${downs[*]})"
 echo "  ratio swarmheal/Swarm       $(echo "scale=2; $md / $mw" | bc)"
+answered=$(grep -c 'msg="challenge answered"' "$LOGS/swarmheald-faults.log" || true)
+slowest=$(grep -F 'msg="challenge answered"' "$LOGS/swarmheald-faults.log" | grep -o ' ms=[0-9]*' | cut -d= -f2 |
+	sort -n | tail -1)
 echo "false drains over $faults non-fatal faults (dockerd frozen 2 s, all leases revoked, agent SIGTERM," \
-	"agent SIGKILL on a live node): $false_drains (must be 0), nodes active: $active of 3"
+	"agent SIGKILL on a live node, port 7946 silent 5 s): $false_drains (must be 0), nodes active: $active of 3;" \
+	"challenges answered: $answered (slowest ${slowest:-?} ms)"
 echo "swarmheald: resident memory ${rss} KiB (goal < 10 MiB), idle CPU ${idle_cpu}% over 10 s"
 [ "$false_drains" = 0 ] && [ "$active" = 3 ] || die "$false_drains false drains, $active of 3 nodes active"

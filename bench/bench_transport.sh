@@ -50,6 +50,21 @@ sleep 2
 ag_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$ag/status")
 kill -TERM "$ag"
 wait "$ag" || true
+# etcd's CPU for swarmheald itself, idle: four controllers leading (sessions, elections, watches, the mode read
+# and the passes' reads of empty prefixes; the engine unreachable, so no node is read: bench_transport measures
+# the reads of 1,000 nodes); etcd's idle rate over 10 s subtracted, 10 s with swarmheald running
+etcd_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' "/proc/$pid/stat"; }
+c0=$(etcd_ms); sleep 10; c1=$(etcd_ms)
+"$BIN/swarmheald" --endpoints "$EP" --docker-host "$nodocker" --metrics-addr '' \
+	--controllers drain,rollback,certs,arbiter --prefix "/bench-transport-all-$$" >"$tmp/all.out" 2>&1 &
+sd=$!
+sleep 3
+c2=$(etcd_ms); sleep 10; c3=$(etcd_ms)
+kill -TERM "$sd"
+wait "$sd" || true
+printf 'swarmheald idle (drain, rollback, certs, arbiter leading; no engine, no nodes): etcd %.1f ms CPU per s = %.2f %% of one core (etcd idle %.1f ms/s subtracted)\n' \
+	"$(echo "($c3 - $c2 - ($c1 - $c0)) / 10" | bc -l)" "$(echo "($c3 - $c2 - ($c1 - $c0)) / 100" | bc -l)" \
+	"$(echo "($c1 - $c0) / 10" | bc -l)"
 printf 'swarmheald (arbiter controller, no engine): ready after %.1f ms, %d KiB resident 3 s in (medians of 10)\n' \
 	"$(awk '{print $1 / 1000}' "$tmp/sd" | median)" "$(awk '{print $2}' "$tmp/sd" | median)"
 printf 'swarmheal-agent: --version in %.2f ms (median of 30); %d KiB resident 2 s in (waiting for the engine)\n' \
