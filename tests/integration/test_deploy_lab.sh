@@ -24,7 +24,7 @@ IMG=swarmheal:e2e
 ETCD_IMG=swarmheal-etcd:e2e
 TTL=3                  # swarmheald's leadership lease (s)
 RESTORE_AFTER=5        # --restore-after (s)
-AGENT_TTL=3            # the agent's default heartbeat lease (s)
+AGENT_TTL=15           # the agent's default heartbeat lease (s)
 NET=10.213.57          # lab.sh's addresses: node I at NET.(10+I)
 ETCD_EP="http://$NET.11:2379"
 FAILS=0 ASSERTS=0 PHASES=0 FAILED_PHASES=0 PHASE_FAILED=0
