@@ -750,7 +750,8 @@ static const sh_opt drain_opt_table[] = {
 	 "count as one event ('0' none)", "SWARMHEAL_DRAIN_SETTLE", SH_OPT_RELOAD, 0, NULL},
 	{"drain-probe-interval", SH_OPT_DURATION, DO(probe_every_ms), "500ms", NULL,
 	 "probe every live monitored node's port 7946 at most this often (at each pass); one that does not answer "
-	 "and whose agent missed a keepalive is drained before its lease expires ('0' off)",
+	 "and whose agent does not answer a challenge (older agents: missed a keepalive) is drained before its lease "
+	 "expires ('0' off)",
 	 "SWARMHEAL_DRAIN_PROBE_INTERVAL", SH_OPT_RELOAD, 0, NULL},
 	{"drain-challenge-timeout", SH_OPT_DURATION, DO(challenge_timeout_ms), "500ms", NULL,
 	 "a node that does not answer on port 7946 while its heartbeat lives is challenged through etcd; its agent "
