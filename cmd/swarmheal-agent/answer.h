@@ -28,7 +28,9 @@ typedef struct agent_answer agent_answer;
 
 /* Start the thread. etcd: a client of the thread's own (taken over: freed by agent_answer_stop, also when this
  * fails); key: the node's challenge key; stop: the process's stop flag (the thread ends within 200 ms of it
- * being set). SH_OK; SH_E_INVAL when key is longer than 511 bytes; SH_E_NOMEM (no memory or no thread). */
+ * being set while it waits on its watch; a read, watch open or answer in flight first ends, within the client's
+ * request timeout, 5 s by default, when etcd does not answer). SH_OK; SH_E_INVAL when key is longer than 511
+ * bytes; SH_E_NOMEM (no memory or no thread). */
 sh_err agent_answer_start(etcd_client *etcd, const char *key, volatile sig_atomic_t *stop, agent_answer **out);
 /* The heartbeat's current lease (0: none; challenges are not answered meanwhile). Any thread. */
 void agent_answer_set_lease(agent_answer *a, int64_t lease);

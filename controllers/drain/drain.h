@@ -275,8 +275,13 @@ typedef struct drain_result {
  * every node of a DRAIN_ACT_CHALLENGE, write a new rec_drain_challenge (fresh
  * random nonce) to /drain/challenge/NODEID on the heartbeat key's lease, set
  * challenge_at_ns to when the write succeeded and challenge_answered to 0 (a
- * failed write: leave them); at later passes set challenge_answered when the
- * key holds an answer carrying that nonce.
+ * failed write: leave them); before every call (every round of a pass) while
+ * a challenge waits, read the key after taking now_ns and set
+ * challenge_answered when it holds an answer carrying that nonce: the
+ * decision calls a challenge unanswered when now_ns is challenge_timeout_ns
+ * past its write, so an answer read before now_ns was taken (e.g. before a
+ * round that probed a silent port for 600 ms) would drain a node whose agent
+ * answered in time.
  */
 sh_err drain_decide_all(const drain_policy *p, const drain_node *nodes, size_t n, const drain_service *svcs,
 			size_t nsvc, int64_t now_ns, drain_result *out);

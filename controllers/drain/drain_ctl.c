@@ -334,6 +334,23 @@ static void read_answers(ctl_ctx *x, const etcd_range_result *ch, drain_node *no
 	}
 }
 
+/* the answers to our challenges, read only while one waits: call it after taking the clock the decision gets
+ * (now), so an answer written before now is seen (etcd's range is linearizable) and "not answered by now" holds.
+ * A failed read (logged by ctl_range) is returned: the caller must not decide with it (no answer seen is not
+ * "not answered") */
+static sh_err read_waiting_answers(ctl_ctx *x, drain_node *nodes, drain_mem *mem, size_t n, int64_t now)
+{
+	int waiting = 0;
+	for (size_t i = 0; i < n; i++)
+		waiting |= mem[i].challenge_nonce[0] && !mem[i].challenge_answered;
+	etcd_range_result ch = {0};
+	sh_err e = waiting ? ctl_range(x, "/drain/challenge/", &ch) : SH_OK;
+	if (waiting && e == SH_OK)
+		read_answers(x, &ch, nodes, mem, n, now);
+	etcd_range_result_free(&ch);
+	return e;
+}
+
 /* write a fresh challenge for node i's agent on its heartbeat's lease (rec_drain_challenge) */
 static void challenge(ctl_ctx *x, drain_node *nd, drain_mem *m)
 {
@@ -469,14 +486,12 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 		d->budget_note[0] = '\0';
 	}
 
-	/* answers to our challenges (read only while one waits) */
-	int waiting = 0;
-	for (size_t i = 0; ok && i < n; i++)
-		waiting |= mem[i].challenge_nonce[0] && !mem[i].challenge_answered;
-	etcd_range_result ch = {0};
-	if (waiting && ctl_range(x, "/drain/challenge/", &ch) == SH_OK)
-		read_answers(x, &ch, nodes, mem, n, now);
-	etcd_range_result_free(&ch);
+	/* answers to our challenges, read after now was taken; unread, this pass decides nothing */
+	sh_err ae = ok ? read_waiting_answers(x, nodes, mem, n, now) : SH_OK;
+	if (ae) {
+		ok = 0;
+		e = e ? e : ae;
+	}
 
 	/* decide; probe together (one poll loop) every node the decision asks for - the watched live ones and the
 	 * suspects - read the lease of each early suspect, and decide again at once (at most three rounds) */
@@ -561,10 +576,16 @@ static sh_err drain_reconcile(ctl_ctx *x, void *state)
 		for (size_t a = 0; a < res.nacts; a++)
 			if (res.acts[a].kind == DRAIN_ACT_CHALLENGE)
 				challenge(x, &nodes[res.acts[a].node], &mem[res.acts[a].node]);
+		/* the clock moved on (a silent port's probe takes 600 ms): an answer that came meanwhile counts, or a
+		 * challenge answered in time would be judged unanswered against this later clock. Unread: the last
+		 * decision stands (its answers were read after its clock), as when the rounds run out */
+		int64_t later = sh_mono_ns();
+		if (read_waiting_answers(x, nodes, mem, n, later))
+			break;
 		for (size_t i = 0; i < n; i++)
 			nodes[i].watch = res.watch[i];
 		drain_result_free(&res);
-		now = sh_mono_ns();
+		now = later;
 		if (drain_decide_all(&pol, nodes, n, svcs, nsvc, now, &res))
 			ok = 0;
 	}
@@ -729,7 +750,8 @@ static const sh_opt drain_opt_table[] = {
 	 "count as one event ('0' none)", "SWARMHEAL_DRAIN_SETTLE", SH_OPT_RELOAD, 0, NULL},
 	{"drain-probe-interval", SH_OPT_DURATION, DO(probe_every_ms), "500ms", NULL,
 	 "probe every live monitored node's port 7946 at most this often (at each pass); one that does not answer "
-	 "and whose agent missed a keepalive is drained before its lease expires ('0' off)",
+	 "and whose agent does not answer a challenge (older agents: missed a keepalive) is drained before its lease "
+	 "expires ('0' off)",
 	 "SWARMHEAL_DRAIN_PROBE_INTERVAL", SH_OPT_RELOAD, 0, NULL},
 	{"drain-challenge-timeout", SH_OPT_DURATION, DO(challenge_timeout_ms), "500ms", NULL,
 	 "a node that does not answer on port 7946 while its heartbeat lives is challenged through etcd; its agent "
