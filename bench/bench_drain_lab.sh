@@ -145,10 +145,10 @@ echo "  drained by swarmheal after  $md s   (goal: 2.0 s; runs: ${drains[*]})"
 echo "  marked Down by Swarm after  $mw s   (runs: ${downs[*]})"
 echo "  ratio swarmheal/Swarm       $(echo "scale=2; $md / $mw" | bc)"
 answered=$(grep -c 'msg="challenge answered"' "$LOGS/swarmheald-faults.log" || true)
-slowest=$(grep -F 'msg="challenge answered"' "$LOGS/swarmheald-faults.log" | grep -o ' ms=[0-9]*' | cut -d= -f2 |
+slowest=$(grep -F 'msg="challenge answered"' "$LOGS/swarmheald-faults.log" | grep -o ' seen_after_ms=[0-9]*' | cut -d= -f2 |
 	sort -n | tail -1)
 echo "false drains over $faults non-fatal faults (dockerd frozen 2 s, all leases revoked, agent SIGTERM," \
 	"agent SIGKILL on a live node, port 7946 silent 5 s): $false_drains (must be 0), nodes active: $active of 3;" \
-	"challenges answered: $answered (slowest ${slowest:-?} ms)"
+	"challenges answered: $answered (slowest seen by the controller ${slowest:-?} ms after its write)"
 echo "swarmheald: resident memory ${rss} KiB (goal < 10 MiB), idle CPU ${idle_cpu}% over 10 s"
 [ "$false_drains" = 0 ] && [ "$active" = 3 ] || die "$false_drains false drains, $active of 3 nodes active"

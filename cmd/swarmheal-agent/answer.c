@@ -19,10 +19,49 @@ struct agent_answer {
 	_Atomic int64_t lease;
 	atomic_long answered;
 	int64_t bad_rev; /* the mod_revision of a malformed challenge already warned about */
+	rec_drain_challenge pending; /* the newest challenge not answered yet (nonce "" none), seen at pending_since */
+	int64_t pending_since;
+	int failing;     /* the last answer's put failed (logged once until one succeeds) */
 	pthread_t th;
 };
 
-/* answer one version of the key when it is a challenge (not our own answer) */
+/* put the pending challenge's answer on the current lease; kept pending (retried by the loop) when there is no
+ * lease yet or the put fails, for up to ANSWER_RETRY_NS after it was seen */
+#define ANSWER_RETRY_NS (2000 * INT64_C(1000000))
+static void try_answer(agent_answer *a)
+{
+	if (!a->pending.nonce[0])
+		return;
+	if (sh_mono_ns() - a->pending_since > ANSWER_RETRY_NS) {
+		sh_log("error", "agent", "challenge given up: not answered within 2s | nonce=%s", a->pending.nonce);
+		a->pending.nonce[0] = '\0';
+		return;
+	}
+	int64_t lease = atomic_load(&a->lease);
+	if (!lease)
+		return; /* no heartbeat lease yet (or being replaced): retried */
+	rec_drain_challenge c = a->pending;
+	c.answered_ns = sh_real_ns();
+	char *v = rec_drain_challenge_encode(&c);
+	etcd_put_opts po = {.lease = lease};
+	int64_t t0 = sh_mono_ns();
+	sh_err e = v ? etcd_put(a->etcd, a->key, v, strlen(v), &po, NULL, NULL) : SH_E_NOMEM;
+	free(v);
+	if (e) {
+		if (!a->failing)
+			sh_log("error", "agent", "cannot answer a challenge, retrying | nonce=%s error=\"%s\"", c.nonce,
+			       e == SH_E_NOMEM ? "out of memory" : etcd_errmsg(a->etcd));
+		a->failing = 1;
+		return;
+	}
+	a->failing = 0;
+	a->pending.nonce[0] = '\0';
+	atomic_fetch_add(&a->answered, 1);
+	sh_log("info", "agent", "answered a challenge | nonce=%s put_ms=%.1f since_seen_ms=%.1f", c.nonce,
+	       (double)(sh_mono_ns() - t0) / 1e6, (double)(sh_mono_ns() - a->pending_since) / 1e6);
+}
+
+/* one version of the key: a challenge (not our own answer) becomes the pending one, answered at once */
 static void answer(agent_answer *a, const etcd_kv *kv)
 {
 	rec_drain_challenge c;
@@ -35,25 +74,9 @@ static void answer(agent_answer *a, const etcd_kv *kv)
 	}
 	if (c.answered_ns)
 		return; /* an answer (ours) */
-	int64_t lease = atomic_load(&a->lease);
-	if (!lease) {
-		sh_log("warn", "agent", "challenge not answered: no heartbeat lease yet | nonce=%s", c.nonce);
-		return;
-	}
-	c.answered_ns = sh_real_ns();
-	char *v = rec_drain_challenge_encode(&c);
-	etcd_put_opts po = {.lease = lease};
-	int64_t t0 = sh_mono_ns();
-	sh_err e = v ? etcd_put(a->etcd, a->key, v, strlen(v), &po, NULL, NULL) : SH_E_NOMEM;
-	free(v);
-	if (e) {
-		sh_log("error", "agent", "cannot answer a challenge | nonce=%s error=\"%s\"", c.nonce,
-		       e == SH_E_NOMEM ? "out of memory" : etcd_errmsg(a->etcd));
-		return;
-	}
-	atomic_fetch_add(&a->answered, 1);
-	sh_log("info", "agent", "answered a challenge | nonce=%s put_ms=%.1f", c.nonce,
-	       (double)(sh_mono_ns() - t0) / 1e6);
+	a->pending = c;
+	a->pending_since = sh_mono_ns();
+	try_answer(a);
 }
 
 static void *answer_main(void *arg)
@@ -81,7 +104,8 @@ static void *answer_main(void *arg)
 		}
 		while (!*a->stop) {
 			etcd_watch_batch b;
-			sh_err e = etcd_watch_next(w, &b, 200);
+			sh_err e = etcd_watch_next(w, &b, a->pending.nonce[0] ? 50 : 200);
+			try_answer(a); /* one seen earlier, waiting for a lease or after a failed put */
 			if (e == SH_OK) {
 				for (size_t i = 0; i < b.n; i++)
 					if (b.events[i].type == ETCD_EV_PUT)

@@ -19,7 +19,9 @@
  * answer within the leader's --drain-challenge-timeout (500 ms) is its second
  * signal that the node is dead. A challenge that was written before the watch
  * began is answered too (the key is read first, then watched from the revision
- * after that read; a compacted watch starts over the same way).
+ * after that read; a compacted watch starts over the same way). A challenge
+ * seen while there is no lease yet, or whose answer's put fails, is tried again
+ * every 50 ms for 2 s (an answer later than the leader's timeout is useless).
  *
  * The thread uses etcd, its own client (the caller's is not shared), for
  * everything; its puts use that client's request timeout.

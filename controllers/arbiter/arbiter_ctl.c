@@ -223,8 +223,8 @@ typedef struct obs_node {
 } obs_node;
 
 /* every node known from Swarm (cache) and from heartbeats; the arbiter_node array points into obs */
-static size_t observe(ctl_ctx *x, arb_state *st, const etcd_range_result *hb, const etcd_range_result *ds, obs_node **obs_out,
-		      arbiter_node **out)
+static size_t observe(ctl_ctx *x, arb_state *st, const etcd_range_result *hb, const etcd_range_result *ds,
+		      int64_t drain_fence, obs_node **obs_out, arbiter_node **out)
 {
 	size_t cap = (st->have_cache ? st->cache.n : 0) + hb->n + st->seen.n + 1;
 	obs_node *obs = calloc(cap, sizeof(*obs));
@@ -310,8 +310,10 @@ static size_t observe(ctl_ctx *x, arb_state *st, const etcd_range_result *hb, co
 		long i = sh_index_find(&ix, leaf(ds->kvs[k].key));
 		rec_drain_state d;
 		char why[160];
-		if (i >= 0 && rec_drain_state_parse(ds->kvs[k].value, ds->kvs[k].value_len, &d, why, sizeof(why)) == SH_OK)
+		if (i >= 0 && rec_drain_state_parse(ds->kvs[k].value, ds->kvs[k].value_len, &d, why, sizeof(why)) == SH_OK) {
 			snprintf(obs[i].monitor, sizeof(obs[i].monitor), "%s", d.monitor);
+			v[i].monitor_current = drain_fence && d.fence == drain_fence;
+		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		v[i].zone = obs[i].zone;
@@ -663,15 +665,24 @@ static sh_err arb_reconcile(ctl_ctx *x, void *state)
 		st->list_failing = 1;
 		sh_log("warn", name, "cannot list nodes, using the last list | error=\"%s\"", dock_errmsg(x->dock));
 	}
-	etcd_range_result hb = {0}, ds = {0};
-	if ((e = ctl_range(x, "/nodes/", &hb)) || (e = ctl_range(x, "/drain/state/", &ds))) {
+	etcd_range_result hb = {0}, ds = {0}, de = {0};
+	if ((e = ctl_range(x, "/nodes/", &hb)) || (e = ctl_range(x, "/drain/state/", &ds)) ||
+	    (e = ctl_range(x, "/elections/controller.drain/", &de))) {
 		etcd_range_result_free(&hb);
 		etcd_range_result_free(&ds);
+		etcd_range_result_free(&de);
 		return e;
 	}
+	/* the drain leader of this term: the candidate with the oldest key (etcd's election order); a drain state it
+	 * wrote carries its key's create_revision as the fence */
+	int64_t drain_fence = 0;
+	for (size_t k = 0; k < de.n; k++)
+		if (!drain_fence || de.kvs[k].create_revision < drain_fence)
+			drain_fence = de.kvs[k].create_revision;
+	etcd_range_result_free(&de);
 	obs_node *obs;
 	arbiter_node *nodes;
-	size_t n = observe(x, st, &hb, &ds, &obs, &nodes);
+	size_t n = observe(x, st, &hb, &ds, drain_fence, &obs, &nodes);
 	arbiter_policy p = {.zone_min_live = o->zone_min_live, .normal_pct = o->normal_pct,
 			    .grace_ns = o->mode_grace_ms * SH_NS_PER_MS};
 	arbiter_view v;

@@ -19,7 +19,7 @@ int arbiter_node_live(const arbiter_node *n, const char **why)
 {
 	const char *w;
 	int live;
-	if (n->hb == ARB_HB_RUNNING && !n->hb_engine_down && eq(n->monitor, "dead") &&
+	if (n->hb == ARB_HB_RUNNING && !n->hb_engine_down && eq(n->monitor, "dead") && n->monitor_current &&
 	    !eq(n->swarm_state, "down") && !eq(n->swarm_state, "disconnected")) {
 		/* the drain controller found the port silent and the agent not answering its challenge: the key
 		 * only waits for its lease to expire (15 s at the agent's default) */

@@ -30,6 +30,9 @@ typedef struct arbiter_node {
 	int hb_seen;               /* a running heartbeat was seen since this leader started (gone now = lost) */
 	const char *monitor;       /* the drain controller's monitoring state from /drain/state/ ("" unknown):
 				    * unmonitored, monitored, suspect, dead */
+	int monitor_current;       /* that state was written by the drain leader of the current term (its fence is
+				    * the create_revision of the oldest key under PREFIX/elections/controller.drain/):
+				    * a verdict still kept up to date, not one left by a leader that is gone */
 	const char *swarm_state;   /* Swarm's Status.State: ready, down, disconnected, unknown; "" not known (no
 				    * node list: quorum lost and nothing cached) */
 	int manager;               /* Swarm role manager */
@@ -38,8 +41,9 @@ typedef struct arbiter_node {
 
 /*
  * Is the node alive as far as the arbiter can tell? Rules, first match:
- *  L0 a running heartbeat whose engine is not down, but the drain controller
- *     calls the node dead while Swarm does not say down/disconnected: its
+ *  L0 a running heartbeat whose engine is not down, but the drain leader of
+ *     the current term (monitor_current) calls the node dead while Swarm does
+ *     not say down/disconnected: its
  *     port 7946 is silent and its agent did not answer the drain leader's
  *     challenge (controllers/drain/drain.h, early suspicion): not live. The
  *     key only waits for its lease to expire (15 s at the agent's default TTL),

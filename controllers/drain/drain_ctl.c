@@ -327,7 +327,9 @@ static void read_answers(ctl_ctx *x, const etcd_range_result *ch, drain_node *no
 				break;
 			mem[i].challenge_answered = 1;
 			nodes[i].challenge_answered = 1;
-			sh_log("info", x->def->name, "challenge answered | node=%s nonce=%s ms=%lld", id,
+			/* seen_after_ms: from our write to this read, pass pick-up and probes included (an upper bound
+			 * of the agent's answer time) */
+			sh_log("info", x->def->name, "challenge answered | node=%s nonce=%s seen_after_ms=%lld", id,
 			       mem[i].challenge_nonce, (long long)((now - mem[i].challenge_at) / SH_NS_PER_MS));
 			break;
 		}
@@ -374,10 +376,14 @@ static void challenge(ctl_ctx *x, drain_node *nd, drain_mem *m)
 	ctl_etcd_done(x, t0);
 	free(v);
 	if (e) {
-		sh_log("warn", name, "cannot write a challenge | node=%s key=%s error=\"%s\"", nd->id, key,
-		       etcd_errmsg(x->etcd));
+		/* asked again at the next pass (every 100 ms during an incident): logged once until a write succeeds */
+		if (!m->challenge_failing)
+			sh_log("warn", name, "cannot write a challenge, retrying at each pass | node=%s key=%s error=\"%s\"",
+			       nd->id, key, etcd_errmsg(x->etcd));
+		m->challenge_failing = 1;
 		return;
 	}
+	m->challenge_failing = 0;
 	snprintf(m->challenge_nonce, sizeof(m->challenge_nonce), "%s", c.nonce);
 	m->challenge_at = sh_mono_ns();
 	m->challenge_answered = 0;

@@ -27,6 +27,7 @@ typedef struct drain_mem {
 				     after the write), and whether /drain/challenge/NODEID holds its answer */
 	int64_t challenge_at;
 	int challenge_answered;
+	int challenge_failing;  /* the last challenge write failed (logged once until one succeeds) */
 } drain_mem;
 
 /* The persisted drain state as the snapshot read it. */

@@ -60,8 +60,8 @@ static int64_t heartbeat_lease(void)
 	return lease;
 }
 
-/* write a challenge with nonce on the lease, as the drain leader does; 1 when the agent answers it within ms */
-static int challenge_answered(const char *nonce, int64_t lease, int ms)
+/* write a challenge with nonce on the lease (0: none), as the drain leader does */
+static int write_challenge(const char *nonce, int64_t lease)
 {
 	rec_drain_challenge c = {.ts_ns = sh_real_ns()};
 	snprintf(c.nonce, sizeof(c.nonce), "%s", nonce);
@@ -69,10 +69,14 @@ static int challenge_answered(const char *nonce, int64_t lease, int ms)
 	etcd_put_opts po = {.lease = lease};
 	sh_err e = v ? etcd_put(ec, ckey, v, strlen(v), &po, NULL, NULL) : SH_E_NOMEM;
 	free(v);
-	if (e) {
+	if (e)
 		fprintf(stderr, "cannot write the challenge: %s\n", etcd_errmsg(ec));
-		return 0;
-	}
+	return e == SH_OK;
+}
+
+/* 1 when the key holds the agent's answer to nonce within ms */
+static int answer_seen(const char *nonce, int ms)
+{
 	for (int64_t end = t_now_ms() + ms; t_now_ms() < end; usleep(20000)) {
 		etcd_kv kv = {0};
 		rec_drain_challenge a;
@@ -85,6 +89,12 @@ static int challenge_answered(const char *nonce, int64_t lease, int ms)
 			return 1;
 	}
 	return 0;
+}
+
+/* write a challenge; 1 when the agent answers it within ms */
+static int challenge_answered(const char *nonce, int64_t lease, int ms)
+{
+	return write_challenge(nonce, lease) && answer_seen(nonce, ms);
 }
 
 static void test_answers_across_etcd_restart_and_compaction(void)
@@ -100,6 +110,8 @@ static void test_answers_across_etcd_restart_and_compaction(void)
 	tresp *eng = tresp_start_fn(engine, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(eng);
 	const char *log = "/tmp/swarmheal-agent-answer.log";
+	/* a challenge already there when the agent starts, read before it has a lease: answered once it has one */
+	CU_ASSERT_FATAL(write_challenge("0a", 0));
 	pid_t p = t_spawn(log, "%s --endpoints %s --prefix %s --docker-host tcp://127.0.0.1:%d --ttl 15s",
 			  t_bin("swarmheal-agent"), et.endpoint, prefix, tresp_port(eng));
 	CU_ASSERT_FATAL(p > 0);
@@ -107,6 +119,7 @@ static void test_answers_across_etcd_restart_and_compaction(void)
 	for (int64_t end = t_now_ms() + 10000; t_now_ms() < end && !(lease = heartbeat_lease());)
 		usleep(50000);
 	CU_ASSERT_FATAL(lease != 0);
+	CU_ASSERT(answer_seen("0a", 3000));
 
 	/* answered at once */
 	int64_t t0 = t_now_ms();

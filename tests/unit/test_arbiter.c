@@ -39,6 +39,8 @@ static void test_L0_drain_dead_outranks_running_heartbeat(void)
 {
 	arbiter_node n = up("a", "z");
 	n.monitor = "dead";
+	CU_ASSERT_TRUE(arbiter_node_live(&n, NULL)); /* a verdict left by a drain leader that is gone */
+	n.monitor_current = 1;
 	const char *why = NULL;
 	CU_ASSERT_FALSE(arbiter_node_live(&n, &why));
 	CU_ASSERT_STRING_EQUAL(why, "port and agent silent");
