@@ -12,35 +12,21 @@
 #include "rec_drain.h"
 #include "rec_heartbeat.h"
 #include "sh_util.h"
+#include "tengine.h"
 #include "tmain.h"
 #include "tsupport.h"
 
 #define NODE "agentanswern1"
 
-static char *reply(const char *body)
+/* an engine that is a swarm worker (its /info; /version and /_ping are the scripted engine's own routes) */
+static char *info(tengine *e, const char *req)
 {
-	char *r = NULL;
-	if (asprintf(&r,
-		     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
-		     "\r\n%s",
-		     strlen(body), body) < 0)
+	(void)e;
+	if (!tengine_is(req, "GET /v1.41/info "))
 		return NULL;
-	return r;
-}
-
-/* an engine that is a swarm worker and answers its pings */
-static char *engine(void *ud, const char *req)
-{
-	(void)ud;
-	if (strstr(req, "/info "))
-		return reply("{\"Name\":\"host1\",\"ServerVersion\":\"scripted\",\"DockerRootDir\":\"/nonexistent\","
-			     "\"Swarm\":{\"NodeID\":\"" NODE "\",\"NodeAddr\":\"127.0.0.9\",\"LocalNodeState\":\"active\","
-			     "\"ControlAvailable\":false}}");
-	if (strstr(req, "/version "))
-		return reply("{\"ApiVersion\":\"1.41\",\"Version\":\"scripted\"}");
-	if (strstr(req, "/_ping "))
-		return reply("OK");
-	return reply("{}");
+	return tengine_reply(200, "{\"Name\":\"host1\",\"ServerVersion\":\"scripted\",\"DockerRootDir\":\"/nonexistent\","
+				  "\"Swarm\":{\"NodeID\":\"" NODE "\",\"NodeAddr\":\"127.0.0.9\","
+				  "\"LocalNodeState\":\"active\",\"ControlAvailable\":false}}");
 }
 
 static etcd_client *ec;
@@ -107,13 +93,14 @@ static void test_answers_across_etcd_restart_and_compaction(void)
 	etcd_config cfg = {.endpoints = et.endpoint};
 	char err[256];
 	CU_ASSERT_EQUAL_FATAL(etcd_client_new(&cfg, &ec, err, sizeof(err)), SH_OK);
-	tresp *eng = tresp_start_fn(engine, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(eng);
+	static tengine eng; /* static: a failed FATAL assertion leaves its thread running */
+	eng = (tengine){.hook = info};
+	CU_ASSERT_EQUAL_FATAL(tengine_start(&eng), 0);
 	const char *log = "/tmp/swarmheal-agent-answer.log";
 	/* a challenge already there when the agent starts, read before it has a lease: answered once it has one */
 	CU_ASSERT_FATAL(write_challenge("0a", 0));
 	pid_t p = t_spawn(log, "%s --endpoints %s --prefix %s --docker-host tcp://127.0.0.1:%d --ttl 15s",
-			  t_bin("swarmheal-agent"), et.endpoint, prefix, tresp_port(eng));
+			  t_bin("swarmheal-agent"), et.endpoint, prefix, tengine_port(&eng));
 	CU_ASSERT_FATAL(p > 0);
 	int64_t lease = 0;
 	for (int64_t end = t_now_ms() + 10000; t_now_ms() < end && !(lease = heartbeat_lease());)
@@ -147,7 +134,7 @@ static void test_answers_across_etcd_restart_and_compaction(void)
 	t_stop_clean(p);
 	CU_ASSERT(t_wait_file(log, "stop mark written", 1000));
 	etcd_client_free(ec);
-	tresp_stop(eng);
+	tengine_stop(&eng);
 	tetcd_stop(&et);
 }
 

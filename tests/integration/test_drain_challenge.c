@@ -17,6 +17,7 @@
 #include "rec_drain.h"
 #include "rec_heartbeat.h"
 #include "sh_util.h"
+#include "tengine.h"
 #include "tmain.h"
 #include "tsupport.h"
 
@@ -28,87 +29,7 @@ static char prefix[128];
 #define NNODES 4
 static const char *const node_ids[NNODES] = {"drainchaln1", "drainchaln2", "drainchaln3", "drainchaln4"};
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static char avail[NNODES][16];
-static int version[NNODES], updates[NNODES];
-
-static char *reply(int status, const char *body)
-{
-	char *r = NULL;
-	if (asprintf(&r,
-		     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
-		     "\r\n%s",
-		     status, status == 200 ? "OK" : "Not Found", strlen(body), body) < 0)
-		return NULL;
-	return r;
-}
-
-static void node_json(int i, char *out, size_t len)
-{
-	snprintf(out, len,
-		 "{\"ID\":\"%s\",\"Version\":{\"Index\":%d},"
-		 "\"Spec\":{\"Role\":\"worker\",\"Availability\":\"%s\",\"Labels\":{}},"
-		 "\"Description\":{\"Hostname\":\"host%d\"},\"Status\":{\"State\":\"ready\",\"Addr\":\"0.0.0.0\"}}",
-		 node_ids[i], version[i], avail[i], i + 1);
-}
-
-static int starts(const char *s, const char *p)
-{
-	return !strncmp(s, p, strlen(p));
-}
-
-static char *engine(void *ud, const char *req)
-{
-	(void)ud;
-	char buf[2048] = "";
-	char *out = NULL;
-	pthread_mutex_lock(&mu);
-	if (starts(req, "GET /version ")) {
-		out = reply(200, "{\"ApiVersion\":\"1.41\",\"Version\":\"scripted\"}");
-	} else if (starts(req, "GET /v1.41/nodes ")) {
-		size_t k = (size_t)snprintf(buf, sizeof(buf), "[");
-		for (int i = 0; i < NNODES; i++) {
-			char one[400];
-			node_json(i, one, sizeof(one));
-			k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s%s", i ? "," : "", one);
-		}
-		snprintf(buf + k, sizeof(buf) - k, "]");
-		out = reply(200, buf);
-	} else if (starts(req, "GET /v1.41/nodes/") || starts(req, "POST /v1.41/nodes/")) {
-		const char *id = strstr(req, "/nodes/") + 7;
-		int i = -1;
-		for (int j = 0; j < NNODES; j++) {
-			char end = starts(id, node_ids[j]) ? id[strlen(node_ids[j])] : 0;
-			if (end == ' ' || end == '/')
-				i = j;
-		}
-		const char *body = strstr(req, "\r\n\r\n");
-		if (i < 0) {
-			out = reply(404, "{\"message\":\"node not found\"}");
-		} else if (req[0] == 'G') {
-			node_json(i, buf, sizeof(buf));
-			out = reply(200, buf);
-		} else {
-			cJSON *spec = body ? cJSON_Parse(body + 4) : NULL;
-			const cJSON *a = cJSON_GetObjectItemCaseSensitive(spec, "Availability");
-			if (cJSON_IsString(a)) {
-				snprintf(avail[i], sizeof(avail[i]), "%s", a->valuestring);
-				version[i]++;
-				updates[i]++;
-			}
-			out = reply(200, "");
-			cJSON_Delete(spec);
-		}
-	} else if (starts(req, "GET /v1.41/services ") || starts(req, "GET /v1.41/tasks?")) {
-		out = reply(200, "[]");
-	} else if (starts(req, "GET /v1.41/events")) {
-		out = reply(200, "");
-	} else {
-		out = reply(404, "{\"message\":\"page not found\"}");
-	}
-	pthread_mutex_unlock(&mu);
-	return out;
-}
+static tengine eng;
 
 /* ---- the nodes' ports: X's refuses (nothing on 127.0.0.2:7946), Y's is silent (its accept queue is full) ---- */
 
@@ -241,13 +162,12 @@ static void test_answering_agent_never_drained_after_a_slow_round(void)
 {
 	snprintf(prefix, sizeof(prefix), "%s", t_prefix("drain_chal"));
 	prefix[strlen(prefix) - 1] = '\0';
-	pthread_mutex_lock(&mu);
+	eng = (tengine){.n = NNODES};
 	for (int i = 0; i < NNODES; i++) {
-		snprintf(avail[i], sizeof(avail[i]), "active");
-		version[i] = 10;
-		updates[i] = 0;
+		snprintf(eng.nodes[i].id, sizeof(eng.nodes[i].id), "%s", node_ids[i]);
+		snprintf(eng.nodes[i].hostname, sizeof(eng.nodes[i].hostname), "host%d", i + 1);
+		eng.nodes[i].version = 10;
 	}
-	pthread_mutex_unlock(&mu);
 	int filler = -1, lsn = silent_port("127.0.0.3", &filler);
 	CU_ASSERT_FATAL(lsn >= 0);
 	etcd_config cfg = {.endpoints = eps};
@@ -268,14 +188,13 @@ static void test_answering_agent_never_drained_after_a_slow_round(void)
 	pthread_t th;
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, agent_main, &a), 0);
 
-	tresp *eng = tresp_start_fn(engine, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(eng);
+	CU_ASSERT_EQUAL_FATAL(tengine_start(&eng), 0);
 	const char *log = "/tmp/swarmheal-drain-challenge.log";
 	int mport = t_free_port();
 	pid_t p = t_spawn(log,
 			  "%s --controllers drain --endpoints %s --prefix %s --docker-host tcp://127.0.0.1:%d --ttl 2s "
 			  "--resync 200ms --metrics-addr 127.0.0.1:%d --max-drained 2",
-			  t_bin("swarmheald"), eps, prefix, tresp_port(eng), mport);
+			  t_bin("swarmheald"), eps, prefix, tengine_port(&eng), mport);
 	CU_ASSERT_FATAL(p > 0);
 
 	/* X's agent answers five challenges (one a second while X's port refuses); Y, silent and unanswered, is
@@ -289,9 +208,7 @@ static void test_answering_agent_never_drained_after_a_slow_round(void)
 	       count_drains(node_ids[1]));
 	/* the finding: X is never dead nor drained */
 	CU_ASSERT_EQUAL(count_drains(node_ids[0]), 0);
-	pthread_mutex_lock(&mu);
-	CU_ASSERT_EQUAL(updates[0], 0);
-	pthread_mutex_unlock(&mu);
+	CU_ASSERT_EQUAL(tengine_updates(&eng, 0), 0);
 	int dead_lines = lines_with(log, node_ids[0], "did not answer a challenge");
 	if (dead_lines)
 		printf("  log lines calling X dead: %d (%s)\n", dead_lines, log);
@@ -303,7 +220,7 @@ static void test_answering_agent_never_drained_after_a_slow_round(void)
 	etcd_client_free(a.c);
 	etcd_lease_revoke(ec, lease);
 	etcd_client_free(ec);
-	tresp_stop(eng);
+	tengine_stop(&eng);
 	close(filler);
 	close(lsn);
 }
