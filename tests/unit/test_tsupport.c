@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_tsupport.c - the test support itself: spawned groups die after a failed FATAL assertion, at exit and with the test process; waits count wall-clock time; strict mode turns a skip into a failure; a responder makes replies from requests */
+/* test_tsupport.c - the test support itself: spawned groups die after a failed FATAL assertion, at exit and with the test process; waits count wall-clock time; strict mode turns a skip into a failure; a responder makes replies from requests; the scripted engine's routes */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "tengine.h"
 #include "tmain.h"
 #include "tsupport.h"
 
@@ -220,6 +223,80 @@ static void test_responder_replies_from_request(void)
 	CU_ASSERT_EQUAL(calls, 2);
 }
 
+/* tengine: its built-in routes, node updates counted, a hook's route before them */
+static char *fail_services(tengine *e, const char *req)
+{
+	(*(int *)e->ud)++;
+	return tengine_is(req, "GET /v1.41/services ") ? tengine_reply(500, "{\"message\":\"services fail\"}") : NULL;
+}
+
+/* "BODY CODE" of one request to the engine (curl, 5 s at most) */
+static void eng_call(const tengine *e, const char *method, const char *path, const char *body, char *out, size_t len)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "curl -s --max-time 5 -X %s %s%s%s -w ' %%{http_code}' 'http://127.0.0.1:%d%s'", method,
+		 body ? "-H 'Content-Type: application/json' -d '" : "", body ? body : "", body ? "'" : "",
+		 tengine_port(e), path);
+	t_sh_line(cmd, out, len);
+}
+
+static void test_scripted_engine_routes(void)
+{
+	static tengine e; /* static: a failed FATAL assertion leaves its thread running */
+	int hook_calls = 0;
+	e = (tengine){.n = 2, .hook = fail_services, .ud = &hook_calls};
+	snprintf(e.nodes[0].id, sizeof(e.nodes[0].id), "tengn1");
+	snprintf(e.nodes[1].id, sizeof(e.nodes[1].id), "tengn2");
+	snprintf(e.nodes[1].state, sizeof(e.nodes[1].state), "down");
+	snprintf(e.nodes[1].role, sizeof(e.nodes[1].role), "manager");
+	e.nodes[0].version = 10;
+	CU_ASSERT_EQUAL_FATAL(tengine_start(&e), 0);
+	char out[4096];
+	eng_call(&e, "GET", "/version", NULL, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "{\"ApiVersion\":\"1.41\",\"Version\":\"scripted\"} 200");
+	eng_call(&e, "GET", "/v1.41/_ping", NULL, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "OK 200");
+
+	/* the list: both nodes, the defaults filled in */
+	eng_call(&e, "GET", "/v1.41/nodes", NULL, out, sizeof(out));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "] 200"));
+	cJSON *l = cJSON_Parse(out);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(l), 2);
+	const cJSON *n2 = cJSON_GetArrayItem(l, 1);
+	char *s2 = cJSON_PrintUnformatted(n2);
+	CU_ASSERT_STRING_EQUAL(s2 ? s2 : "",
+			       "{\"ID\":\"tengn2\",\"Version\":{\"Index\":0},\"Spec\":{\"Role\":\"manager\","
+			       "\"Availability\":\"active\",\"Labels\":{}},\"Description\":{\"Hostname\":\"tengn2\"},"
+			       "\"Status\":{\"State\":\"down\",\"Addr\":\"0.0.0.0\"}}");
+	free(s2);
+	cJSON_Delete(l);
+
+	/* an update takes the spec's Availability, counted, the version one more; one without it changes nothing */
+	eng_call(&e, "POST", "/v1.41/nodes/tengn1/update?version=10", "{\"Role\":\"worker\",\"Availability\":\"drain\"}",
+		 out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, " 200");
+	eng_call(&e, "POST", "/v1.41/nodes/tengn1/update?version=11", "{\"Role\":\"worker\"}", out, sizeof(out));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " 500"));
+	CU_ASSERT_EQUAL(tengine_updates(&e, 0), 1);
+	CU_ASSERT_EQUAL(tengine_updates(&e, 1), 0);
+	eng_call(&e, "GET", "/v1.41/nodes/tengn1", NULL, out, sizeof(out));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Version\":{\"Index\":11}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"Availability\":\"drain\""));
+	eng_call(&e, "GET", "/v1.41/nodes/tengn", NULL, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "{\"message\":\"node not found\"} 404");
+
+	/* the hook answers first; what it leaves, the built-in routes answer */
+	eng_call(&e, "GET", "/v1.41/services", NULL, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "{\"message\":\"services fail\"} 500");
+	eng_call(&e, "GET", "/v1.41/tasks?filters=%7B%7D", NULL, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "[] 200");
+	eng_call(&e, "GET", "/v1.41/swarm", NULL, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "{\"message\":\"page not found\"} 404");
+	tengine_stop(&e);
+	CU_ASSERT_EQUAL(hook_calls, 10); /* every request, also those it left to the built-in routes */
+	CU_ASSERT_STRING_EQUAL(e.nodes[0].availability, "drain");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strncmp(argv[1], "--child", 7)) {
@@ -237,6 +314,7 @@ int main(int argc, char **argv)
 		{"stale_output_and_scratch_dirs", test_stale_output_and_scratch_dirs},
 		{"strict_turns_skip_into_failure", test_strict_turns_skip_into_failure},
 		{"responder_replies_from_request", test_responder_replies_from_request},
+		{"scripted_engine_routes", test_scripted_engine_routes},
 		{NULL, NULL},
 	};
 	int rc = t_run("tsupport", cases, argc, argv);
