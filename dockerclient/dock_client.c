@@ -230,6 +230,13 @@ static sh_err http(dock_client *c, const char *method, const char *url, const ch
 		/* cut at the owner's limit: given up, never sent again (it may have been applied) */
 		long l2 = -1;
 		c->aborted = c->abort_fn(c->abort_arg, &l2);
+		/* libcurl's timer can fire a millisecond or two before the owner's clock reaches its limit (each rounds
+		 * on its own): wait that out and ask again, so a call cut at the limit reads as given up */
+		if (c->aborted == SH_OK && l2 >= 0 && l2 <= 50) {
+			sh_sleep_ms(l2 + 1, NULL);
+			l2 = -1;
+			c->aborted = c->abort_fn(c->abort_arg, &l2);
+		}
 		if (c->aborted == SH_OK)
 			c->aborted = SH_E_TIMEOUT; /* the limit moved meanwhile: a plain timeout */
 	}
