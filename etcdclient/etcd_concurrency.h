@@ -36,8 +36,10 @@ void etcd_session_errmsg(etcd_session *s, char *buf, size_t len);
  * caller can resign (delete its key) at the same moment: etcd commits both
  * in one round. The session is lost from then on; close it to wait. */
 void etcd_session_revoke_start(etcd_session *s);
-/* Stop keeping alive; revoke the lease (through the client that created the
- * session: call from its thread) when revoke is set. Frees s. */
+/* Stop keeping alive; revoke the lease when revoke is set: at once, through
+ * the client that created the session (call from its thread; its connection is
+ * usually open already), without waiting for the session thread to stop first.
+ * Returns once the revoke is answered (or failed) and the thread has ended. Frees s. */
 void etcd_session_close(etcd_session *s, int revoke);
 
 /*
