@@ -2,6 +2,7 @@
 /* arbiter-elect - one-shot fenced election for scripts, key-compatible with `etcdctl elect` */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +55,14 @@ static void drain_wake(void)
 	char buf[64];
 	while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
 		;
+}
+
+/* Sleep up to ms, woken at once by a signal or a child's exit. */
+static void wait_wake(long ms)
+{
+	struct pollfd p = {wake_pipe[0], POLLIN, 0};
+	if (ms > 0)
+		poll(&p, 1, (int)ms);
 }
 
 #define usage_error(...) sh_usage_error("arbiter-elect", __VA_ARGS__)
@@ -228,9 +237,22 @@ static int64_t margin_ns(const opts *o)
  */
 #define AE_LEADERLESS_NS (2800 * SH_NS_PER_MS)
 
-/* Leadership loop: returns the exit status. */
+/*
+ * With a command, the watch on our own key opens this long after the command
+ * starts: a command that ends sooner (a one-shot `-- true`) never pays for a
+ * stream of its own (a connection, HTTP/2 set-up, the watch's creation) on the
+ * way to its exit. The watch replays from the key's creation, so nothing is
+ * missed: a deletion of our key by someone else within that time is noticed
+ * at most this much later. The lease deadline and the watchdog do not depend
+ * on the watch.
+ */
+#define AE_WATCH_DELAY_MS 50
 
-static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *o, sh_watchdog *wd)
+/* Leadership loop: returns the exit status. The watch on our own key is left
+ * open in *wp for the caller to close after its resign, off the way to it. */
+
+static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *o, sh_watchdog *wd,
+		etcd_watch **wp)
 {
 	int64_t margin = margin_ns(o);
 	int64_t kill_after = o->kill_after_ms * SH_NS_PER_MS;
@@ -262,13 +284,11 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 		fflush(stdout);
 	}
 
-	/* watch our own key: deletion by anyone else ends leadership at once */
+	/* watch our own key: deletion by anyone else ends leadership (with a command,
+	 * from AE_WATCH_DELAY_MS on; if it cannot open, the deadline alone, retried) */
 	etcd_watch *w = NULL;
 	etcd_watch_opts wo = {.start_revision = el->rev + 1, .filter_noput = 1};
-	if (etcd_watch_open(c, el->key, &wo, &w) != SH_OK)
-		w = NULL; /* keep going on the session deadline alone; retried below */
-	if (w)
-		etcd_watch_set_wake_fd(w, wake_pipe[0]);
+	int64_t watch_at = child ? sh_mono_ns() + AE_WATCH_DELAY_MS * SH_NS_PER_MS : 0;
 	int exited = 0;
 	for (;;) {
 		drain_wake();
@@ -283,16 +303,20 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 			lost_reason = "session lease is about to expire without a keepalive";
 			break;
 		}
-		if (!w) {
+		int64_t now = sh_mono_ns();
+		if (!w && now >= watch_at) {
 			if (etcd_watch_open(c, el->key, &wo, &w) != SH_OK)
 				w = NULL;
 			else
 				etcd_watch_set_wake_fd(w, wake_pipe[0]);
 		}
+		if (!w) {
+			long ms = now < watch_at ? (long)((watch_at - now) / SH_NS_PER_MS) + 1 : 50;
+			wait_wake(ms < 50 ? ms : 50);
+			continue;
+		}
 		etcd_watch_batch b;
-		sh_err e = w ? etcd_watch_next(w, &b, 50) : SH_E_UNREACHABLE;
-		if (!w)
-			sh_sleep_ms(50, &got_signal);
+		sh_err e = etcd_watch_next(w, &b, 50);
 		if (e == SH_OK) {
 			int deleted = 0;
 			for (size_t i = 0; i < b.n; i++)
@@ -316,7 +340,7 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 				wo.start_revision = now_rev + 1;
 		}
 	}
-	etcd_watch_close(w);
+	*wp = w;
 
 	if (child) {
 		if (exited) {
@@ -505,6 +529,7 @@ int main(int argc, char **argv)
 		etcd_session_set_sink(s, &wd->deadline);
 	}
 	etcd_election el;
+	etcd_watch *w = NULL;
 	if (etcd_election_init(&el, c, s, o.prefix, o.name)) {
 		sh_watchdog_stop(wd);
 		etcd_session_close(s, 1);
@@ -513,7 +538,7 @@ int main(int argc, char **argv)
 	}
 	e = etcd_election_campaign(&el, proposal, (long)o.timeout_ms, &got_signal);
 	if (e == SH_OK) {
-		rc = hold(c, s, &el, &o, wd);
+		rc = hold(c, s, &el, &o, wd, &w);
 	} else if (e == SH_E_CANCELED) {
 		rc = EXIT_OK;
 	} else {
@@ -530,8 +555,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "arbiter-elect: longest keepalive gap of lease %llx: %lld ms (ttl %lld s)\n",
 			(unsigned long long)etcd_session_lease(s), (long long)(gap / SH_NS_PER_MS),
 			(long long)(o.ttl_ms / 1000));
-	etcd_session_revoke_start(s); /* from the session's own thread and connection, at once */
-	etcd_session_close(s, 0);
+	etcd_session_close(s, 1); /* at once, on the connection the campaign used */
+	etcd_watch_close(w);
 	sh_watchdog_stop(wd);
 	etcd_election_release(&el);
 out:
