@@ -35,7 +35,8 @@ typedef struct sh_watchdog {
 } sh_watchdog;
 
 sh_watchdog *sh_watchdog_start(int64_t margin_ns);
-/* Stop the watchdog process and unmap. */
+/* Stop the watchdog process (SIGKILL, not waited for: for a caller about to
+ * exit, whose children init then reaps) and unmap. */
 void sh_watchdog_stop(sh_watchdog *w);
 
 #endif
