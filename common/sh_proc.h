@@ -39,4 +39,17 @@ sh_watchdog *sh_watchdog_start(int64_t margin_ns);
  * exit, whose children init then reaps) and unmap. */
 void sh_watchdog_stop(sh_watchdog *w);
 
+/*
+ * exit(status), leaving the unmapping of our address space to a helper
+ * process that shares it (CLONE_VM) and is SIGKILLed when we are gone
+ * (PR_SET_PDEATHSIG): whoever waits for us sees us exit before that
+ * teardown, about 1 ms for a program that loads libcurl's thirty-odd shared
+ * libraries (issue 17: a one-shot arbiter-elect pays it on every run). The
+ * helper blocks every signal and closes its copy of our descriptors first;
+ * exit handlers run in the caller as with exit(). Under valgrind (which
+ * stops a program at such a clone) or where the clone fails, a plain exit.
+ * For a program's last act, from its main thread.
+ */
+_Noreturn void sh_exit_detached(int status);
+
 #endif
