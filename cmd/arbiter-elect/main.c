@@ -480,11 +480,21 @@ int main(int argc, char **argv)
 	long req_timeout = (long)(o.ttl_ms / 3);
 	if (!o.cfg.timeout_ms || o.cfg.timeout_ms > req_timeout)
 		o.cfg.timeout_ms = req_timeout;
+	/* the watchdog (a forked copy of us) starts before the etcd client: it copies
+	 * fewer pages, holds none of its connections, and what the client allocates
+	 * after is no copy-on-write page of ours */
+	sh_watchdog *wd = NULL;
+	if (o.cmd && !(wd = sh_watchdog_start(margin_ns(&o)))) {
+		fprintf(stderr, "arbiter-elect: cannot start watchdog: %s\n", strerror(errno));
+		sh_opts_release(&o.so);
+		return EXIT_SOFTWARE;
+	}
 	etcd_client *c;
 	char err[512];
 	sh_err e = etcd_client_new(&o.cfg, &c, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "arbiter-elect: %s\n", err);
+		sh_watchdog_stop(wd);
 		sh_opts_release(&o.so);
 		return e == SH_E_INVAL ? EXIT_USAGE : EXIT_SOFTWARE;
 	}
@@ -517,21 +527,11 @@ int main(int argc, char **argv)
 	int64_t budget = (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o) -
 			 (AE_LEADERLESS_NS - ETCD_SESSION_ELECTION_NS);
 	etcd_session_set_budget(s, budget > 0 ? budget : 1); /* <= 0 would read as "the whole TTL" */
-	/* the watchdog runs before we campaign, off the path to the command */
-	sh_watchdog *wd = NULL;
-	if (o.cmd) {
-		if (!(wd = sh_watchdog_start(margin_ns(&o)))) {
-			fprintf(stderr, "arbiter-elect: cannot start watchdog: %s\n", strerror(errno));
-			etcd_session_close(s, 1);
-			rc = EXIT_SOFTWARE;
-			goto out;
-		}
+	if (wd)
 		etcd_session_set_sink(s, &wd->deadline);
-	}
 	etcd_election el;
 	etcd_watch *w = NULL;
 	if (etcd_election_init(&el, c, s, o.prefix, o.name)) {
-		sh_watchdog_stop(wd);
 		etcd_session_close(s, 1);
 		rc = EXIT_SOFTWARE;
 		goto out;
@@ -557,10 +557,11 @@ int main(int argc, char **argv)
 			(long long)(o.ttl_ms / 1000));
 	etcd_session_close(s, 1); /* at once, on the connection the campaign used */
 	etcd_watch_close(w);
-	sh_watchdog_stop(wd);
 	etcd_election_release(&el);
 out:
+	sh_watchdog_stop(wd);
 	etcd_client_free(c);
 	sh_opts_release(&o.so);
-	return rc;
+	/* whoever waits for us (the next command of a script) need not wait for our teardown */
+	sh_exit_detached(rc);
 }
