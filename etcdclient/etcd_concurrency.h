@@ -132,7 +132,9 @@ sh_err etcd_election_init(etcd_election *e, etcd_client *c, etcd_session *s, con
 void etcd_election_release(etcd_election *e);
 /*
  * Campaign with proposal value until leader. Waits on the key just before
- * ours only; re-checks our key and session before claiming leadership.
+ * ours only; re-checks our key and session before claiming leadership (after
+ * a wait, with a serializable read when its answer is no older than the
+ * deletion waited for, else a linearizable one).
  * timeout_ms <= 0 waits forever. *stop (may be NULL) cancels.
  * SH_OK leader; SH_E_TIMEOUT; SH_E_CANCELED; SH_E_LEASE_LOST; etcd errors.
  */
