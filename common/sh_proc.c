@@ -218,6 +218,7 @@ __attribute__((no_sanitize_address)) static int exit_helper(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	setpgid(0, 0); /* out of our caller's process group (see sh_exit_detached) */
 	/* its copy of our descriptors: a caller that reads our stdout to EOF must not wait for it */
 	close_range(0, ~0U, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -247,6 +248,10 @@ void sh_exit_detached(int status)
 	fflush(NULL);
 	exit_helper_parent = getpid();
 	/* where this clone is refused: a plain exit */
-	(void)clone(exit_helper, exit_helper_stack + sizeof(exit_helper_stack), CLONE_VM | SIGCHLD, NULL);
+	pid_t h = clone(exit_helper, exit_helper_stack + sizeof(exit_helper_stack), CLONE_VM | SIGCHLD, NULL);
+	/* a group of its own, set from both sides so it holds before we exit: whoever
+	 * checks that nothing of our process group is left must not find it */
+	if (h > 0)
+		setpgid(h, h);
 	exit(status);
 }

@@ -42,8 +42,8 @@ void sh_watchdog_stop(sh_watchdog *w);
 /*
  * exit(status), leaving the unmapping of our address space to a helper
  * process that shares it (CLONE_VM) and is SIGKILLed when we are gone
- * (PR_SET_PDEATHSIG): whoever waits for us sees us exit before that
- * teardown, about 1 ms for a program that loads libcurl's thirty-odd shared
+ * (PR_SET_PDEATHSIG), in a process group of its own: whoever waits for us
+ * sees us exit before that teardown, about 1 ms for a program that loads libcurl's thirty-odd shared
  * libraries (issue 17: a one-shot arbiter-elect pays it on every run). The
  * helper blocks every signal and closes its copy of our descriptors first;
  * exit handlers run in the caller as with exit(). Under valgrind (which
