@@ -293,6 +293,21 @@ static void test_connections(void)
 	tproxy_stop(px);
 }
 
+/* a run that ends at once (etcd unreachable: 69) leaves nothing in its process group, not
+ * even for a moment: the watchdog and the exit helper get groups of their own before it exits */
+static void test_early_exit_leaves_no_group(void)
+{
+	int left = 0;
+	for (int i = 0; i < 20; i++) {
+		pid_t p = t_spawn(path("ee.out"), "%s --endpoints http://127.0.0.1:1 %s -- true", AE(), uniq("ee"));
+		int st = -1;
+		CU_ASSERT_TRUE(t_wait_pid(p, 5000, &st));
+		CU_ASSERT_EQUAL(st, 69);
+		left += t_sh("pgrep -g %d >/dev/null", (int)p) == 0;
+	}
+	CU_ASSERT_EQUAL(left, 0);
+}
+
 /* the watch on our own key opens late but replays from the key's creation: a deletion in the
  * command's first moments (before the watch exists) still ends leadership */
 static void test_key_deleted_before_watch(void)
@@ -793,6 +808,7 @@ int main(int argc, char **argv)
 		{"command_mode", test_command_mode},
 		{"connections", test_connections},
 		{"key_deleted_before_watch", test_key_deleted_before_watch},
+		{"early_exit_leaves_no_group", test_early_exit_leaves_no_group},
 		{"failover_sigkill", test_failover_sigkill},
 		{"sigstop_watchdog", test_sigstop_watchdog},
 		{"etcdctl_interop", test_etcdctl_interop},
