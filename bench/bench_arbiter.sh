@@ -63,7 +63,8 @@ ed_rss=$(for _ in 1 2 3 4 5; do measure etcdctl --endpoints="$EP" lock bench-rss
 read -r ae25 ae50 ae75 <<<"$(quart "$tmp/wall-ae")"
 read -r ed25 ed50 ed75 <<<"$(quart "$tmp/wall-ed")"
 ms() { echo "scale=2; $1 / 1000" | bc; }
-echo "uncontended run of 'true' under the lock, $ROUNDS rounds of $PER runs each, taking turns (load $load0 -> $(load)):"
+echo "uncontended run of 'true' under the lock, $ROUNDS rounds of $PER runs each, taking turns" \
+	"(load $load0 -> $(load)):"
 echo "  wall per run: median (p25-p75); peak RSS: median of 5"
 printf '  arbiter-elect NAME -- true : %6.2f ms (%.2f-%.2f), %6d KiB peak RSS\n' "$(ms "$ae50")" "$(ms "$ae25")" \
 	"$(ms "$ae75")" "$ae_rss"
@@ -128,7 +129,8 @@ for i in $(seq "$HANDOVERS"); do
 done
 read -r ae25 ae50 ae75 <<<"$(quart "$tmp/handover-ae")"
 read -r ed25 ed50 ed75 <<<"$(quart "$tmp/handover-ed")"
-echo "handover from the leader's resign (SIGINT) to the next leader's command starting, $HANDOVERS each, taking turns (load $load0 -> $(load)):"
+echo "handover from the leader's resign (SIGINT) to the next leader's command starting, $HANDOVERS each," \
+	"taking turns (load $load0 -> $(load)):"
 printf '  arbiter-elect : %6.2f ms median (%.2f-%.2f)\n' "$(ms "$ae50")" "$(ms "$ae25")" "$(ms "$ae75")"
 if [ -n "$AE_BASE" ]; then
 	read -r b25 b50 b75 <<<"$(quart "$tmp/handover-base")"
