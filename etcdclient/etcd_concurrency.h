@@ -36,8 +36,10 @@ void etcd_session_errmsg(etcd_session *s, char *buf, size_t len);
  * caller can resign (delete its key) at the same moment: etcd commits both
  * in one round. The session is lost from then on; close it to wait. */
 void etcd_session_revoke_start(etcd_session *s);
-/* Stop keeping alive; revoke the lease (through the client that created the
- * session: call from its thread) when revoke is set. Frees s. */
+/* Stop keeping alive; revoke the lease when revoke is set: at once, through
+ * the client that created the session (call from its thread; its connection is
+ * usually open already), without waiting for the session thread to stop first.
+ * Returns once the revoke is answered (or failed) and the thread has ended. Frees s. */
 void etcd_session_close(etcd_session *s, int revoke);
 
 /*
@@ -130,7 +132,9 @@ sh_err etcd_election_init(etcd_election *e, etcd_client *c, etcd_session *s, con
 void etcd_election_release(etcd_election *e);
 /*
  * Campaign with proposal value until leader. Waits on the key just before
- * ours only; re-checks our key and session before claiming leadership.
+ * ours only; re-checks our key and session before claiming leadership (after
+ * a wait, with a serializable read when its answer is no older than the
+ * deletion waited for, else a linearizable one).
  * timeout_ms <= 0 waits forever. *stop (may be NULL) cancels.
  * SH_OK leader; SH_E_TIMEOUT; SH_E_CANCELED; SH_E_LEASE_LOST; etcd errors.
  */

@@ -120,10 +120,13 @@ static int64_t remaining_ms(int64_t deadline)
 }
 
 /* Wait until key (the predecessor) is deleted, the session is lost, the
- * deadline passes or stop is set. from_rev: revision of the read that saw it. */
+ * deadline passes or stop is set. from_rev: revision of the read that saw it.
+ * *del_rev: the revision of the deletion seen (0 when the watch could not
+ * replay the key's history, i.e. compacted). */
 static sh_err wait_deleted(etcd_election *e, const char *key, int64_t from_rev, int64_t deadline,
-			   volatile sig_atomic_t *stop)
+			   volatile sig_atomic_t *stop, int64_t *del_rev)
 {
+	*del_rev = 0;
 	etcd_watch *w;
 	etcd_watch_opts o = {.start_revision = from_rev + 1, .filter_noput = 1};
 	sh_err err = etcd_watch_open(e->c, key, &o, &w);
@@ -149,8 +152,14 @@ static sh_err wait_deleted(etcd_election *e, const char *key, int64_t from_rev, 
 		err = etcd_watch_next(w, &b, wait > 100 ? 100 : (long)wait);
 		if (err == SH_OK) {
 			int gone = 0;
-			for (size_t i = 0; i < b.n; i++)
-				gone |= b.events[i].type == ETCD_EV_DELETE;
+			for (size_t i = 0; i < b.n; i++) {
+				if (b.events[i].type == ETCD_EV_DELETE) {
+					gone = 1;
+					/* etcd sets a delete event's mod_revision to the deletion's revision */
+					*del_rev = b.events[i].kv.mod_revision > 0 ? b.events[i].kv.mod_revision
+										    : b.revision;
+				}
+			}
 			etcd_watch_batch_free(&b);
 			if (gone)
 				break;
@@ -169,6 +178,7 @@ sh_err etcd_election_campaign(etcd_election *e, const char *value, long timeout_
 	int64_t deadline = timeout_ms > 0 ? sh_mono_ns() + (int64_t)timeout_ms * SH_NS_PER_MS : 0;
 	e->leader = 0;
 	e->rev = 0;
+	int64_t waited_rev = 0; /* revision of the deletion the last wait saw; 0 none */
 	for (;;) {
 		if (stop && *stop)
 			return SH_E_CANCELED;
@@ -186,8 +196,23 @@ sh_err etcd_election_campaign(etcd_election *e, const char *value, long timeout_
 			if ((err = put_candidate(e, value, &r)))
 				return err;
 		} else {
-			etcd_range_opts o = {.prefix = 1};
-			if ((err = etcd_range(e->c, e->prefix, &o, &r))) {
+			/*
+			 * After a wait, a serializable read (no round of etcd's read index, ~0.6 ms
+			 * of a handover here) is enough when its answer already reflects the
+			 * deletion waited for: every candidate below ours at that revision, and
+			 * ours, are as a read of now would have found them at that revision. The
+			 * member the watch came from applied the deletion before telling us, so
+			 * it normally does; an answer from before it (another member, behind) is
+			 * read again, linearizably.
+			 */
+			etcd_range_opts o = {.prefix = 1, .serializable = waited_rev > 0};
+			err = etcd_range(e->c, e->prefix, &o, &r);
+			if (err == SH_OK && o.serializable && r.revision < waited_rev) {
+				etcd_range_result_free(&r);
+				o.serializable = 0;
+				err = etcd_range(e->c, e->prefix, &o, &r);
+			}
+			if (err) {
 				eset(e, "%s%s", etcd_errmsg(e->c), "");
 				return err;
 			}
@@ -201,8 +226,9 @@ sh_err etcd_election_campaign(etcd_election *e, const char *value, long timeout_
 		}
 		if (v.leader) {
 			etcd_range_result_free(&r);
-			/* no phantom leaders (etcd-io/etcd#19597): this read, made after any wait,
-			 * saw our key with our create_revision; the session must still hold too */
+			/* no phantom leaders (etcd-io/etcd#19597): this read, made after any wait and
+			 * at a revision no older than the deletion waited for, saw our key with our
+			 * create_revision; the session must still hold too */
 			if (!etcd_session_alive(e->s)) {
 				eset(e, "session lost while campaigning on '%s'%s", e->prefix, "");
 				return SH_E_LEASE_LOST;
@@ -215,7 +241,7 @@ sh_err etcd_election_campaign(etcd_election *e, const char *value, long timeout_
 		etcd_range_result_free(&r);
 		if (!pred)
 			return SH_E_NOMEM;
-		err = wait_deleted(e, pred, seen, deadline, stop);
+		err = wait_deleted(e, pred, seen, deadline, stop, &waited_rev);
 		free(pred);
 		if (err == SH_E_TIMEOUT)
 			eset(e, "timed out campaigning on '%s'%s", e->prefix, "");

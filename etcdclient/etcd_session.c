@@ -303,9 +303,12 @@ void etcd_session_close(etcd_session *s, int revoke)
 	atomic_store(&s->stop, 1);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->thr, NULL);
+	/* revoke at once, on the owner's connection (already open), while the thread
+	 * winds down on its own client: a keepalive it may still have in flight
+	 * touches nothing of ours, and its answer no longer matters */
 	if (revoke)
 		etcd_lease_revoke(s->owner, s->lease);
+	pthread_join(s->thr, NULL);
 	atomic_store(&s->deadline, 0);
 	etcd_client_free(s->c);
 	pthread_mutex_destroy(&s->mu);

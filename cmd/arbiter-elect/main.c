@@ -2,6 +2,8 @@
 /* arbiter-elect - one-shot fenced election for scripts, key-compatible with `etcdctl elect` */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <poll.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +56,14 @@ static void drain_wake(void)
 	char buf[64];
 	while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
 		;
+}
+
+/* Sleep up to ms, woken at once by a signal or a child's exit. */
+static void wait_wake(long ms)
+{
+	struct pollfd p = {wake_pipe[0], POLLIN, 0};
+	if (ms > 0)
+		poll(&p, 1, (int)ms);
 }
 
 #define usage_error(...) sh_usage_error("arbiter-elect", __VA_ARGS__)
@@ -228,9 +238,22 @@ static int64_t margin_ns(const opts *o)
  */
 #define AE_LEADERLESS_NS (2800 * SH_NS_PER_MS)
 
-/* Leadership loop: returns the exit status. */
+/*
+ * With a command, the watch on our own key opens this long after the command
+ * starts: a command that ends sooner (a one-shot `-- true`) never pays for a
+ * stream of its own (a connection, HTTP/2 set-up, the watch's creation) on the
+ * way to its exit. The watch replays from the key's creation, so nothing is
+ * missed: a deletion of our key by someone else within that time is noticed
+ * at most this much later. The lease deadline and the watchdog do not depend
+ * on the watch.
+ */
+#define AE_WATCH_DELAY_MS 50
 
-static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *o, sh_watchdog *wd)
+/* Leadership loop: returns the exit status. The watch on our own key is left
+ * open in *wp for the caller to close after its resign, off the way to it. */
+
+static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *o, sh_watchdog *wd,
+		etcd_watch **wp)
 {
 	int64_t margin = margin_ns(o);
 	int64_t kill_after = o->kill_after_ms * SH_NS_PER_MS;
@@ -262,13 +285,11 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 		fflush(stdout);
 	}
 
-	/* watch our own key: deletion by anyone else ends leadership at once */
+	/* watch our own key: deletion by anyone else ends leadership (with a command,
+	 * from AE_WATCH_DELAY_MS on; if it cannot open, the deadline alone, retried) */
 	etcd_watch *w = NULL;
 	etcd_watch_opts wo = {.start_revision = el->rev + 1, .filter_noput = 1};
-	if (etcd_watch_open(c, el->key, &wo, &w) != SH_OK)
-		w = NULL; /* keep going on the session deadline alone; retried below */
-	if (w)
-		etcd_watch_set_wake_fd(w, wake_pipe[0]);
+	int64_t watch_at = child ? sh_mono_ns() + AE_WATCH_DELAY_MS * SH_NS_PER_MS : 0;
 	int exited = 0;
 	for (;;) {
 		drain_wake();
@@ -283,16 +304,20 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 			lost_reason = "session lease is about to expire without a keepalive";
 			break;
 		}
-		if (!w) {
+		int64_t now = sh_mono_ns();
+		if (!w && now >= watch_at) {
 			if (etcd_watch_open(c, el->key, &wo, &w) != SH_OK)
 				w = NULL;
 			else
 				etcd_watch_set_wake_fd(w, wake_pipe[0]);
 		}
+		if (!w) {
+			long ms = now < watch_at ? (long)((watch_at - now) / SH_NS_PER_MS) + 1 : 50;
+			wait_wake(ms < 50 ? ms : 50);
+			continue;
+		}
 		etcd_watch_batch b;
-		sh_err e = w ? etcd_watch_next(w, &b, 50) : SH_E_UNREACHABLE;
-		if (!w)
-			sh_sleep_ms(50, &got_signal);
+		sh_err e = etcd_watch_next(w, &b, 50);
 		if (e == SH_OK) {
 			int deleted = 0;
 			for (size_t i = 0; i < b.n; i++)
@@ -316,7 +341,7 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 				wo.start_revision = now_rev + 1;
 		}
 	}
-	etcd_watch_close(w);
+	*wp = w;
 
 	if (child) {
 		if (exited) {
@@ -351,6 +376,19 @@ static int hold(etcd_client *c, etcd_session *s, etcd_election *el, const opts *
 	if (lost_reason)
 		fprintf(stderr, "arbiter-elect: leadership of '%s' lost: %s\n", o->name, lost_reason);
 	return rc;
+}
+
+/*
+ * Without TLS to etcd (every endpoint http://, no certificate flags) this process
+ * makes no TLS connection at all: libcurl's start-up (which initialises OpenSSL
+ * and reads its system configuration, ~0.3 ms of every run) is told to skip that
+ * file. With any TLS, OpenSSL reads it as usual.
+ */
+static void skip_openssl_config_without_tls(const etcd_config *cfg)
+{
+	if ((cfg->endpoints && strcasestr(cfg->endpoints, "https:")) || cfg->cacert || cfg->cert || cfg->key)
+		return;
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 }
 
 static int parse(int argc, char **argv, opts *o)
@@ -456,11 +494,22 @@ int main(int argc, char **argv)
 	long req_timeout = (long)(o.ttl_ms / 3);
 	if (!o.cfg.timeout_ms || o.cfg.timeout_ms > req_timeout)
 		o.cfg.timeout_ms = req_timeout;
+	/* the watchdog (a forked copy of us) starts before the etcd client: it copies
+	 * fewer pages, holds none of its connections, and what the client allocates
+	 * after is no copy-on-write page of ours */
+	sh_watchdog *wd = NULL;
+	if (o.cmd && !(wd = sh_watchdog_start(margin_ns(&o)))) {
+		fprintf(stderr, "arbiter-elect: cannot start watchdog: %s\n", strerror(errno));
+		sh_opts_release(&o.so);
+		return EXIT_SOFTWARE;
+	}
+	skip_openssl_config_without_tls(&o.cfg);
 	etcd_client *c;
 	char err[512];
 	sh_err e = etcd_client_new(&o.cfg, &c, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "arbiter-elect: %s\n", err);
+		sh_watchdog_stop(wd);
 		sh_opts_release(&o.so);
 		return e == SH_E_INVAL ? EXIT_USAGE : EXIT_SOFTWARE;
 	}
@@ -493,27 +542,18 @@ int main(int argc, char **argv)
 	int64_t budget = (o.ttl_ms - o.kill_after_ms) * SH_NS_PER_MS - margin_ns(&o) -
 			 (AE_LEADERLESS_NS - ETCD_SESSION_ELECTION_NS);
 	etcd_session_set_budget(s, budget > 0 ? budget : 1); /* <= 0 would read as "the whole TTL" */
-	/* the watchdog runs before we campaign, off the path to the command */
-	sh_watchdog *wd = NULL;
-	if (o.cmd) {
-		if (!(wd = sh_watchdog_start(margin_ns(&o)))) {
-			fprintf(stderr, "arbiter-elect: cannot start watchdog: %s\n", strerror(errno));
-			etcd_session_close(s, 1);
-			rc = EXIT_SOFTWARE;
-			goto out;
-		}
+	if (wd)
 		etcd_session_set_sink(s, &wd->deadline);
-	}
 	etcd_election el;
+	etcd_watch *w = NULL;
 	if (etcd_election_init(&el, c, s, o.prefix, o.name)) {
-		sh_watchdog_stop(wd);
 		etcd_session_close(s, 1);
 		rc = EXIT_SOFTWARE;
 		goto out;
 	}
 	e = etcd_election_campaign(&el, proposal, (long)o.timeout_ms, &got_signal);
 	if (e == SH_OK) {
-		rc = hold(c, s, &el, &o, wd);
+		rc = hold(c, s, &el, &o, wd, &w);
 	} else if (e == SH_E_CANCELED) {
 		rc = EXIT_OK;
 	} else {
@@ -530,12 +570,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "arbiter-elect: longest keepalive gap of lease %llx: %lld ms (ttl %lld s)\n",
 			(unsigned long long)etcd_session_lease(s), (long long)(gap / SH_NS_PER_MS),
 			(long long)(o.ttl_ms / 1000));
-	etcd_session_revoke_start(s); /* from the session's own thread and connection, at once */
-	etcd_session_close(s, 0);
-	sh_watchdog_stop(wd);
+	etcd_session_close(s, 1); /* at once, on the connection the campaign used */
+	etcd_watch_close(w);
 	etcd_election_release(&el);
 out:
+	sh_watchdog_stop(wd);
 	etcd_client_free(c);
 	sh_opts_release(&o.so);
-	return rc;
+	/* whoever waits for us (the next command of a script) need not wait for our teardown */
+	sh_exit_detached(rc);
 }

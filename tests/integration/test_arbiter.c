@@ -247,6 +247,88 @@ static void test_command_mode(void)
 	CU_ASSERT_TRUE(t_wait_file(path("h.out"), "election key was deleted", 100));
 }
 
+/* no process left whose command line names this election (the exit helper shares ours), within ms */
+static int gone_within(const char *name, long ms)
+{
+	for (int64_t t0 = t_now_ms();; usleep(20000)) {
+		/* "[x]yz" matches "xyz" but not the shell running pgrep, whose command line has "[x]yz" */
+		if (t_sh("pgrep -f -- '[%c]%s' >/dev/null", name[0], name + 1) != 0)
+			return 1;
+		if (t_now_ms() - t0 >= ms)
+			return 0;
+	}
+}
+
+/*
+ * What a one-shot run opens (issue 17), counted by a forwarder in front of etcd:
+ * the grant, the campaign and the resign (a revoke) share one connection; the
+ * watch on our own key waits 50 ms after the command starts and the keepalive
+ * stream waits its period, so a command shorter than both opens nothing else.
+ */
+static void test_connections(void)
+{
+	const char *eps = t_endpoints();
+	const char *colon = strrchr(eps, ':');
+	CU_ASSERT_PTR_NOT_NULL_FATAL(colon);
+	tproxy *px = tproxy_start(atoi(colon + 1));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(px);
+	char ep[64];
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", tproxy_port(px));
+	const char *name = uniq("conn");
+	CU_ASSERT_EQUAL(t_sh("%s --endpoints %s %s -- true", AE(), ep, name), 0);
+	CU_ASSERT_EQUAL(tproxy_accepts(px), 1);
+	CU_ASSERT_EQUAL(count_prefix(eps, epre(name)), 0); /* resigned: the revoke took the key */
+	CU_ASSERT_TRUE(gone_within(name, 2000));            /* nothing of ours outlives the run */
+	/* past 50 ms: the watch on our own key, on a stream (connection) of its own */
+	int n = tproxy_accepts(px);
+	CU_ASSERT_EQUAL(t_sh("%s --endpoints %s %s -- sleep 0.3", AE(), ep, uniq("conn")), 0);
+	CU_ASSERT_EQUAL(tproxy_accepts(px) - n, 2);
+	/* past the keepalive period (100 ms at --ttl 4s) and the TTL itself: the keepalive
+	 * stream too, and the lease kept alive throughout (else the watchdog stops the command: 76) */
+	n = tproxy_accepts(px);
+	int64_t t0 = t_now_ms();
+	CU_ASSERT_EQUAL(t_sh("%s --endpoints %s --ttl 4s %s -- sleep 5", AE(), ep, uniq("conn")), 0);
+	CU_ASSERT(t_now_ms() - t0 >= 5000);
+	CU_ASSERT_EQUAL(tproxy_accepts(px) - n, 3);
+	tproxy_stop(px);
+}
+
+/* a run that ends at once (etcd unreachable: 69) leaves nothing in its process group, not
+ * even for a moment: the watchdog and the exit helper get groups of their own before it exits */
+static void test_early_exit_leaves_no_group(void)
+{
+	int left = 0;
+	for (int i = 0; i < 20; i++) {
+		pid_t p = t_spawn(path("ee.out"), "%s --endpoints http://127.0.0.1:1 %s -- true", AE(), uniq("ee"));
+		int st = -1;
+		CU_ASSERT_TRUE(t_wait_pid(p, 5000, &st));
+		CU_ASSERT_EQUAL(st, 69);
+		left += t_sh("pgrep -g %d >/dev/null", (int)p) == 0;
+	}
+	CU_ASSERT_EQUAL(left, 0);
+}
+
+/* the watch on our own key opens late but replays from the key's creation: a deletion in the
+ * command's first moments (before the watch exists) still ends leadership */
+static void test_key_deleted_before_watch(void)
+{
+	const char *eps = t_endpoints();
+	const char *name = uniq("early");
+	int64_t t0 = t_now_ms();
+	pid_t p = t_spawn(path("e.out"),
+			  "%s --endpoints %s --kill-after 1s %s -- sh -c 'ETCDCTL_API=3 etcdctl --endpoints=%s del "
+			  "\"$ARBITER_KEY\" >/dev/null; echo deleted; sleep 30'",
+			  AE(), eps, name, eps);
+	int st = -1;
+	CU_ASSERT_TRUE(t_wait_pid(p, 10000, &st));
+	fprintf(stderr, "key deleted by the command itself: arbiter-elect exited after %lld ms\n",
+		(long long)(t_now_ms() - t0));
+	CU_ASSERT_EQUAL(st, 76);
+	CU_ASSERT_TRUE(t_wait_file(path("e.out"), "deleted", 100));
+	CU_ASSERT_TRUE(t_wait_file(path("e.out"), "lost: election key was deleted", 100));
+	CU_ASSERT(t_now_ms() - t0 < (int64_t)(1000 * (1.0 + MARGIN_S)) + 1000);
+}
+
 static void test_failover_sigkill(void)
 {
 	const char *eps = t_endpoints();
@@ -724,6 +806,9 @@ int main(int argc, char **argv)
 		{"bad_input", test_bad_input},
 		{"hold_leader_resign_observe", test_hold_leader_resign_observe},
 		{"command_mode", test_command_mode},
+		{"connections", test_connections},
+		{"key_deleted_before_watch", test_key_deleted_before_watch},
+		{"early_exit_leaves_no_group", test_early_exit_leaves_no_group},
 		{"failover_sigkill", test_failover_sigkill},
 		{"sigstop_watchdog", test_sigstop_watchdog},
 		{"etcdctl_interop", test_etcdctl_interop},

@@ -465,6 +465,145 @@ void tresp_stop(tresp *r)
 	free(r);
 }
 
+#define TPROXY_MAX 64 /* relayed connections at once */
+
+struct tproxy {
+	int fd, port, target, accepts, stop;
+	int a[TPROXY_MAX], b[TPROXY_MAX]; /* client side, target side; -1 free */
+	pthread_t thr;
+	pthread_mutex_t mu;
+};
+
+/* Copy what fd has to peer; 0 when the pair is done (EOF, error). */
+static int relay(int fd, int peer)
+{
+	char buf[16384];
+	ssize_t r = read(fd, buf, sizeof(buf));
+	if (r <= 0)
+		return 0;
+	for (ssize_t off = 0; off < r;) {
+		ssize_t w = write(peer, buf + off, (size_t)(r - off));
+		if (w <= 0)
+			return 0;
+		off += w;
+	}
+	return 1;
+}
+
+static void tproxy_accept(tproxy *p)
+{
+	int c = accept(p->fd, NULL, NULL);
+	if (c < 0)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->accepts++;
+	pthread_mutex_unlock(&p->mu);
+	int u = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in t = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->target),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int slot = -1;
+	for (int i = 0; i < TPROXY_MAX && slot < 0; i++)
+		if (p->a[i] < 0)
+			slot = i;
+	if (u < 0 || slot < 0 || connect(u, (struct sockaddr *)&t, sizeof(t))) {
+		close(c);
+		if (u >= 0)
+			close(u);
+		return;
+	}
+	p->a[slot] = c;
+	p->b[slot] = u;
+}
+
+static void *tproxy_loop(void *arg)
+{
+	tproxy *p = arg;
+	while (!p->stop) {
+		struct pollfd fds[1 + 2 * TPROXY_MAX];
+		int slot[1 + 2 * TPROXY_MAX], n = 0;
+		fds[n++] = (struct pollfd){p->fd, POLLIN, 0};
+		for (int i = 0; i < TPROXY_MAX; i++) {
+			if (p->a[i] < 0)
+				continue;
+			slot[n] = i;
+			fds[n++] = (struct pollfd){p->a[i], POLLIN, 0};
+			slot[n] = i;
+			fds[n++] = (struct pollfd){p->b[i], POLLIN, 0};
+		}
+		if (poll(fds, (nfds_t)n, 100) <= 0)
+			continue;
+		if (fds[0].revents)
+			tproxy_accept(p);
+		for (int k = 1; k < n; k++) {
+			int i = slot[k];
+			if (!fds[k].revents || p->a[i] < 0)
+				continue;
+			int from_client = fds[k].fd == p->a[i];
+			if (!relay(fds[k].fd, from_client ? p->b[i] : p->a[i])) {
+				close(p->a[i]);
+				close(p->b[i]);
+				p->a[i] = p->b[i] = -1;
+			}
+		}
+	}
+	return NULL;
+}
+
+tproxy *tproxy_start(int target_port)
+{
+	tproxy *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->target = target_port;
+	for (int i = 0; i < TPROXY_MAX; i++)
+		p->a[i] = p->b[i] = -1;
+	pthread_mutex_init(&p->mu, NULL);
+	p->fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&a, sizeof(a)) || listen(p->fd, 64) ||
+	    getsockname(p->fd, (struct sockaddr *)&a, &al)) {
+		if (p->fd >= 0)
+			close(p->fd);
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		return NULL;
+	}
+	p->port = ntohs(a.sin_port);
+	pthread_create(&p->thr, NULL, tproxy_loop, p);
+	return p;
+}
+
+int tproxy_port(const tproxy *p)
+{
+	return p->port;
+}
+
+int tproxy_accepts(tproxy *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int n = p->accepts;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+void tproxy_stop(tproxy *p)
+{
+	if (!p)
+		return;
+	p->stop = 1;
+	pthread_join(p->thr, NULL);
+	for (int i = 0; i < TPROXY_MAX; i++) {
+		if (p->a[i] >= 0) {
+			close(p->a[i]);
+			close(p->b[i]);
+		}
+	}
+	close(p->fd);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
 int t_free_port(void)
 {
 	/* below the kernel's ephemeral range: a port bind(0) picks there could be taken by any

@@ -26,6 +26,15 @@ int tresp_requests(const tresp *r);       /* connections served */
 const char *tresp_last_request(tresp *r); /* copy of the last request seen */
 void tresp_stop(tresp *r);
 
+/* A TCP forwarder: a loopback port whose connections are relayed, byte for
+ * byte, to 127.0.0.1:target_port, counting the connections it accepted (e.g.
+ * how many a client opens to etcd). NULL when it cannot listen. */
+typedef struct tproxy tproxy;
+tproxy *tproxy_start(int target_port);
+int tproxy_port(const tproxy *p);
+int tproxy_accepts(tproxy *p); /* connections accepted so far */
+void tproxy_stop(tproxy *p);   /* closes every relayed connection too */
+
 /* A port on 127.0.0.1 that is free right now, below the ephemeral range (0 when none found). */
 int t_free_port(void);
 
