@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rec_election.h"
 #include "rec_heartbeat.h"
 #include "sh_index.h"
 #include "sh_util.h"
@@ -673,12 +674,9 @@ static sh_err arb_reconcile(ctl_ctx *x, void *state)
 		etcd_range_result_free(&de);
 		return e;
 	}
-	/* the drain leader of this term: the candidate with the oldest key (etcd's election order); a drain state it
-	 * wrote carries its key's create_revision as the fence */
-	int64_t drain_fence = 0;
-	for (size_t k = 0; k < de.n; k++)
-		if (!drain_fence || de.kvs[k].create_revision < drain_fence)
-			drain_fence = de.kvs[k].create_revision;
+	/* the drain leader of this term and its fence (a drain state it wrote carries it); 0 when nobody leads */
+	rec_election_view dv = {0};
+	int64_t drain_fence = rec_election_views(x->common.prefix, de.kvs, de.n, &dv, 1) ? dv.fence : 0;
 	etcd_range_result_free(&de);
 	obs_node *obs;
 	arbiter_node *nodes;
