@@ -157,10 +157,34 @@ static void grpc_setup(etcd_client *c, CURL *h, const char *base, const char *me
 }
 
 /*
+ * curl_multi_perform, again at once while libcurl says it wants to be called
+ * at once or the data received so far (*len bytes) grew, at most 16 times.
+ * libcurl 7.88 can read a frame off the socket into its HTTP/2 buffer and hand
+ * it on only at a later call, while the socket shows nothing more to read:
+ * without this, a received frame (a stream's event, a unary answer's
+ * trailers) waits for the next poll's timeout. Returns curl_multi_perform's
+ * first failure, else CURLM_OK.
+ */
+static CURLMcode perform_pending(CURLM *m, const size_t *len, int *running)
+{
+	for (int i = 0; i < 16; i++) {
+		size_t before = *len;
+		CURLMcode mc = curl_multi_perform(m, running);
+		if (mc != CURLM_OK)
+			return mc;
+		long t = -1;
+		curl_multi_timeout(m, &t);
+		if (!*running || (t != 0 && *len == before))
+			break;
+	}
+	return CURLM_OK;
+}
+
+/*
  * curl_easy_perform's job, through the endpoint's own multi handle. libcurl
  * 7.88 can read a frame off the socket into its HTTP/2 buffer and handle it
- * only on a later call while the socket shows nothing more to read (the same
- * bug stream_perform works around): a unary answer's trailers, read together
+ * only on a later call while the socket shows nothing more to read (see
+ * perform_pending): a unary answer's trailers, read together
  * with its last DATA frame, then waited for the next poll's timeout, twice:
  * measured ~2 s for a range of 1,000 heartbeats and 1,000 drain states
  * (~300 KB), where the call takes ~5 ms. So perform again at once while the
@@ -174,10 +198,9 @@ static CURLcode unary_perform(struct etcd_endpoint *ep, CURL *h, const struct et
 	if (curl_multi_add_handle(ep->m, h) != CURLM_OK)
 		return CURLE_FAILED_INIT;
 	CURLcode rc = CURLE_OK;
-	int running = 1, again = 0;
+	int running = 1;
 	while (running) {
-		size_t before = bd->b.len;
-		if (curl_multi_perform(ep->m, &running) != CURLM_OK) {
+		if (perform_pending(ep->m, &bd->b.len, &running) != CURLM_OK) {
 			rc = CURLE_FAILED_INIT;
 			break;
 		}
@@ -185,9 +208,6 @@ static CURLcode unary_perform(struct etcd_endpoint *ep, CURL *h, const struct et
 			break;
 		long t = -1;
 		curl_multi_timeout(ep->m, &t);
-		if ((t == 0 || bd->b.len != before) && again++ < 16)
-			continue;
-		again = 0;
 		curl_multi_poll(ep->m, NULL, 0, t < 0 || t > 1000 ? 1000 : t == 0 ? 1 : (int)t, NULL);
 	}
 	CURLMsg *msg;
@@ -419,20 +439,7 @@ int eg_stream_send(struct eg_stream *s, const uint8_t *data, size_t len)
 static void stream_perform(struct eg_stream *s)
 {
 	int running = 0;
-	/*
-	 * libcurl 7.88 can read a DATA frame off the socket into its HTTP/2 stream
-	 * buffer and hand it to the write callback only on a later call, while the
-	 * socket shows nothing more to read: perform again while it says it wants
-	 * to be called at once (bounded), so an event never waits for the poll's timeout.
-	 */
-	for (int i = 0; i < 16; i++) {
-		size_t before = s->in.len;
-		curl_multi_perform(s->m, &running);
-		long t = -1;
-		curl_multi_timeout(s->m, &t);
-		if (t != 0 && s->in.len == before)
-			break;
-	}
+	perform_pending(s->m, &s->in.len, &running); /* a failure shows as the transfer's result below */
 	CURLMsg *msg;
 	int left;
 	while ((msg = curl_multi_info_read(s->m, &left))) {
