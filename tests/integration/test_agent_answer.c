@@ -115,7 +115,7 @@ static void test_answers_across_etcd_restart_and_compaction(void)
 
 	/* etcd killed and restarted (same data): the agent's watch resumes, the next challenge is answered */
 	tetcd_kill(&et);
-	usleep(1000000);
+	usleep(1000000); /* the fault itself: etcd down for 1 s, the agent's watch cut */
 	CU_ASSERT_EQUAL_FATAL(tetcd_restart(&et), 0);
 	t0 = t_now_ms();
 	CU_ASSERT(challenge_answered("b2", lease, 10000));
