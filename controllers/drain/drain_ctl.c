@@ -3,6 +3,7 @@
 #include "drain_ctl.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,14 +358,13 @@ static sh_err read_waiting_answers(ctl_ctx *x, drain_node *nodes, drain_mem *mem
 static void challenge(ctl_ctx *x, drain_node *nd, drain_mem *m)
 {
 	const char *name = x->def->name;
-	unsigned char r[8];
+	uint64_t r;
 	rec_drain_challenge c = {.ts_ns = sh_real_ns()};
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
 		sh_log("error", name, "cannot challenge: no random bytes | node=%s", nd->id);
 		return;
 	}
-	for (size_t k = 0; k < sizeof(r); k++)
-		snprintf(c.nonce + 2 * k, 3, "%02x", r[k]);
+	snprintf(c.nonce, sizeof(c.nonce), "%016" PRIx64, r);
 	char key[400];
 	char *v = rec_drain_challenge_key(key, sizeof(key), x->common.prefix, nd->id) ? NULL
 											 : rec_drain_challenge_encode(&c);
